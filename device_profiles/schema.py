@@ -1,0 +1,278 @@
+"""The device-profile format (``linli.profile/v1``) as pydantic models.
+
+A profile is data: how to recognise a device type's MQTT topics, how to decode
+its vendor payload into canonical metrics and faults, which faults exist and how
+severe they are, the health rules that turn readings into faults, the ticket a
+fault opens, and example payloads that double as tests.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+PROFILE_SCHEMA = "linli.profile/v1"
+
+Scalar = float | int | bool | str
+_NAME = r"^[a-z][a-z0-9_]*$"
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Severity(StrEnum):
+    """How bad a fault is; decides the facility's health while it is active."""
+
+    MINOR = "minor"
+    MAJOR = "major"
+    CRITICAL = "critical"
+
+
+class Health(StrEnum):
+    """Health of a device or facility, worst last."""
+
+    OK = "ok"
+    DEGRADED = "degraded"
+    FAULTY = "faulty"
+
+    @property
+    def rank(self) -> int:
+        return _HEALTH_RANK[self]
+
+    @classmethod
+    def from_severity(cls, severity: Severity) -> Health:
+        return cls.DEGRADED if severity is Severity.MINOR else cls.FAULTY
+
+
+_HEALTH_RANK = {Health.OK: 0, Health.DEGRADED: 1, Health.FAULTY: 2}
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class TopicSpec(_Strict):
+    """One MQTT topic layout, e.g. ``acme/gate/{device_id}/status``.
+
+    ``{name}`` placeholders each match one topic level; ``{device_id}`` is required.
+    """
+
+    pattern: str
+    format: Literal["json", "csv"] = "json"
+    columns: tuple[str, ...] = Field(
+        default=(), description="csv only: the name of each comma-separated column"
+    )
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_has_device_id(cls, value: str) -> str:
+        names = _PLACEHOLDER.findall(value)
+        if "device_id" not in names:
+            raise ValueError("topic pattern must contain the {device_id} placeholder")
+        if any(ch in value for ch in "+#"):
+            raise ValueError("use {placeholders}, not MQTT wildcards, in a topic pattern")
+        for level in value.split("/"):
+            if "{" in level and not _PLACEHOLDER.fullmatch(level):
+                raise ValueError(f"placeholder must fill a whole topic level: {level!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _csv_needs_columns(self) -> TopicSpec:
+        if self.format == "csv" and not self.columns:
+            raise ValueError("a csv topic must list its columns")
+        if self.format == "json" and self.columns:
+            raise ValueError("columns apply to csv topics only")
+        return self
+
+    @property
+    def subscription(self) -> str:
+        """The MQTT subscription filter that receives this topic."""
+        return _PLACEHOLDER.sub("+", self.pattern)
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        parts = []
+        for level in self.pattern.split("/"):
+            match = _PLACEHOLDER.fullmatch(level)
+            parts.append(f"(?P<{match.group(1)}>[^/]+)" if match else re.escape(level))
+        return re.compile("^" + "/".join(parts) + "$")
+
+    def topic_for(self, device_id: str, **values: str) -> str:
+        """The concrete topic a device with this id publishes on."""
+        values["device_id"] = device_id
+        return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(1)), self.pattern)
+
+
+class Field_(_Strict):
+    """Where a value sits in the payload and how to turn it into a canonical value.
+
+    Pieces apply in order: read ``path`` → ``map`` (enum) → cast to ``type`` →
+    ``scale`` and ``offset``.
+    """
+
+    path: str = Field(description="dotted path into a JSON payload, or a csv column name")
+    type: Literal["float", "int", "bool", "str"] = "float"
+    map: dict[str, Scalar] | None = Field(
+        default=None, description="vendor value (as text) → canonical value"
+    )
+    scale: float = 1.0
+    offset: float = 0.0
+    optional: bool = False
+
+
+class Metric(_Strict):
+    """A canonical measurement or state of the device."""
+
+    source: Field_
+    unit: str | None = None
+    range: tuple[float, float] | None = Field(
+        default=None, description="valid [min, max]; a value outside is a decode error"
+    )
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _range_ordered(self) -> Metric:
+        if self.range is not None and self.range[0] > self.range[1]:
+            raise ValueError("range minimum is above its maximum")
+        return self
+
+
+class FaultSource(_Strict):
+    """A payload field that reports faults.
+
+    Either ``codes`` maps vendor codes to fault names (the field may hold one code or a
+    list; codes listed in ``ok`` mean no fault), or ``flag`` names the fault raised while
+    the field is true.
+    """
+
+    path: str
+    codes: dict[str, str] | None = None
+    ok: tuple[str, ...] = ()
+    flag: str | None = None
+    optional: bool = False
+
+    @model_validator(mode="after")
+    def _codes_or_flag(self) -> FaultSource:
+        if (self.codes is None) == (self.flag is None):
+            raise ValueError("a fault source has exactly one of 'codes' or 'flag'")
+        return self
+
+    def fault_names(self) -> set[str]:
+        return set(self.codes.values()) if self.codes else {self.flag or ""}
+
+
+class Fault(_Strict):
+    """A fault this device type can have."""
+
+    title: str
+    severity: Severity = Severity.MAJOR
+    priority: Priority | None = Field(
+        default=None, description="overrides the ticket template's priority"
+    )
+    ticket: bool = Field(default=True, description="whether this fault opens a repair ticket")
+
+
+class Condition(_Strict):
+    """``metric`` compared with ``value``."""
+
+    metric: str
+    op: Literal["<", "<=", ">", ">=", "==", "!="]
+    value: Scalar
+
+
+class ThresholdRule(_Strict):
+    """Raise ``fault`` while the condition holds (and every ``while`` condition too)."""
+
+    fault: str
+    when: Condition
+    while_: tuple[Condition, ...] = Field(default=(), alias="while")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def conditions(self) -> tuple[Condition, ...]:
+        return (self.when, *self.while_)
+
+
+class TicketTemplate(_Strict):
+    skill: str
+    priority: Priority = Priority.NORMAL
+    sla: str = Field(default="standard", description="SLA class name")
+
+
+class Decoding(_Strict):
+    timestamp: Field_ | None = Field(
+        default=None, description="event time in the payload, unix seconds; else receipt time"
+    )
+    metrics: dict[str, Metric] = {}
+    faults: tuple[FaultSource, ...] = ()
+
+
+class Expectation(_Strict):
+    device_id: str
+    metrics: dict[str, Scalar] = {}
+    faults: tuple[str, ...] = ()
+    health: Health = Health.OK
+
+
+class Example(_Strict):
+    """A vendor message and what it must decode to. Every example is a test."""
+
+    name: str
+    topic: str
+    payload: dict[str, Any] | str
+    expect: Expectation
+
+
+class Profile(_Strict):
+    """One device type in one vendor dialect."""
+
+    schema_: Literal["linli.profile/v1"] = Field(alias="schema")
+    id: Annotated[str, Field(pattern=_NAME, description="unique: device type in one dialect")]
+    type: Annotated[str, Field(pattern=_NAME, description="device type, e.g. access_gate")]
+    name: str
+    category: str = Field(description="facility kind, e.g. access, lighting, alarm")
+    vendor: str
+    model: str = ""
+    version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
+    heartbeat_s: Annotated[float, Field(gt=0, description="expected seconds between reports")]
+    topics: Annotated[tuple[TopicSpec, ...], Field(min_length=1)]
+    decode: Decoding
+    faults: dict[str, Fault] = {}
+    rules: tuple[ThresholdRule, ...] = ()
+    ticket: TicketTemplate
+    examples: Annotated[tuple[Example, ...], Field(min_length=1)]
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Profile:
+        problems: list[str] = []
+        for name in self.faults:
+            if not re.match(_NAME, name):
+                problems.append(f"fault name {name!r} must be lower_snake_case")
+        for source in self.decode.faults:
+            for fault in source.fault_names() - self.faults.keys():
+                problems.append(f"decode.faults names undeclared fault {fault!r}")
+        for rule in self.rules:
+            if rule.fault not in self.faults:
+                problems.append(f"rule names undeclared fault {rule.fault!r}")
+            for cond in rule.conditions():
+                if cond.metric not in self.decode.metrics:
+                    problems.append(f"rule for {rule.fault!r} reads unknown metric {cond.metric!r}")
+        for example in self.examples:
+            for fault in set(example.expect.faults) - self.faults.keys():
+                problems.append(f"example {example.name!r} expects undeclared fault {fault!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def fault(self, name: str) -> Fault:
+        return self.faults[name]

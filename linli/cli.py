@@ -1,0 +1,25 @@
+"""``linli``: one command, each subcommand owned by its package."""
+
+from __future__ import annotations
+
+import typer
+
+from cloud.cli import app as cloud_app
+from edge_agent.cli import app as edge_app
+from linli.demo import demo
+from simulators.cli import app as sim_app
+
+app = typer.Typer(
+    name="linli",
+    help="Linli keeps a residential community's shared facilities working.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command(help="Run the whole system on one machine: brokers, cloud, edge agent, simulator.")(demo)
+app.add_typer(cloud_app, name="cloud", help="The cloud service: ingest, health, tickets, REST API, web UI.")
+app.add_typer(edge_app, name="edge", help="The edge agent that runs on a community gateway.")
+app.add_typer(sim_app, name="sim", help="Simulated devices and fault injection.")
+
+
+def main() -> None:
+    app()

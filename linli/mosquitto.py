@@ -1,0 +1,142 @@
+"""Start and stop a private Mosquitto broker on a free loopback port.
+
+Used by ``linli demo`` (the gateway and cloud brokers) and by the test fixtures.
+Never binds the standard port 1883, which another broker may hold.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/bin/mosquitto")
+
+
+class BrokerError(RuntimeError):
+    """The broker could not be started."""
+
+
+def find_mosquitto() -> str:
+    """Path of the mosquitto binary; BrokerError if it is not installed."""
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    for candidate in MOSQUITTO_PATHS:
+        if os.access(candidate, os.X_OK):
+            return candidate
+    raise BrokerError("mosquitto is not installed (Debian: apt-get install mosquitto)")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class Mosquitto:
+    """A Mosquitto process listening on ``127.0.0.1:port``; use as a context manager.
+
+    ``port=None`` picks a free port (and retries if another process takes it first).
+    """
+
+    def __init__(self, port: int | None = None, *, name: str = "broker", log_dir: Path | None = None):
+        self.host = "127.0.0.1"
+        self.name = name
+        self._fixed_port = port
+        self.port = port or 0
+        self._log_dir = log_dir
+        self._workdir: tempfile.TemporaryDirectory[str] | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> Mosquitto:
+        binary = find_mosquitto()
+        self._workdir = tempfile.TemporaryDirectory(prefix=f"linli-{self.name}-")
+        attempts = 1 if self._fixed_port else 5
+        for _ in range(attempts):
+            self.port = self._fixed_port or free_port()
+            if self._try_start(binary, timeout):
+                return self
+        raise BrokerError(f"mosquitto ({self.name}) did not start on port {self.port}: {self._log_tail()}")
+
+    def _try_start(self, binary: str, timeout: float) -> bool:
+        assert self._workdir is not None
+        work = Path(self._workdir.name)
+        log_file = (self._log_dir or work) / f"mosquitto-{self.name}.log"
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        config = work / "mosquitto.conf"
+        config.write_text(
+            f"listener {self.port} {self.host}\n"
+            "allow_anonymous true\n"
+            "persistence false\n"
+            f"log_dest file {log_file}\n"
+            "log_type error\nlog_type warning\nlog_type notice\n"
+            "max_queued_messages 100000\n"
+            "max_inflight_messages 0\n"
+        )
+        self._log_path = log_file
+        self.process = subprocess.Popen(
+            [binary, "-c", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            if port_open(self.host, self.port):
+                return True
+            time.sleep(0.05)
+        self.stop()
+        return False
+
+    def _log_tail(self) -> str:
+        try:
+            return self._log_path.read_text()[-500:].strip() or "(empty log)"
+        except (OSError, AttributeError):
+            return "(no log)"
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        if self._workdir is not None:
+            self._workdir.cleanup()
+            self._workdir = None
+
+    def __enter__(self) -> Mosquitto:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,44 @@
+"""Shared fixtures: real Mosquitto brokers on free loopback ports, started and stopped here."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from linli.mosquitto import BrokerError, Mosquitto, find_mosquitto
+
+
+def _require_mosquitto() -> None:
+    try:
+        find_mosquitto()
+    except BrokerError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and a required service is missing: {exc}")
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A fresh Mosquitto for one test."""
+    _require_mosquitto()
+    with Mosquitto(name="test", log_dir=tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def gateway_broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """The gateway's local broker (devices → edge agent)."""
+    _require_mosquitto()
+    with Mosquitto(name="gateway", log_dir=tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def cloud_broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """The cloud broker (edge agent → cloud ingest)."""
+    _require_mosquitto()
+    with Mosquitto(name="cloud", log_dir=tmp_path) as server:
+        yield server
