@@ -1,0 +1,1 @@
+"""Linli cloud: ingest, facility health, tickets, REST API and web UI."""

@@ -1,0 +1,101 @@
+"""Public shapes of API resources (what clients see), per resource."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloud.db.models import TicketState
+from device_profiles import Health, Priority
+
+
+class _Public(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class DevicePublic(_Public):
+    id: int
+    gateway_id: str
+    device_id: str
+    facility_id: int
+    device_type: str
+    profile: str
+    profile_version: str
+    health: Health
+    faults: list[str]
+    metrics: dict[str, Any]
+    last_ts: datetime | None
+    last_seen_at: datetime | None
+
+
+class FacilityPublic(_Public):
+    id: int
+    gateway_id: str
+    code: str
+    name: str
+    category: str
+    zone: str | None
+    health: Health
+    health_since: datetime
+    open_tickets: int = 0
+    devices: list[str] = []
+
+
+class TicketEventPublic(_Public):
+    at: datetime
+    kind: str
+    note: str
+    item_id: str | None
+
+
+class TicketPublic(_Public):
+    id: int
+    facility_id: int
+    facility_name: str
+    device_id: str
+    fault: str
+    title: str
+    severity: str
+    priority: Priority
+    skill: str
+    sla: str
+    state: TicketState
+    occurrences: int
+    opened_at: datetime
+    last_seen_at: datetime
+    fault_cleared_at: datetime | None
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+
+
+class TicketDetail(TicketPublic):
+    events: list[TicketEventPublic]
+
+
+class TicketTransition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=2000, description="what was done or seen")
+
+
+class GatewayPublic(_Public):
+    id: str
+    online: bool
+    status_at: datetime | None
+    counters: dict[str, int]
+    last_seq: int | None
+    first_seen_at: datetime
+
+
+class DeadLetterPublic(_Public):
+    id: int
+    at: datetime
+    topic: str
+    reason: str
+    payload: str
+
+
+class Problem(BaseModel):
+    detail: str

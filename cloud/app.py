@@ -1,0 +1,68 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from cloud.api.routers import dead_letters, devices, facilities, gateways, tickets
+from cloud.ingest.worker import IngestWorker
+from cloud.services import Services
+from cloud.web.pages import make_router
+
+log = logging.getLogger(__name__)
+
+
+def create_app(services: Services) -> FastAPI:
+    """An app on ``services``; runs an ingest worker alongside when settings ask for it."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task: asyncio.Task[None] | None = None
+        if services.settings.ingest:
+            worker = IngestWorker(
+                services.writer,
+                services.metrics,
+                host=services.settings.mqtt_host,
+                port=services.settings.mqtt_port,
+                group=services.settings.ingest_group,
+            )
+            app.state.ingest = worker
+            task = asyncio.create_task(worker.run(), name="ingest")
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(
+        title="Linli cloud",
+        version="0.1.0",
+        description="Facility health and repair tickets for residential communities.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    for module in (facilities, devices, tickets, gateways, dead_letters):
+        app.include_router(module.router, prefix="/api/v1")
+    app.include_router(make_router())
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, object]:
+        with services.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        worker = getattr(app.state, "ingest", None)
+        return {"status": "ok", "ingest_connected": bool(worker and worker.connected.is_set())}
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,1 @@
+"""Ingest: edge batches from the cloud broker into storage, health and tickets."""

@@ -1,0 +1,135 @@
+"""Read-side queries shared by the REST API and the web UI."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from cloud.api.schemas import DevicePublic, FacilityPublic, TicketDetail, TicketPublic
+from cloud.db.models import Device, Facility, Ticket, TicketState
+
+_HEALTH_ORDER = case({"faulty": 0, "degraded": 1, "ok": 2}, value=Facility.health, else_=3)
+_PRIORITY_ORDER = case(
+    {"urgent": 0, "high": 1, "normal": 2, "low": 3}, value=Ticket.priority, else_=4
+)
+
+
+def facilities(
+    session: Session,
+    *,
+    health: Sequence[str] = (),
+    gateway_id: str | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> list[FacilityPublic]:
+    """Facilities, worst health first, each with its count of unresolved tickets."""
+    open_count = (
+        select(Ticket.facility_id, func.count().label("n"))
+        .where(Ticket.state != TicketState.RESOLVED.value)
+        .group_by(Ticket.facility_id)
+        .subquery()
+    )
+    query = (
+        select(Facility, func.coalesce(open_count.c.n, 0))
+        .outerjoin(open_count, open_count.c.facility_id == Facility.id)
+        .options(selectinload(Facility.devices))
+        .order_by(_HEALTH_ORDER, Facility.name)
+        .limit(limit)
+        .offset(offset)
+    )
+    if health:
+        query = query.where(Facility.health.in_(health))
+    if gateway_id:
+        query = query.where(Facility.gateway_id == gateway_id)
+    return [_facility(f, n) for f, n in session.execute(query)]
+
+
+def facility(session: Session, facility_id: int) -> FacilityPublic | None:
+    found = session.get(Facility, facility_id)
+    if found is None:
+        return None
+    n = session.scalar(
+        select(func.count()).where(
+            Ticket.facility_id == facility_id, Ticket.state != TicketState.RESOLVED.value
+        )
+    )
+    return _facility(found, n or 0)
+
+
+def _facility(found: Facility, open_tickets: int) -> FacilityPublic:
+    # Not model_validate(found): its ``devices`` attribute holds Device rows, not ids.
+    fields = {
+        name: getattr(found, name)
+        for name in FacilityPublic.model_fields
+        if name not in ("open_tickets", "devices")
+    }
+    fields["open_tickets"] = open_tickets
+    fields["devices"] = sorted(d.device_id for d in found.devices)
+    return FacilityPublic.model_validate(fields)
+
+
+def devices(
+    session: Session,
+    *,
+    facility_id: int | None = None,
+    health: Sequence[str] = (),
+    limit: int = 1000,
+    offset: int = 0,
+) -> list[DevicePublic]:
+    query = select(Device).order_by(Device.gateway_id, Device.device_id).limit(limit).offset(offset)
+    if facility_id is not None:
+        query = query.where(Device.facility_id == facility_id)
+    if health:
+        query = query.where(Device.health.in_(health))
+    return [DevicePublic.model_validate(d) for d in session.scalars(query)]
+
+
+def tickets(
+    session: Session,
+    *,
+    states: Sequence[str] = (),
+    facility_id: int | None = None,
+    priorities: Sequence[str] = (),
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[TicketPublic], int]:
+    """Tickets, most urgent and newest first, and how many match in all."""
+    where: list[ColumnElement[bool]] = []
+    if states:
+        where.append(Ticket.state.in_(states))
+    if facility_id is not None:
+        where.append(Ticket.facility_id == facility_id)
+    if priorities:
+        where.append(Ticket.priority.in_(priorities))
+    total = session.scalar(select(func.count()).select_from(Ticket).where(*where)) or 0
+    query = (
+        select(Ticket)
+        .where(*where)
+        .options(selectinload(Ticket.facility), selectinload(Ticket.device))
+        .order_by(_PRIORITY_ORDER, Ticket.opened_at.desc(), Ticket.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [ticket_public(t) for t in session.scalars(query)], total
+
+
+def ticket_public(ticket: Ticket) -> TicketPublic:
+    return TicketPublic.model_validate(_ticket_fields(ticket))
+
+
+def ticket_detail(session: Session, ticket_id: int) -> TicketDetail | None:
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        return None
+    return TicketDetail.model_validate({**_ticket_fields(ticket), "events": ticket.events})
+
+
+def _ticket_fields(ticket: Ticket) -> dict[str, object]:
+    fields = {
+        name: getattr(ticket, name) for name in TicketPublic.model_fields if hasattr(Ticket, name)
+    }
+    fields["facility_name"] = ticket.facility.name
+    fields["device_id"] = ticket.device.device_id
+    return fields

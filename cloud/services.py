@@ -1,0 +1,42 @@
+"""Everything a cloud process is made of, built once in the app factory and passed around."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.config import CloudSettings
+from cloud.db.engine import make_engine, migrate, session_factory
+from cloud.health import HealthEngine
+from cloud.ingest.writer import BatchWriter
+from cloud.metrics import CloudMetrics
+from cloud.tickets import TicketDesk
+from device_profiles import Catalogue
+
+
+@dataclass
+class Services:
+    settings: CloudSettings
+    catalogue: Catalogue
+    engine: Engine
+    sessions: sessionmaker[Session]
+    metrics: CloudMetrics
+    tickets: TicketDesk
+    writer: BatchWriter
+
+    @classmethod
+    def build(cls, settings: CloudSettings, catalogue: Catalogue | None = None) -> Services:
+        """Load profiles, open and migrate the database, wire the services together."""
+        catalogue = catalogue or Catalogue.load(settings.profiles_dirs)
+        engine = make_engine(settings.sqlalchemy_url())
+        migrate(engine)
+        sessions = session_factory(engine)
+        metrics = CloudMetrics()
+        tickets = TicketDesk(metrics)
+        writer = BatchWriter(sessions, catalogue, HealthEngine(catalogue, tickets), metrics)
+        return cls(settings, catalogue, engine, sessions, metrics, tickets, writer)
+
+    def close(self) -> None:
+        self.engine.dispose()

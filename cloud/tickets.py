@@ -1,0 +1,148 @@
+"""The ticket desk: faults become repair tickets, one per (facility, fault) while unresolved.
+
+Uniqueness is enforced by the database (a partial unique index), not by a
+check-then-insert, so several ingest workers can report the same fault at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cloud.db.models import Device, Ticket, TicketEvent, TicketState
+from cloud.metrics import CloudMetrics
+from device_profiles import Profile
+
+
+class TicketError(Exception):
+    """A ticket operation that cannot be done; the message says why."""
+
+
+class TicketNotFound(TicketError):
+    pass
+
+
+class InvalidTransition(TicketError):
+    pass
+
+
+_ALLOWED = {
+    "acknowledge": {TicketState.OPEN},
+    "resolve": {TicketState.OPEN, TicketState.ACKNOWLEDGED},
+}
+
+
+class TicketDesk:
+    def __init__(self, metrics: CloudMetrics) -> None:
+        self._metrics = metrics
+
+    @staticmethod
+    def unresolved(session: Session, facility_id: int, fault: str) -> Ticket | None:
+        return session.scalar(
+            select(Ticket).where(
+                Ticket.facility_id == facility_id,
+                Ticket.fault == fault,
+                Ticket.state != TicketState.RESOLVED.value,
+            )
+        )
+
+    def report(
+        self,
+        session: Session,
+        device: Device,
+        profile: Profile,
+        fault: str,
+        *,
+        onset: bool,
+        at: datetime,
+        item_id: str,
+    ) -> Ticket:
+        """A reading shows ``fault`` active: open a ticket, or attach to the unresolved one.
+
+        ``onset`` means the fault was not active on the device before this reading; an onset
+        on an existing ticket counts as a repeat.
+        """
+        ticket = self.unresolved(session, device.facility_id, fault)
+        if ticket is None:
+            ticket = self._open(session, device, profile, fault, at=at, item_id=item_id)
+            if ticket is not None:
+                return ticket
+            ticket = self.unresolved(session, device.facility_id, fault)
+            if ticket is None:  # resolved between our insert and this read
+                raise TicketError(f"ticket for {fault} vanished while opening it")
+            onset = True
+        if onset:
+            ticket.occurrences += 1
+            ticket.fault_cleared_at = None
+            session.add(TicketEvent(ticket=ticket, at=at, kind="repeated", item_id=item_id))
+        ticket.last_seen_at = max(ticket.last_seen_at, at)
+        return ticket
+
+    def _open(
+        self,
+        session: Session,
+        device: Device,
+        profile: Profile,
+        fault: str,
+        *,
+        at: datetime,
+        item_id: str,
+    ) -> Ticket | None:
+        spec = profile.faults[fault]
+        ticket = Ticket(
+            facility_id=device.facility_id,
+            device_pk=device.id,
+            fault=fault,
+            title=spec.title,
+            severity=spec.severity.value,
+            priority=(spec.priority or profile.ticket.priority).value,
+            skill=profile.ticket.skill,
+            sla=profile.ticket.sla,
+            state=TicketState.OPEN.value,
+            occurrences=1,
+            opened_at=at,
+            last_seen_at=at,
+        )
+        try:
+            with session.begin_nested():
+                session.add(ticket)
+                session.flush()
+        except IntegrityError:
+            return None  # another worker opened it first
+        session.add(TicketEvent(ticket=ticket, at=at, kind="opened", item_id=item_id))
+        self._metrics.tickets_opened.labels(fault=fault).inc()
+        return ticket
+
+    def fault_cleared(self, session: Session, device: Device, fault: str, at: datetime) -> None:
+        """The device no longer reports ``fault``; note it on the unresolved ticket."""
+        ticket = self.unresolved(session, device.facility_id, fault)
+        if ticket is not None and ticket.fault_cleared_at is None:
+            ticket.fault_cleared_at = at
+            session.add(TicketEvent(ticket=ticket, at=at, kind="fault_cleared"))
+
+    def transition(
+        self, session: Session, ticket_id: int, action: str, *, note: str, at: datetime
+    ) -> Ticket:
+        """Apply ``acknowledge`` or ``resolve``; InvalidTransition if the state forbids it."""
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise TicketNotFound(f"ticket {ticket_id} does not exist")
+        allowed = _ALLOWED[action]
+        if TicketState(ticket.state) not in allowed:
+            raise InvalidTransition(
+                f"cannot {action} a ticket that is {ticket.state}; "
+                f"allowed from: {', '.join(sorted(s.value for s in allowed))}"
+            )
+        if action == "acknowledge":
+            ticket.state = TicketState.ACKNOWLEDGED.value
+            ticket.acknowledged_at = at
+            kind = "acknowledged"
+        else:
+            ticket.state = TicketState.RESOLVED.value
+            ticket.resolved_at = at
+            kind = "resolved"
+        session.add(TicketEvent(ticket=ticket, at=at, kind=kind, note=note))
+        return ticket
