@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from device_profiles.decode import Decoded, DecodeError, decode, match_topic
-from device_profiles.schema import Profile
+from device_profiles.schema import Profile, reference_problems
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,9 @@ class ProfileIssue:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else str(self.file)
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class ProfileError(Exception):
@@ -51,10 +54,17 @@ def load_file(path: Path) -> Profile:
     """Load and validate one profile file; raise ProfileError listing every problem."""
     yaml = YAML(typ="rt")
     try:
-        with path.open(encoding="utf-8") as stream:
-            document = yaml.load(stream)
+        data = path.read_bytes()
     except OSError as exc:
         raise ProfileError([ProfileIssue(path, None, "", f"cannot read: {exc.strerror}")]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad_line = data[: exc.start].count(b"\n") + 1
+        issue = ProfileIssue(path, bad_line, "", f"not UTF-8 text: {exc.reason}")
+        raise ProfileError([issue]) from None
+    try:
+        document = yaml.load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -62,16 +72,30 @@ def load_file(path: Path) -> Profile:
         raise ProfileError([ProfileIssue(path, line, "", f"YAML: {problem}")]) from None
     if not isinstance(document, CommentedMap):
         raise ProfileError([ProfileIssue(path, 1, "", "a profile must be a YAML mapping")])
+    plain = _plain(document)
     try:
-        return Profile.model_validate(_plain(document))
+        return Profile.model_validate(plain)
     except ValidationError as exc:
-        issues = []
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            issues.append(
-                ProfileIssue(path, _line_of(document, loc), _dotted(loc), error["msg"])
-            )
-        raise ProfileError(issues) from None
+        errors = exc.errors()
+    # Unresolved names, located; Profile itself reports them only as one summary at the
+    # root, and not at all while another part of the file is invalid.
+    located = reference_problems(plain)
+    issues = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        if not loc and located:
+            continue
+        if error["type"] == "too_short" and _has_inner_error(loc, errors):
+            continue  # pydantic counts only the items that validated: noise after their errors
+        issues.append(ProfileIssue(path, _line_of(document, loc), _dotted(loc), error["msg"]))
+    for loc, message in located:
+        issues.append(ProfileIssue(path, _line_of(document, loc), _dotted(loc), message))
+    issues.sort(key=lambda issue: issue.line or 0)
+    raise ProfileError(issues)
+
+
+def _has_inner_error(loc: tuple[Any, ...], errors: Sequence[ErrorDetails]) -> bool:
+    return any(len(e["loc"]) > len(loc) and tuple(e["loc"][: len(loc)]) == loc for e in errors)
 
 
 def _plain(node: Any) -> Any:
@@ -100,6 +124,8 @@ def _line_of(document: CommentedMap, loc: tuple[Any, ...]) -> int | None:
     for part in loc:
         if isinstance(node, CommentedMap) and str(part) in {str(k) for k in node}:
             key = next(k for k in node if str(k) == str(part))
+            if key not in node.lc.data:
+                break  # merged in from an anchor (``<<: *name``): no line of its own here
             line = node.lc.key(key)[0] + 1
             node = node[key]
         elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
@@ -143,7 +169,9 @@ class Catalogue:
                 continue
             if profile.id in seen:
                 issues.append(
-                    ProfileIssue(path, None, "id", f"{profile.id!r} is also defined in {seen[profile.id]}")
+                    ProfileIssue(
+                        path, None, "id", f"{profile.id!r} is also defined in {seen[profile.id]}"
+                    )
                 )
                 continue
             seen[profile.id] = path

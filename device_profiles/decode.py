@@ -105,7 +105,7 @@ def _parse(spec: TopicSpec, payload: bytes) -> Mapping[str, Any]:
         return dict(zip(spec.columns, cells, strict=True))
     try:
         document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: also ints over 4300 digits
         raise DecodeError(f"payload is not JSON: {exc}") from None
     if not isinstance(document, dict):
         raise DecodeError(f"JSON payload must be an object, got {type(document).__name__}")
@@ -161,16 +161,25 @@ def _cast(raw: Any, field: Field_, name: str) -> Scalar:
         raise DecodeError(f"{name}: expected a number, got a boolean")
     try:
         number = float(raw)
-    except (TypeError, ValueError):
-        raise DecodeError(f"{name}: {raw!r} is not a number") from None
-    if not math.isfinite(number):
-        raise DecodeError(f"{name}: {raw!r} is not a finite number")
+    except (TypeError, ValueError, OverflowError):
+        raise DecodeError(f"{name}: {_short(raw)} is not a number") from None
     number = number * field.scale + field.offset
+    if not math.isfinite(number):
+        raise DecodeError(f"{name}: {_short(raw)} is not a finite number")
     if field.type == "int":
         if not number.is_integer():
             raise DecodeError(f"{name}: {raw!r} is not an integer")
         return int(number)
     return round(number, 9)
+
+
+def _short(raw: Any) -> str:
+    """``raw`` for an error message, cut short (a huge number can even fail to print)."""
+    try:
+        text = repr(raw)
+    except ValueError:
+        return f"a {type(raw).__name__} too long to show"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _faults_from(

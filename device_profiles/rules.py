@@ -7,11 +7,11 @@ The one implementation of every rule: the cloud's health engine and the edge age
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from device_profiles.decode import Decoded
 from device_profiles.schema import Condition, Health, Profile, Scalar
 
 _OPS: dict[str, Callable[[Scalar, Scalar], bool]] = {
@@ -22,6 +22,16 @@ _OPS: dict[str, Callable[[Scalar, Scalar], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
+
+
+class Observation(Protocol):
+    """Anything carrying a reading's metrics and device-reported faults (Decoded, Item)."""
+
+    @property
+    def metrics(self) -> Mapping[str, Scalar]: ...
+
+    @property
+    def faults(self) -> Sequence[str]: ...
 
 
 class Verdict(BaseModel):
@@ -44,7 +54,7 @@ def holds(condition: Condition, metrics: Mapping[str, Scalar]) -> bool:
         return False
 
 
-def evaluate(profile: Profile, reading: Decoded) -> Verdict:
+def evaluate(profile: Profile, reading: Observation) -> Verdict:
     """Active faults (reported by the device or raised by a rule) and the resulting health."""
     active = set(reading.faults) & profile.faults.keys()
     for rule in profile.rules:

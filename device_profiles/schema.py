@@ -9,6 +9,7 @@ fault opens, and example payloads that double as tests.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -77,6 +78,9 @@ class TopicSpec(_Strict):
         names = _PLACEHOLDER.findall(value)
         if "device_id" not in names:
             raise ValueError("topic pattern must contain the {device_id} placeholder")
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"placeholder {{{repeated[0]}}} appears more than once")
         if any(ch in value for ch in "+#"):
             raise ValueError("use {placeholders}, not MQTT wildcards, in a topic pattern")
         for level in value.split("/"):
@@ -254,25 +258,82 @@ class Profile(_Strict):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Profile:
-        problems: list[str] = []
-        for name in self.faults:
-            if not re.match(_NAME, name):
-                problems.append(f"fault name {name!r} must be lower_snake_case")
-        for source in self.decode.faults:
-            for fault in source.fault_names() - self.faults.keys():
-                problems.append(f"decode.faults names undeclared fault {fault!r}")
-        for rule in self.rules:
-            if rule.fault not in self.faults:
-                problems.append(f"rule names undeclared fault {rule.fault!r}")
-            for cond in rule.conditions():
-                if cond.metric not in self.decode.metrics:
-                    problems.append(f"rule for {rule.fault!r} reads unknown metric {cond.metric!r}")
-        for example in self.examples:
-            for fault in set(example.expect.faults) - self.faults.keys():
-                problems.append(f"example {example.name!r} expects undeclared fault {fault!r}")
+        problems = reference_problems(self.model_dump(by_alias=True))
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("; ".join(dict.fromkeys(message for _, message in problems)))
         return self
 
     def fault(self, name: str) -> Fault:
         return self.faults[name]
+
+
+Loc = tuple[str | int, ...]
+
+
+def _entries(node: Any) -> list[tuple[int, Any]]:
+    return list(enumerate(node)) if isinstance(node, (list, tuple)) else []
+
+
+def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
+    """Names in a profile document that do not resolve, each with the location of the name.
+
+    Works on the plain (alias-keyed) document so that a loader can report these problems
+    with their lines even when other parts of the file fail validation; parts too malformed
+    to check are skipped (validation reports them). :class:`Profile` applies the same checks.
+    """
+    problems: list[tuple[Loc, str]] = []
+    faults = data.get("faults", {})
+    declared: set[str] | None = None
+    if isinstance(faults, Mapping):
+        declared = {str(name) for name in faults}
+        for name in faults:
+            if not re.match(_NAME, str(name)):
+                problems.append(
+                    (("faults", str(name)), f"fault name {name!r} must be lower_snake_case")
+                )
+    decoding = data.get("decode")
+    metrics = decoding.get("metrics", {}) if isinstance(decoding, Mapping) else None
+    metric_names = {str(name) for name in metrics} if isinstance(metrics, Mapping) else None
+    decoding = decoding if isinstance(decoding, Mapping) else {}
+
+    def undeclared(fault: Any) -> bool:
+        return declared is not None and isinstance(fault, str) and fault not in declared
+
+    for i, source in _entries(decoding.get("faults")):
+        if not isinstance(source, Mapping):
+            continue
+        codes = source.get("codes")
+        if isinstance(codes, Mapping):
+            for code, fault in codes.items():
+                if undeclared(fault):
+                    loc: Loc = ("decode", "faults", i, "codes", str(code))
+                    problems.append((loc, f"decode.faults names undeclared fault {fault!r}"))
+        if undeclared(source.get("flag")):
+            loc = ("decode", "faults", i, "flag")
+            problems.append((loc, f"decode.faults names undeclared fault {source['flag']!r}"))
+    for i, rule in _entries(data.get("rules")):
+        if not isinstance(rule, Mapping):
+            continue
+        fault = rule.get("fault")
+        if undeclared(fault):
+            problems.append((("rules", i, "fault"), f"rule names undeclared fault {fault!r}"))
+        conditions: list[tuple[Loc, Any]] = [(("rules", i, "when"), rule.get("when"))]
+        key = "while" if "while" in rule else "while_"
+        conditions += [(("rules", i, key, j), cond) for j, cond in _entries(rule.get(key))]
+        for where, cond in conditions:
+            if not isinstance(cond, Mapping) or metric_names is None:
+                continue
+            metric = cond.get("metric")
+            if isinstance(metric, str) and metric not in metric_names:
+                message = f"rule for {fault!r} reads unknown metric {metric!r}"
+                problems.append(((*where, "metric"), message))
+    for i, example in _entries(data.get("examples")):
+        expect = example.get("expect") if isinstance(example, Mapping) else None
+        if not isinstance(expect, Mapping):
+            continue
+        for k, fault in _entries(expect.get("faults")):
+            if undeclared(fault):
+                name = example.get("name")
+                loc = ("examples", i, "expect", "faults", k)
+                problems.append((loc, f"example {name!r} expects undeclared fault {fault!r}"))
+    return problems

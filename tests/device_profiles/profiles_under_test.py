@@ -1,0 +1,27 @@
+"""The catalogue the profile tests run over: the built-in profiles, plus a site's own.
+
+Set ``LINLI_TEST_PROFILES_DIRS`` to one or more directories (separated like ``PATH``) to
+run every catalogue and property test over a site's profiles too, e.g.
+``LINLI_TEST_PROFILES_DIRS=/etc/linli/profiles .venv/bin/pytest tests/device_profiles``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from device_profiles import Catalogue, ProfileError
+
+ENV = "LINLI_TEST_PROFILES_DIRS"
+
+
+def extra_dirs() -> list[Path]:
+    return [Path(part) for part in os.environ.get(ENV, "").split(os.pathsep) if part]
+
+
+def load_catalogue() -> tuple[Catalogue | None, str]:
+    """The catalogue, or None and every problem found (reported by one test, not at import)."""
+    try:
+        return Catalogue.load(extra_dirs()), ""
+    except ProfileError as exc:
+        return None, str(exc)

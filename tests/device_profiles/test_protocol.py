@@ -1,0 +1,278 @@
+"""Wire protocol v1: models round-trip through JSON and reject what the protocol forbids."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from device_profiles import Catalogue, decode, evaluate
+from device_profiles.protocol import (
+    MAX_BATCH_ITEMS,
+    UP_FILTER,
+    Batch,
+    Command,
+    GatewayStatus,
+    Item,
+    batch_topic,
+    command_topic,
+    new_item_id,
+    parse_up_topic,
+    status_topic,
+)
+
+T0 = datetime(2025, 11, 27, 8, 0, tzinfo=UTC)
+
+
+def item(**changes: Any) -> Item:
+    fields: dict[str, Any] = {
+        "id": "0123456789abcdef0123456789abcdef",
+        "device_id": "gate-01",
+        "device_type": "access_gate",
+        "profile": "acme_access_gate",
+        "profile_version": "1.0.0",
+        "ts": T0,
+        "received_at": T0 + timedelta(milliseconds=40),
+        "metrics": {"door_open": True, "cycles": 48212, "motor_current": 0.0},
+        "faults": ("motor_jammed",),
+        "alarm": True,
+    }
+    fields.update(changes)
+    return Item(**fields)
+
+
+def batch(**changes: Any) -> Batch:
+    fields: dict[str, Any] = {
+        "gateway_id": "gw-sunrise-01",
+        "seq": 17,
+        "sent_at": T0 + timedelta(seconds=1),
+        "items": [item()],
+    }
+    fields.update(changes)
+    return Batch(**fields)
+
+
+def batch_json(**changes: Any) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(batch().model_dump_json())
+    document.update(changes)
+    return document
+
+
+# --- round trips ----------------------------------------------------------------------------
+
+
+def test_batch_round_trips_through_json() -> None:
+    original = batch(items=[item(), item(id="f" * 32, metrics={"s": "text", "b": False})])
+    text = original.model_dump_json()
+    assert Batch.model_validate_json(text) == original
+    assert Batch.model_validate(json.loads(text)) == original
+
+
+def test_metric_types_survive_the_round_trip() -> None:
+    metrics = {"flag": True, "count": 3, "level": 3.0, "label": "3"}
+    again = Item.model_validate_json(item(metrics=metrics).model_dump_json())
+    assert again.metrics == metrics
+    assert [type(v) for v in again.metrics.values()] == [bool, int, float, str]
+
+
+def test_batch_json_shape() -> None:
+    document = json.loads(batch().model_dump_json())
+    assert set(document) == {"v", "gateway_id", "seq", "sent_at", "items"}
+    assert document["v"] == 1
+    assert set(document["items"][0]) == {
+        "id", "device_id", "device_type", "profile", "profile_version",
+        "ts", "received_at", "metrics", "faults", "alarm",
+    }  # fmt: skip
+    assert document["items"][0]["ts"] == "2025-11-27T08:00:00Z"
+
+
+def test_timestamps_keep_their_instant() -> None:
+    east = datetime(2025, 11, 27, 16, 0, tzinfo=UTC).astimezone()
+    again = Item.model_validate_json(item(ts=east).model_dump_json())
+    assert again.ts == datetime(2025, 11, 27, 16, 0, tzinfo=UTC)
+
+
+def test_status_round_trips() -> None:
+    for status in (
+        GatewayStatus(gateway_id="gw-1", online=True, ts=T0, counters={"outbox": 12}),
+        GatewayStatus(gateway_id="gw-1", online=False),  # the last will: no time, no counters
+    ):
+        assert GatewayStatus.model_validate_json(status.model_dump_json()) == status
+
+
+def test_command_round_trips() -> None:
+    command = Command(id=new_item_id(), device_id="light-07", command="switch", args={"on": True})
+    assert Command.model_validate_json(command.model_dump_json()) == command
+
+
+def test_item_from_decoded_copies_the_reading() -> None:
+    profile = Catalogue.load()["acme_access_gate"]
+    payload = b'{"ts": 1764201660, "door": 1, "cycles": 48212, "motor_ma": 0, "err": 11}'
+    decoded = decode(profile, "acme/gate/gate-01/state", payload, T0)
+    made = Item.from_decoded(decoded, T0, alarm=True)
+    assert made.model_dump(exclude={"id", "received_at", "alarm"}) == decoded.model_dump()
+    assert made.alarm is True and made.received_at == T0
+    assert len(made.id) == 32
+    assert Item.from_decoded(decoded, T0, alarm=False, item_id="given-id-1").id == "given-id-1"
+    assert Item.from_decoded(decoded, T0, alarm=False).id != made.id
+
+
+def test_new_item_ids_are_unique_and_valid() -> None:
+    ids = {new_item_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for value in ids:
+        item(id=value)
+
+
+# --- what Batch rejects ---------------------------------------------------------------------
+
+
+def test_negative_seq_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="seq"):
+        Batch.model_validate(batch_json(seq=-1))
+    assert Batch.model_validate(batch_json(seq=0)).seq == 0
+
+
+@pytest.mark.parametrize(
+    "gateway_id",
+    ["", "-gw", ".gw", "gw/1", "gw+1", "gw#", "gw 1", "g" * 65, "gw\n", "网关"],
+)
+def test_bad_gateway_ids_are_rejected(gateway_id: str) -> None:
+    with pytest.raises(ValidationError, match="gateway_id"):
+        Batch.model_validate(batch_json(gateway_id=gateway_id))
+    with pytest.raises(ValidationError, match="gateway_id"):
+        GatewayStatus(gateway_id=gateway_id, online=True)
+
+
+@pytest.mark.parametrize("gateway_id", ["g", "gw-1", "GW_01.north", "1" * 64])
+def test_good_gateway_ids(gateway_id: str) -> None:
+    assert Batch.model_validate(batch_json(gateway_id=gateway_id)).gateway_id == gateway_id
+
+
+def test_too_many_items_are_rejected() -> None:
+    one = json.loads(item().model_dump_json())
+    assert len(Batch.model_validate(batch_json(items=[one] * MAX_BATCH_ITEMS)).items) == 1000
+    with pytest.raises(ValidationError, match="items"):
+        Batch.model_validate(batch_json(items=[one] * (MAX_BATCH_ITEMS + 1)))
+
+
+def test_empty_batch_is_allowed() -> None:
+    assert Batch.model_validate(batch_json(items=[])).items == []
+
+
+@pytest.mark.parametrize(
+    ("where", "field"),
+    [("batch", "extra"), ("batch", "gateway"), ("item", "value"), ("item", "Id")],
+)
+def test_unknown_fields_are_rejected(where: str, field: str) -> None:
+    document = batch_json()
+    target = document if where == "batch" else document["items"][0]
+    target[field] = 1
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        Batch.model_validate(document)
+
+
+@pytest.mark.parametrize("v", [0, 2, "1"])
+def test_other_protocol_versions_are_rejected(v: Any) -> None:
+    with pytest.raises(ValidationError, match="v"):
+        Batch.model_validate(batch_json(v=v))
+
+
+@pytest.mark.parametrize("missing", ["gateway_id", "seq", "sent_at", "items"])
+def test_required_batch_fields(missing: str) -> None:
+    document = batch_json()
+    del document[missing]
+    with pytest.raises(ValidationError, match=missing):
+        Batch.model_validate(document)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("id", "short"),
+        ("id", "x" * 65),
+        ("device_id", ""),
+        ("ts", "yesterday"),
+        ("metrics", {"m": [1, 2]}),
+        ("metrics", {"m": None}),
+        ("faults", "motor_jammed"),
+    ],
+)
+def test_bad_items_are_rejected(field: str, value: Any) -> None:
+    document = batch_json()
+    document["items"][0][field] = value
+    with pytest.raises(ValidationError):
+        Batch.model_validate(document)
+
+
+def test_models_are_immutable() -> None:
+    with pytest.raises(ValidationError):
+        batch().seq = 18  # type: ignore[misc]
+
+
+def test_status_and_command_reject_unknown_fields() -> None:
+    with pytest.raises(ValidationError):
+        GatewayStatus.model_validate({"gateway_id": "gw-1", "online": True, "load": 3})
+    with pytest.raises(ValidationError):
+        Command.model_validate({"id": "c" * 16, "device_id": "d", "command": "x", "when": 1})
+
+
+# --- topics ---------------------------------------------------------------------------------
+
+
+def test_topic_helpers() -> None:
+    assert batch_topic("gw-1") == "linli/v1/gw/gw-1/up/batch"
+    assert status_topic("gw-1") == "linli/v1/gw/gw-1/up/status"
+    assert command_topic("gw-1") == "linli/v1/gw/gw-1/down/command"
+    assert UP_FILTER == "linli/v1/gw/+/up/#"
+
+
+@pytest.mark.parametrize("gateway_id", ["gw-1", "GW_01.north"])
+def test_parse_up_topic_accepts_batch_and_status(gateway_id: str) -> None:
+    assert parse_up_topic(batch_topic(gateway_id)) == (gateway_id, "batch")
+    assert parse_up_topic(status_topic(gateway_id)) == (gateway_id, "status")
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "linli/v1/gw/gw-1/down/command",
+        "linli/v1/gw/gw-1/up",
+        "linli/v1/gw/gw-1/up/batch/extra",
+        "linli/v2/gw/gw-1/up/batch",
+        "linli/v1/gateway/gw-1/up/batch",
+        "/linli/v1/gw/gw-1/up/batch",
+        "linli/v1/local/cmd/gate-01",
+        "acme/gate/gate-01/state",
+        "",
+    ],
+)
+def test_parse_up_topic_rejects_other_topics(topic: str) -> None:
+    assert parse_up_topic(topic) is None
+
+
+def test_parse_up_topic_leaves_unknown_kinds_to_the_caller() -> None:
+    """A kind this version does not know is returned as is; ingest dead-letters it."""
+    assert parse_up_topic("linli/v1/gw/gw-1/up/events") == ("gw-1", "events")
+
+
+# --- the documented example ----------------------------------------------------------------
+
+
+def test_protocol_doc_example_is_a_valid_batch() -> None:
+    """docs/protocol.md's batch example parses, and its alarm flags follow the rules."""
+    text = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```json\n(.*?)```", text, flags=re.DOTALL)
+    assert len(blocks) == 1
+    example = Batch.model_validate_json(blocks[0])
+    catalogue = Catalogue.load()
+    for each in example.items:
+        profile = catalogue[each.profile]
+        assert each.profile_version == profile.version
+        assert each.device_type == profile.type
+        assert each.alarm == bool(evaluate(profile, each).faults), each.device_id
