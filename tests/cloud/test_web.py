@@ -1,0 +1,115 @@
+"""The built-in web UI: overview page and ticket buttons."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from cloud.db.models import Ticket, TicketState
+from cloud.services import Services
+from device_profiles import Catalogue
+from tests.cloud.helpers import BUTTON, GATE, LIGHT, at, batch, item
+
+
+def seed(services: Services, catalogue: Catalogue) -> dict[str, int]:
+    items = [
+        item(catalogue, GATE, "motor_jammed", ts=at(0)),
+        item(catalogue, BUTTON, "help_requested", ts=at(1)),
+        item(catalogue, LIGHT, "normal_on", ts=at(0)),
+    ]
+    services.writer.write(batch("gw-1", 1, items))
+    with services.sessions() as session:
+        return {t.fault: t.id for t in session.scalars(select(Ticket))}
+
+
+def row(html: str, attribute: str, value: object) -> str:
+    found = re.search(rf'<tr {attribute}="{value}">(.*?)</tr>', html, re.S)
+    assert found, f"no row {attribute}={value}"
+    return found.group(1)
+
+
+def test_overview_shows_facilities_and_open_tickets(
+    client: TestClient, services: Services, catalogue: Catalogue
+) -> None:
+    ids = seed(services, catalogue)
+
+    response = client.get("/")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    gate = row(html, "data-facility", "gate-01")
+    assert "Pedestrian access gate gate-01" in gate
+    assert ">faulty<" in gate
+    assert re.search(r"<td>1</td>", gate), "one open ticket"
+    light = row(html, "data-facility", "light-01")
+    assert "Street and corridor light light-01" in light
+    assert ">ok<" in light
+    assert "<td>0</td>" in light
+    assert html.index('data-facility="gate-01"') < html.index('data-facility="light-01"')
+
+    ticket = row(html, "data-ticket", ids["motor_jammed"])
+    assert "Gate motor jammed" in ticket
+    assert "Pedestrian access gate gate-01" in ticket
+    assert f'action="/tickets/{ids["motor_jammed"]}/acknowledge"' in ticket
+    assert "Resident pressed the repair-alarm button" in row(
+        html, "data-ticket", ids["help_requested"]
+    )
+    assert "Open tickets (2)" in html
+    assert html.index(f'data-ticket="{ids["help_requested"]}"') < html.index(
+        f'data-ticket="{ids["motor_jammed"]}"'
+    ), "urgent before high"
+
+
+def test_overview_of_an_empty_community(client: TestClient) -> None:
+    html = client.get("/").text
+
+    assert "No facility has reported yet" in html
+    assert "No open tickets." in html
+
+
+def test_acknowledge_button_redirects_and_changes_state(
+    client: TestClient, services: Services, catalogue: Catalogue
+) -> None:
+    ticket_id = seed(services, catalogue)["motor_jammed"]
+
+    response = client.post(f"/tickets/{ticket_id}/acknowledge", follow_redirects=False)
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+    with services.sessions() as session:
+        ticket = session.get(Ticket, ticket_id)
+        assert ticket is not None
+        assert ticket.state == TicketState.ACKNOWLEDGED
+        assert [e.note for e in ticket.events] == ["", "from the web UI"]
+    ticket_row = row(client.get("/").text, "data-ticket", ticket_id)
+    assert "acknowledged" in ticket_row
+    assert "/acknowledge" not in ticket_row, "no acknowledge button once acknowledged"
+
+
+def test_resolve_button_removes_ticket_from_overview(
+    client: TestClient, services: Services, catalogue: Catalogue
+) -> None:
+    ticket_id = seed(services, catalogue)["motor_jammed"]
+
+    response = client.post(f"/tickets/{ticket_id}/resolve", follow_redirects=False)
+
+    assert response.status_code == 303
+    html = client.get("/").text
+    assert f'data-ticket="{ticket_id}"' not in html
+    assert "Open tickets (1)" in html
+
+
+def test_button_on_resolved_or_unknown_ticket(
+    client: TestClient, services: Services, catalogue: Catalogue
+) -> None:
+    ticket_id = seed(services, catalogue)["motor_jammed"]
+    client.post(f"/tickets/{ticket_id}/resolve", follow_redirects=False)
+
+    again = client.post(f"/tickets/{ticket_id}/acknowledge", follow_redirects=False)
+    assert again.status_code == 409
+    assert "resolved" in again.json()["detail"]
+    assert client.post("/tickets/9999/resolve", follow_redirects=False).status_code == 404
+    assert client.post(f"/tickets/{ticket_id}/reopen", follow_redirects=False).status_code == 422
