@@ -38,7 +38,20 @@ def command_topic(gateway_id: str) -> str:
 
 
 UP_FILTER = f"{PREFIX}/+/up/#"
-"""What cloud ingest subscribes to (as ``$share/<group>/`` + this for several workers)."""
+"""Every edge → cloud topic."""
+
+BATCH_FILTER = f"{PREFIX}/+/up/batch"
+"""What ingest workers share (``$share/<group>/`` + this): each batch goes to one worker."""
+
+STATUS_FILTER = f"{PREFIX}/+/up/status"
+"""What every ingest worker subscribes to plainly, so retained statuses reach it at once."""
+
+LOCAL_COMMAND_PREFIX = "linli/v1/local/cmd"
+
+
+def local_command_topic(device_id: str) -> str:
+    """Gateway broker: where the edge agent relays a command for one device."""
+    return f"{LOCAL_COMMAND_PREFIX}/{device_id}"
 
 
 def parse_up_topic(topic: str) -> tuple[str, str] | None:

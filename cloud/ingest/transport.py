@@ -1,4 +1,4 @@
-"""The cloud's only contact with the MQTT library: an MQTT 5 shared subscription."""
+"""The cloud's only contact with the MQTT library: MQTT 5 subscriptions for ingest."""
 
 from __future__ import annotations
 
@@ -34,10 +34,11 @@ class Subscription:
 
 
 @asynccontextmanager
-async def shared_subscription(
-    host: str, port: int, group: str, topic_filter: str, client_id: str
+async def ingest_subscription(
+    host: str, port: int, client_id: str, *, shared: tuple[str, str], plain: tuple[str, ...] = ()
 ) -> AsyncIterator[Subscription]:
-    """Join ``group`` on ``topic_filter`` (``$share/group/filter``) with QoS 1."""
+    """Join group ``shared[0]`` on filter ``shared[1]`` (``$share/group/filter``) and subscribe
+    to the ``plain`` filters too (each worker gets those messages, retained ones included)."""
     async with aiomqtt.Client(
         hostname=host,
         port=port,
@@ -46,5 +47,8 @@ async def shared_subscription(
         keepalive=30,
         max_queued_incoming_messages=10_000,
     ) as client:
+        group, topic_filter = shared
         await client.subscribe(f"$share/{group}/{topic_filter}", qos=1)
+        for plain_filter in plain:
+            await client.subscribe(plain_filter, qos=1)
         yield Subscription(client)

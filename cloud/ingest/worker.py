@@ -17,7 +17,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from cloud.ingest import transport
 from cloud.ingest.writer import BatchWriter
 from cloud.metrics import CloudMetrics
-from device_profiles.protocol import UP_FILTER, Batch, GatewayStatus, parse_up_topic
+from device_profiles.protocol import (
+    BATCH_FILTER,
+    STATUS_FILTER,
+    Batch,
+    GatewayStatus,
+    parse_up_topic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +70,12 @@ class IngestWorker:
         """Consume until cancelled, reconnecting when the broker goes away."""
         while True:
             try:
-                async with transport.shared_subscription(
-                    self._host, self._port, self._group, UP_FILTER, self._client_id
+                async with transport.ingest_subscription(
+                    self._host,
+                    self._port,
+                    self._client_id,
+                    shared=(self._group, BATCH_FILTER),
+                    plain=(STATUS_FILTER,),
                 ) as subscription:
                     log.info("ingest connected to %s:%s", self._host, self._port)
                     self._metrics.ingest_connected.set(1)

@@ -292,6 +292,38 @@ async def test_worker_records_gateway_status(
     assert found.last_seq == 1
 
 
+async def test_worker_learns_retained_status_published_before_it_started(
+    publisher: aiomqtt.Client, services: Services, cloud_broker: Mosquitto
+) -> None:
+    """A worker that (re)connects must learn each gateway's last will or status at once."""
+    status = GatewayStatus(gateway_id="gw-7", online=False, ts=at(3))
+    await publisher.publish(
+        status_topic("gw-7"), status.model_dump_json().encode(), qos=1, retain=True
+    )
+    worker = IngestWorker(
+        services.writer,
+        services.metrics,
+        host=cloud_broker.host,
+        port=cloud_broker.port,
+        group="linli-test",
+        reconnect_s=0.1,
+    )
+    task = asyncio.create_task(worker.run(), name="late-ingest")
+    try:
+
+        def gateway() -> Gateway | None:
+            with services.sessions() as session:
+                return session.get(Gateway, "gw-7")
+
+        found = await eventually(gateway, what="retained status ingested")
+        assert found.online is False
+        assert found.status_at == at(3)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 @pytest.fixture
 def app_with_ingest(
     tmp_path: Any, catalogue: Catalogue, cloud_broker: Mosquitto
