@@ -6,6 +6,7 @@ Never binds the standard port 1883, which another broker may hold.
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import signal
@@ -82,6 +83,9 @@ class Mosquitto:
         config = work / "mosquitto.conf"
         config.write_text(
             f"listener {self.port} {self.host}\n"
+            # run as whoever started us (as root, mosquitto would otherwise switch to the
+            # 'mosquitto' user and could not write its log into our directories)
+            f"user {getpass.getuser()}\n"
             "allow_anonymous true\n"
             "persistence false\n"
             f"log_dest file {log_file}\n"
