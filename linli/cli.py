@@ -15,8 +15,12 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-app.command(help="Run the whole system on one machine: brokers, cloud, edge agent, simulator.")(demo)
-app.add_typer(cloud_app, name="cloud", help="The cloud service: ingest, health, tickets, REST API, web UI.")
+app.command(help="Run the whole system on one machine: brokers, cloud, edge agent, simulator.")(
+    demo
+)
+app.add_typer(
+    cloud_app, name="cloud", help="The cloud service: ingest, health, tickets, REST API, web UI."
+)
 app.add_typer(edge_app, name="edge", help="The edge agent that runs on a community gateway.")
 app.add_typer(sim_app, name="sim", help="Simulated devices and fault injection.")
 

@@ -56,7 +56,9 @@ class Mosquitto:
     ``port=None`` picks a free port (and retries if another process takes it first).
     """
 
-    def __init__(self, port: int | None = None, *, name: str = "broker", log_dir: Path | None = None):
+    def __init__(
+        self, port: int | None = None, *, name: str = "broker", log_dir: Path | None = None
+    ):
         self.host = "127.0.0.1"
         self.name = name
         self._fixed_port = port
@@ -73,7 +75,9 @@ class Mosquitto:
             self.port = self._fixed_port or free_port()
             if self._try_start(binary, timeout):
                 return self
-        raise BrokerError(f"mosquitto ({self.name}) did not start on port {self.port}: {self._log_tail()}")
+        raise BrokerError(
+            f"mosquitto ({self.name}) did not start on port {self.port}: {self._log_tail()}"
+        )
 
     def _try_start(self, binary: str, timeout: float) -> bool:
         assert self._workdir is not None
