@@ -1,0 +1,70 @@
+"""Settings of the edge agent, read from ``LINLI_EDGE_*`` environment variables.
+
+Nothing is read at import time: the CLI (or a test) builds :class:`EdgeSettings` and
+passes it to :class:`edge_agent.agent.EdgeAgent`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from device_profiles.protocol import GATEWAY_ID_PATTERN, MAX_BATCH_ITEMS
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class EdgeSettings(BaseSettings):
+    """Everything a gateway's edge agent needs to know; env prefix ``LINLI_EDGE_``.
+
+    List-valued settings (``LINLI_EDGE_PROFILES_DIRS``) are given as JSON in the
+    environment, e.g. ``'["/etc/linli/profiles"]'``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LINLI_EDGE_", extra="forbid")
+
+    gateway_id: Annotated[
+        str,
+        Field(pattern=GATEWAY_ID_PATTERN, description="this gateway's id in the cloud"),
+    ]
+    local_host: str = Field("127.0.0.1", description="the gateway's local MQTT broker")
+    local_port: Port = 1883
+    cloud_host: str = Field("127.0.0.1", description="the cloud MQTT broker")
+    cloud_port: Port = 1883
+    data_dir: Path = Field(
+        Path("var/edge"), description="sequence file and dead-letter log live here"
+    )
+    profiles_dirs: list[Path] = Field(
+        default_factory=list, description="directories of site profiles, besides the built-in"
+    )
+    batch_max_items: Annotated[int, Field(ge=1, le=MAX_BATCH_ITEMS)] = 500
+    batch_linger_s: Annotated[float, Field(ge=0)] = 0.5
+    status_interval_s: Annotated[float, Field(gt=0)] = 30.0
+    outbox_max_items: Annotated[
+        int,
+        Field(
+            ge=1,
+            description="items held in memory while the cloud is unreachable "
+            "(about 1.6 KB each: 100 000 take some 160 MB)",
+        ),
+    ] = 100_000
+    deadletter_max_bytes: Annotated[
+        int, Field(ge=4096, description="dead-letter file size before it rotates to .1")
+    ] = 5 * 1024 * 1024
+    keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+    reconnect_min_s: Annotated[float, Field(gt=0)] = 0.5
+    reconnect_max_s: Annotated[float, Field(gt=0)] = 30.0
+    shutdown_timeout_s: Annotated[
+        float, Field(gt=0, description="time to flush queued items on shutdown")
+    ] = 10.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EdgeSettings:
+        if self.outbox_max_items < self.batch_max_items:
+            raise ValueError("outbox_max_items must be at least batch_max_items")
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be at least reconnect_min_s")
+        return self

@@ -1,0 +1,139 @@
+"""The dead-letter log: messages the agent could not use, kept for a human to look at.
+
+An append-only JSON Lines file, one record per message::
+
+    {"ts": "...", "topic": "...", "category": "decode", "reason": "...",
+     "payload": "...", "payload_base64": false, "payload_bytes": 57, "truncated": false}
+
+``payload`` is the message text when it is UTF-8, else base64 (``payload_base64``); it is
+cut at :data:`MAX_PAYLOAD_BYTES` (``truncated``; ``payload_bytes`` is the original size).
+When the file would grow past its size limit it is renamed to ``<name>.1`` (replacing an
+older one) and a new file is started, so the log never takes more than twice the limit.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+log = logging.getLogger(__name__)
+
+MAX_PAYLOAD_BYTES = 4096
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+_LOUD_FIRST = 10
+_LOUD_EVERY = 100
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DeadLetters:
+    """Writes dead-letter records and counts them by category and in total.
+
+    Writing never raises: if the file cannot be written the failure is logged and the
+    record is still counted.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self._clock = clock
+        self._size: int | None = None
+        self._by_category: dict[str, int] = {}
+        self._total = 0
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    @property
+    def by_category(self) -> dict[str, int]:
+        """Records per category since start (a copy)."""
+        return dict(self._by_category)
+
+    @property
+    def rotated_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".1")
+
+    def record(self, *, topic: str, payload: bytes, category: str, reason: str) -> None:
+        """Append one record, count it, and log a warning (throttled per category)."""
+        count = self._by_category.get(category, 0) + 1
+        self._by_category[category] = count
+        self._total += 1
+        if count <= _LOUD_FIRST or count % _LOUD_EVERY == 0:
+            suffix = "" if count <= _LOUD_FIRST else f" ({count} {category} dead letters so far)"
+            log.warning("dead letter [%s] on %s: %s%s", category, topic, reason, suffix)
+        line = json.dumps(self._entry(topic, payload, category, reason), ensure_ascii=False)
+        data = (line + "\n").encode("utf-8")
+        try:
+            self._append(data)
+        except OSError as exc:
+            log.error("cannot write the dead-letter log %s: %s", self.path, exc)
+
+    def _entry(self, topic: str, payload: bytes, category: str, reason: str) -> dict[str, Any]:
+        text, is_base64 = encode_payload(payload[:MAX_PAYLOAD_BYTES])
+        return {
+            "ts": self._clock().isoformat(),
+            "topic": topic,
+            "category": category,
+            "reason": reason,
+            "payload": text,
+            "payload_base64": is_base64,
+            "payload_bytes": len(payload),
+            "truncated": len(payload) > MAX_PAYLOAD_BYTES,
+        }
+
+    def _append(self, data: bytes) -> None:
+        if self._size is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._size = self.path.stat().st_size
+            except FileNotFoundError:
+                self._size = 0
+        if self._size > 0 and self._size + len(data) > self.max_bytes:
+            os.replace(self.path, self.rotated_path)
+            self._size = 0
+            log.info("dead-letter log rotated to %s", self.rotated_path)
+        with self.path.open("ab") as stream:
+            stream.write(data)
+        self._size += len(data)
+
+
+def encode_payload(payload: bytes) -> tuple[str, bool]:
+    """``(text, False)`` for UTF-8 ``payload``, else ``(base64 text, True)``.
+
+    A multi-byte character cut in two at the very end (by truncation) still counts as
+    UTF-8; the partial character is left out.
+    """
+    try:
+        return payload.decode("utf-8"), False
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":  # the first error, so the rest is valid
+            return payload[: exc.start].decode("utf-8"), False
+        return base64.b64encode(payload).decode("ascii"), True
+
+
+def validation_summary(exc: ValidationError, limit: int = 5) -> str:
+    """A one-line account of a validation error."""
+    errors = exc.errors()
+    parts = []
+    for error in errors[:limit]:
+        where = ".".join(str(part) for part in error["loc"])
+        parts.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
+    more = len(errors) - limit
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")

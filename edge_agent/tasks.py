@@ -1,0 +1,55 @@
+"""Small asyncio helpers for the agent's long-running loops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Coroutine
+from typing import Any
+
+
+class Backoff:
+    """Exponential reconnect delays with jitter, between ``low`` and ``high`` seconds."""
+
+    def __init__(self, low: float, high: float) -> None:
+        self._low = low
+        self._high = high
+        self._attempt = 0
+
+    def reset(self) -> None:
+        self._attempt = 0
+
+    def next(self) -> float:
+        delay = min(self._high, self._low * 2**self._attempt)
+        self._attempt = min(self._attempt + 1, 32)
+        return random.uniform(delay / 2, delay)
+
+
+async def wait_event(event: asyncio.Event, seconds: float | None) -> None:
+    """Until ``event`` is set or ``seconds`` passed (None: no limit)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+
+
+async def wait_all(*events: asyncio.Event) -> None:
+    """Until every one of ``events`` is set."""
+    for event in events:
+        await event.wait()
+
+
+async def first_to_finish(*coroutines: Coroutine[Any, Any, object]) -> None:
+    """Run ``coroutines`` concurrently until one finishes; cancel the others.
+
+    Re-raises the exception of the one that finished first, if it failed.
+    """
+    tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in tasks:
+        if task in done and not task.cancelled() and (error := task.exception()) is not None:
+            raise error

@@ -1,0 +1,214 @@
+"""End to end, in the production topology: simulated devices → gateway Mosquitto → edge agent
+→ cloud Mosquitto → cloud ingest → health → tickets → REST API. Every part is a separate
+``linli`` process, as ``linli demo`` runs them."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from linli.demo import ProcessGroup, linli_command
+from linli.mosquitto import Mosquitto, free_port
+
+pytestmark = pytest.mark.e2e
+
+T = TypeVar("T")
+GATEWAY = "e2e-gw"
+
+
+@dataclass
+class System:
+    api: httpx.Client
+    processes: ProcessGroup
+    gateway_port: int
+    edge_dir: Path
+
+    def sim(self, *args: str) -> None:
+        """Run a ``linli sim`` control command against the gateway broker."""
+        import subprocess
+
+        done = subprocess.run(
+            linli_command("sim", *args, "--broker-port", str(self.gateway_port)),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 0, done.stderr
+
+    def alive(self) -> None:
+        exited = self.processes.first_exited()
+        assert exited is None, f"{exited[0].name} exited: {exited[0].log_path.read_text()[-2000:]}"
+
+
+def eventually(system: System, probe: Callable[[], T | None], what: str, timeout: float = 45) -> T:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        system.alive()
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for: {what}")
+
+
+@pytest.fixture
+def system(tmp_path: Path, gateway_broker: Mosquitto, cloud_broker: Mosquitto) -> Iterator[System]:
+    http_port = free_port()
+    with ProcessGroup(tmp_path / "logs") as processes:
+        processes.start(
+            "cloud",
+            linli_command(
+                "cloud",
+                "run",
+                "--port",
+                str(http_port),
+                "--mqtt-port",
+                str(cloud_broker.port),
+                "--data-dir",
+                str(tmp_path / "cloud"),
+            ),
+        )
+        processes.start(
+            "edge",
+            linli_command(
+                "edge",
+                "run",
+                "--gateway-id",
+                GATEWAY,
+                "--local-port",
+                str(gateway_broker.port),
+                "--cloud-port",
+                str(cloud_broker.port),
+                "--data-dir",
+                str(tmp_path / "edge"),
+            ),
+        )
+        processes.start(
+            "sim",
+            linli_command(
+                "sim",
+                "run",
+                "--broker-port",
+                str(gateway_broker.port),
+                "--seed",
+                "7",
+                "--speed",
+                "60",
+                "--min-interval",
+                "1",
+                "--fault-every",
+                "0",
+                "--gates",
+                "3",
+                "--lights",
+                "3",
+                "--buttons",
+                "2",
+            ),
+        )
+        with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=5) as api:
+            built = System(api, processes, gateway_broker.port, tmp_path / "edge")
+
+            def ready() -> bool:
+                try:
+                    health = api.get("/healthz")
+                except httpx.TransportError:
+                    return False
+                return health.status_code == 200 and health.json()["ingest_connected"]
+
+            eventually(built, ready, "cloud up with ingest connected")
+            yield built
+
+
+def _gate_tickets(api: httpx.Client, facility_id: int) -> list[dict[str, Any]]:
+    response = api.get(
+        "/api/v1/tickets",
+        params={"facility_id": facility_id, "state": ["open", "acknowledged"]},
+    )
+    response.raise_for_status()
+    return [t for t in response.json() if t["fault"] == "motor_jammed"]
+
+
+def _facility(api: httpx.Client, code: str) -> dict[str, Any] | None:
+    found = [f for f in api.get("/api/v1/facilities").json() if f["code"] == code]
+    return found[0] if found else None
+
+
+def test_gate_fault_becomes_one_ticket_and_repeats_attach(system: System) -> None:
+    api = system.api
+    gate = eventually(system, lambda: _facility(api, "gate-01"), "gate-01 reporting")
+    assert gate["health"] == "ok"
+    assert not _gate_tickets(api, gate["id"])
+
+    system.sim("fault", "gate-01", "motor_jammed", "--duration", "8")
+    eventually(system, lambda: _facility(api, "gate-01")["health"] == "faulty", "gate-01 faulty")
+    tickets = eventually(system, lambda: _gate_tickets(api, gate["id"]), "a ticket for gate-01")
+    assert len(tickets) == 1
+    ticket = tickets[0]
+    assert ticket["title"] == "Gate motor jammed"
+    assert ticket["priority"] == "high"
+    assert ticket["device_id"] == "gate-01"
+    assert ticket["state"] == "open"
+
+    # the fault ends: the ticket stays open and notes that the fault cleared
+    cleared = eventually(
+        system,
+        lambda: (t := api.get(f"/api/v1/tickets/{ticket['id']}").json())["fault_cleared_at"] and t,
+        "fault cleared on the ticket",
+    )
+    assert cleared["state"] == "open"
+    assert _facility(api, "gate-01")["health"] == "ok"
+
+    # the same fault again: attaches to the open ticket, opens no second one
+    system.sim("fault", "gate-01", "motor_jammed", "--duration", "3")
+    repeated = eventually(
+        system,
+        lambda: (t := api.get(f"/api/v1/tickets/{ticket['id']}").json())["occurrences"] == 2 and t,
+        "the repeat attached to the ticket",
+    )
+    assert [e["kind"] for e in repeated["events"]][:3] == ["opened", "fault_cleared", "repeated"]
+    assert len(_gate_tickets(api, gate["id"])) == 1
+    everything = api.get("/api/v1/tickets", params={"facility_id": gate["id"]}).json()
+    assert len(everything) == 1
+
+    # resolved, then the fault recurs: the fix did not hold, a new ticket opens
+    assert api.post(f"/api/v1/tickets/{ticket['id']}/resolve").status_code == 200
+    system.sim("fault", "gate-01", "motor_jammed", "--duration", "3")
+    new = eventually(system, lambda: _gate_tickets(api, gate["id"]), "a new ticket after resolve")
+    assert len(new) == 1 and new[0]["id"] != ticket["id"]
+
+
+def test_garbage_goes_to_dead_letter_and_good_data_keeps_flowing(system: System) -> None:
+    api = system.api
+    eventually(system, lambda: _facility(api, "gate-02"), "gate-02 reporting")
+    deadletter = system.edge_dir / "deadletter.jsonl"
+    assert not deadletter.exists() or not deadletter.read_text().strip()
+
+    system.sim("garbage", "gate-02")
+    records = eventually(
+        system,
+        lambda: deadletter.exists() and deadletter.read_text().strip().splitlines(),
+        "a dead-letter record at the edge",
+    )
+    record = json.loads(records[-1])
+    assert "gate-02" in record["topic"]
+    assert record["reason"]
+
+    # readings from the same device keep arriving after the bad one
+    def devices() -> dict[str, Any]:
+        return {d["device_id"]: d for d in api.get("/api/v1/devices").json()}
+
+    before = devices()["gate-02"]["last_seen_at"]
+    eventually(
+        system,
+        lambda: devices()["gate-02"]["last_seen_at"] > before,
+        "gate-02 readings after the garbage",
+    )

@@ -1,0 +1,226 @@
+"""Test helpers for the edge agent: device publishing, a cloud-side watcher, a cuttable link."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable, Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiomqtt
+
+from device_profiles import Catalogue
+from device_profiles.protocol import Batch, GatewayStatus, parse_up_topic
+from device_profiles.schema import Example
+from edge_agent.agent import EdgeAgent
+from edge_agent.config import EdgeSettings
+
+TIMEOUT_S = 10.0
+
+
+class Broker(Protocol):
+    host: str
+    port: int
+
+
+def payload_of(example: Example) -> bytes:
+    """An example's vendor payload as the device sends it."""
+    if isinstance(example.payload, str):
+        return example.payload.encode("utf-8")
+    return json.dumps(example.payload).encode("utf-8")
+
+
+def example(catalogue: Catalogue, profile_id: str, name: str) -> Example:
+    return next(e for e in catalogue[profile_id].examples if e.name == name)
+
+
+def settings_for(gateway: Broker, cloud: Broker, data_dir: Path, **overrides: Any) -> EdgeSettings:
+    values: dict[str, Any] = {
+        "gateway_id": "gw-test",
+        "local_host": gateway.host,
+        "local_port": gateway.port,
+        "cloud_host": cloud.host,
+        "cloud_port": cloud.port,
+        "data_dir": data_dir,
+        "reconnect_min_s": 0.05,
+        "reconnect_max_s": 0.3,
+        "shutdown_timeout_s": 5.0,
+    }
+    values.update(overrides)
+    return EdgeSettings(**values)
+
+
+async def publish(
+    broker: Broker, messages: Iterable[tuple[str, bytes]], *, retain: bool = False
+) -> None:
+    """Publish in order over one connection, QoS 1, as a device would."""
+    async with aiomqtt.Client(broker.host, broker.port) as client:
+        for topic, payload in messages:
+            await client.publish(topic, payload, qos=1, retain=retain)
+
+
+class Watcher:
+    """What arrives at a broker on the subscribed filters, sorted by kind."""
+
+    def __init__(self) -> None:
+        self.batches: asyncio.Queue[Batch] = asyncio.Queue()
+        self.statuses: asyncio.Queue[tuple[GatewayStatus, bool]] = asyncio.Queue()
+        self.other: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+
+    def accept(self, topic: str, payload: bytes, retain: bool) -> None:
+        kind = parse_up_topic(topic)
+        if kind is not None and kind[1] == "batch":
+            self.batches.put_nowait(Batch.model_validate_json(payload))
+        elif kind is not None and kind[1] == "status":
+            self.statuses.put_nowait((GatewayStatus.model_validate_json(payload), retain))
+        else:
+            self.other.put_nowait((topic, payload))
+
+    async def batch(self) -> Batch:
+        return await asyncio.wait_for(self.batches.get(), TIMEOUT_S)
+
+    async def status(self) -> tuple[GatewayStatus, bool]:
+        return await asyncio.wait_for(self.statuses.get(), TIMEOUT_S)
+
+    async def status_where(
+        self, predicate: Callable[[GatewayStatus, bool], bool], *, seconds: float = TIMEOUT_S
+    ) -> tuple[GatewayStatus, bool]:
+        """The first status (skipping others) that satisfies ``predicate``."""
+
+        async def find() -> tuple[GatewayStatus, bool]:
+            while True:
+                status, retained = await self.statuses.get()
+                if predicate(status, retained):
+                    return status, retained
+
+        return await asyncio.wait_for(find(), seconds)
+
+    async def message(self) -> tuple[str, bytes]:
+        return await asyncio.wait_for(self.other.get(), TIMEOUT_S)
+
+    async def items(self, count: int) -> list[Batch]:
+        """Batches until they hold ``count`` items in all."""
+        batches: list[Batch] = []
+        while sum(len(b.items) for b in batches) < count:
+            batches.append(await self.batch())
+        return batches
+
+
+@contextlib.asynccontextmanager
+async def watch(broker: Broker, *filters: str) -> AsyncIterator[Watcher]:
+    """Subscribe to ``filters`` (QoS 1) and collect what arrives, until the block ends."""
+    watcher = Watcher()
+    async with aiomqtt.Client(broker.host, broker.port) as client:
+        for topic_filter in filters:
+            await client.subscribe(topic_filter, qos=1)
+
+        async def pump() -> None:
+            async for message in client.messages:
+                payload = message.payload
+                assert isinstance(payload, bytes)
+                watcher.accept(str(message.topic), payload, bool(message.retain))
+
+        task = asyncio.create_task(pump())
+        try:
+            yield watcher
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def wait_until(predicate: Callable[[], bool], what: str) -> None:
+    """Poll a condition of the system under test until it holds (TIMEOUT_S at most)."""
+    try:
+        async with asyncio.timeout(TIMEOUT_S):
+            while not predicate():  # noqa: ASYNC110 - agent state, no event to await
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+class Link:
+    """A TCP relay to a broker that a test can cut (as a flaky uplink does) and restore.
+
+    Cutting aborts every relayed connection (no MQTT DISCONNECT, so the broker fires the
+    last will) and stops listening, so reconnects are refused until :meth:`restore`.
+    Stalling silently drops what the client sends, as a dead route does, until cut.
+    """
+
+    def __init__(self, target: Broker) -> None:
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._target = target
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.stalled = False
+
+    async def start(self) -> Link:
+        self._server = await asyncio.start_server(self._accept, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    def stall(self) -> None:
+        self.stalled = True
+
+    async def cut(self) -> None:
+        self.stalled = False
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def restore(self) -> None:
+        await self.start()
+
+    async def close(self) -> None:
+        await self.cut()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(
+                self._target.host, self._target.port
+            )
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.update((writer, up_writer))
+        pipes = [
+            asyncio.create_task(self._pipe(reader, up_writer, upstream=True)),
+            asyncio.create_task(self._pipe(up_reader, writer, upstream=False)),
+        ]
+        self._tasks.update(pipes)
+        await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
+        for task in pipes:
+            task.cancel()
+        await asyncio.gather(*pipes, return_exceptions=True)
+        self._tasks.difference_update(pipes)
+        for side in (writer, up_writer):
+            side.transport.abort()
+            self._writers.discard(side)
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, upstream: bool
+    ) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                if upstream and self.stalled:
+                    continue
+                writer.write(data)
+                await writer.drain()
+
+
+@contextlib.asynccontextmanager
+async def running(settings: EdgeSettings, catalogue: Catalogue) -> AsyncIterator[EdgeAgent]:
+    """An agent connected to both brokers; stopped gracefully when the block ends."""
+    async with EdgeAgent(settings, catalogue) as agent:
+        await asyncio.wait_for(agent.wait_ready(), TIMEOUT_S)
+        yield agent

@@ -1,0 +1,122 @@
+"""``linli edge run``: settings and profile errors exit 2; SIGTERM flushes and exits 0."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from device_profiles import Catalogue
+from device_profiles.protocol import status_topic
+from edge_agent.cli import app
+from linli.mosquitto import Mosquitto
+from tests.edge_agent.helpers import TIMEOUT_S, example, payload_of, publish, watch
+
+REPO = Path(__file__).resolve().parents[2]
+
+BROKEN_PROFILE = """\
+schema: linli.profile/v1
+id: broken_gate
+type: access_gate
+name: Broken gate
+category: access
+vendor: Nobody
+version: one
+heartbeat_s: -5
+topics:
+  - pattern: nobody/{device_id}/state
+decode: {}
+ticket: {skill: access-control}
+examples: []
+"""
+
+
+def test_invalid_profile_prints_every_issue_and_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "broken.yaml").write_text(BROKEN_PROFILE)
+    result = CliRunner().invoke(
+        app,
+        ["run", "--gateway-id", "gw-cli", "--profiles-dir", str(tmp_path)],
+    )
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    path = str(tmp_path / "broken.yaml")
+    assert f"{path}:7: version: " in result.stderr
+    assert f"{path}:8: heartbeat_s: " in result.stderr
+    assert sum(line.startswith(f"{path}:") for line in lines) >= 3  # examples too
+    assert "Traceback" not in result.output + result.stderr
+
+
+def test_missing_gateway_id_exits_2_naming_the_option(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["run", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "gateway_id" in result.stderr
+    assert "--gateway-id" in result.stderr
+
+
+def test_a_corrupt_sequence_file_exits_1_with_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "sequence").write_text("garbage")
+    result = CliRunner().invoke(
+        app, ["run", "--gateway-id", "gw-cli", "--data-dir", str(tmp_path), "--local-port", "1"]
+    )
+    assert result.exit_code == 1
+    assert "does not hold a sequence number" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_lists_the_options() -> None:
+    result = CliRunner().invoke(app, ["run", "--help"])
+    assert result.exit_code == 0
+    for option in (
+        "--gateway-id", "--local-host", "--local-port", "--cloud-host", "--cloud-port",
+        "--data-dir", "--profiles-dir",
+    ):  # fmt: skip
+        assert option in result.output
+
+
+async def test_sigterm_flushes_publishes_offline_and_exits_0(
+    tmp_path: Path,
+    gateway_broker: Mosquitto,
+    cloud_broker: Mosquitto,
+    catalogue: Catalogue,
+) -> None:
+    gateway_id = "gw-cli"
+    # retained, so the agent gets it whenever its subscription is in place
+    case = example(catalogue, "acme_access_gate", "normal")
+    await publish(gateway_broker, [(case.topic, payload_of(case))], retain=True)
+    async with watch(cloud_broker, "linli/v1/gw/#") as cloud:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "edge_agent", "run",
+            "--gateway-id", gateway_id,
+            "--local-port", str(gateway_broker.port),
+            "--cloud-port", str(cloud_broker.port),
+            "--data-dir", str(tmp_path / "edge"),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            # a fresh interpreter imports pydantic, aiomqtt and the profiles first: allow for a
+            # slow (loaded) machine
+            status, _ = await cloud.status_where(lambda s, _: s.online, seconds=3 * TIMEOUT_S)
+            assert status.gateway_id == gateway_id
+            batch = await cloud.batch()
+            assert [item.device_id for item in batch.items] == ["gate-01"]
+            process.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT_S)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        assert process.returncode == 0, stderr.decode()
+        assert b"Traceback" not in stderr
+        assert b"SIGTERM received" in stderr
+        status, _ = await cloud.status_where(lambda s, _: not s.online)
+        assert status.counters["items_forwarded"] == 1
+    async with watch(cloud_broker, status_topic(gateway_id)) as later:
+        status, retained = await later.status()
+        assert retained
+        assert status.online is False

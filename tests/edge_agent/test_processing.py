@@ -1,0 +1,195 @@
+"""The agent's logic without a broker: decode → item → outbox, dead letters, commands, settings."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from device_profiles import Catalogue
+from device_profiles.decode import Decoded
+from edge_agent import EdgeAgent, EdgeSettings
+from edge_agent.sequence import SequenceError
+from tests.edge_agent.helpers import example, payload_of
+
+RECEIVED = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+
+
+def agent_for(tmp_path: Path, catalogue: Catalogue, **settings: Any) -> EdgeAgent:
+    return EdgeAgent(EdgeSettings(gateway_id="gw-unit", data_dir=tmp_path, **settings), catalogue)
+
+
+def dead_letters(tmp_path: Path) -> list[dict[str, Any]]:
+    lines = (tmp_path / "deadletter.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_every_profile_example_becomes_an_item_with_its_metrics_and_alarm_flag(
+    tmp_path: Path, catalogue: Catalogue
+) -> None:
+    agent = agent_for(tmp_path, catalogue)
+    seen_ids = set()
+    for profile in catalogue:
+        for case in profile.examples:
+            item = agent.process_device_message(case.topic, payload_of(case), RECEIVED)
+            assert item is not None, case.name
+            assert item.device_id == case.expect.device_id
+            assert item.profile == profile.id
+            assert item.metrics == case.expect.metrics
+            assert item.received_at == RECEIVED
+            assert item.alarm is (case.expect.health != "ok"), case.name
+            assert re.fullmatch(r"[0-9a-f]{32}", item.id)
+            seen_ids.add(item.id)
+    total = sum(len(p.examples) for p in catalogue)
+    assert len(seen_ids) == total
+    assert len(agent.outbox) == total
+    assert agent.counters["items_queued"] == total
+    assert agent.counters["dead_letters"] == 0
+
+
+def test_a_rule_raised_fault_is_an_alarm_even_when_the_device_reports_none(
+    tmp_path: Path, catalogue: Catalogue
+) -> None:
+    agent = agent_for(tmp_path, catalogue)
+    case = example(catalogue, "acme_access_gate", "motor_overcurrent")
+    assert json.loads(payload_of(case))["err"] == 0
+    item = agent.process_device_message(case.topic, payload_of(case), RECEIVED)
+    assert item is not None
+    assert item.faults == ()
+    assert item.alarm is True
+    assert agent.outbox.pending_alarms == 1
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "category", "reason"),
+    [
+        ("acme/gate/g1/state", b"{not json", "decode", "not JSON"),
+        ("acme/gate/g1/state", b'{"door": 0, "cycles": "many", "motor_ma": 1, "err": 0}',
+         "decode", "'many' is not a number"),
+        ("acme/gate//state", b'{"door": 0, "cycles": 1, "motor_ma": 1, "err": 0}',
+         "unknown_topic", "no profile claims"),
+        ("safecall/sos-1/evt", b"\xff\xfe\xfd", "decode", "not UTF-8"),
+    ],
+)  # fmt: skip
+def test_an_undecodable_message_is_a_dead_letter_not_an_item(
+    tmp_path: Path,
+    catalogue: Catalogue,
+    topic: str,
+    payload: bytes,
+    category: str,
+    reason: str,
+) -> None:
+    agent = agent_for(tmp_path, catalogue)
+    assert agent.process_device_message(topic, payload, RECEIVED) is None
+    assert len(agent.outbox) == 0
+    (entry,) = dead_letters(tmp_path)
+    assert entry["topic"] == topic
+    assert entry["category"] == category
+    assert reason in entry["reason"]
+    assert agent.counters["dead_letters"] == 1
+    assert agent.counters[f"dead_letters_{category}"] == 1
+
+
+def test_an_unexpected_error_while_decoding_is_a_dead_letter_too(
+    tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = agent_for(tmp_path, catalogue)
+
+    def broken(topic: str, payload: bytes, received_at: Any) -> Decoded:
+        raise RuntimeError("decoder bug")
+
+    monkeypatch.setattr(agent.catalogue, "decode", broken)
+    case = example(catalogue, "acme_access_gate", "normal")
+    assert agent.process_device_message(case.topic, payload_of(case), RECEIVED) is None
+    (entry,) = dead_letters(tmp_path)
+    assert entry["category"] == "internal"
+    assert entry["reason"] == "RuntimeError: decoder bug"
+
+
+def test_a_device_id_the_protocol_rejects_is_a_dead_letter(
+    tmp_path: Path, catalogue: Catalogue
+) -> None:
+    agent = agent_for(tmp_path, catalogue)
+    case = example(catalogue, "acme_access_gate", "normal")
+    topic = f"acme/gate/{'g' * 200}/state"  # Item.device_id allows at most 128 characters
+    assert agent.process_device_message(topic, payload_of(case), RECEIVED) is None
+    (entry,) = dead_letters(tmp_path)
+    assert entry["category"] == "decode"
+    assert "device_id" in entry["reason"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "retained", "reason"),
+    [
+        (b"not json", False, "Invalid JSON"),
+        (b'{"v": 1, "id": "cmd-00001", "command": "open"}', False, "device_id"),
+        (b'{"v": 1, "id": "cmd-00001", "device_id": "a/b", "command": "open"}', False,
+         "cannot be a topic level"),
+        (b'{"v": 1, "id": "cmd-00001", "device_id": "g1", "command": "open"}', True, "retained"),
+    ],
+)  # fmt: skip
+def test_an_unusable_command_is_a_dead_letter(
+    tmp_path: Path, catalogue: Catalogue, payload: bytes, retained: bool, reason: str
+) -> None:
+    agent = agent_for(tmp_path, catalogue)
+    assert agent.process_command(payload, retained=retained) is False
+    (entry,) = dead_letters(tmp_path)
+    assert entry["category"] == "command"
+    assert entry["topic"] == "linli/v1/gw/gw-unit/down/command"
+    assert reason in entry["reason"]
+    assert agent.counters["commands_received"] == 0
+
+
+def test_a_valid_command_is_accepted(tmp_path: Path, catalogue: Catalogue) -> None:
+    agent = agent_for(tmp_path, catalogue)
+    command = {"v": 1, "id": "cmd-00001", "device_id": "g1", "command": "open", "args": {"s": 5}}
+    assert agent.process_command(json.dumps(command).encode()) is True
+    assert agent.counters["commands_received"] == 1
+    assert not (tmp_path / "deadletter.jsonl").exists()
+
+
+def test_settings_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LINLI_EDGE_GATEWAY_ID", "maple-court")
+    monkeypatch.setenv("LINLI_EDGE_CLOUD_PORT", "18830")
+    monkeypatch.setenv("LINLI_EDGE_PROFILES_DIRS", json.dumps([str(tmp_path)]))
+    settings = EdgeSettings()  # gateway_id comes from the environment
+    assert settings.gateway_id == "maple-court"
+    assert settings.cloud_port == 18830
+    assert settings.profiles_dirs == [tmp_path]
+    assert settings.batch_max_items == 500
+    assert settings.batch_linger_s == 0.5
+    assert settings.status_interval_s == 30
+    assert settings.data_dir == Path("var/edge")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"gateway_id": "has/slash"},
+        {"gateway_id": ""},
+        {"gateway_id": "gw", "batch_max_items": 0},
+        {"gateway_id": "gw", "batch_max_items": 5000},
+        {"gateway_id": "gw", "cloud_port": 0},
+        {"gateway_id": "gw", "batch_max_items": 100, "outbox_max_items": 10},
+    ],
+)
+def test_invalid_settings_are_refused(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        EdgeSettings(**bad)
+
+
+async def test_a_corrupt_sequence_file_stops_the_agent_before_it_connects(
+    tmp_path: Path, catalogue: Catalogue
+) -> None:
+    (tmp_path / "sequence").write_text("garbage")
+    with pytest.raises(SequenceError, match="does not hold a sequence number"):
+        async with EdgeAgent(EdgeSettings(gateway_id="gw", data_dir=tmp_path), catalogue) as agent:
+            await asyncio.wait_for(agent.wait_ready(), 5)
