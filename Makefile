@@ -8,7 +8,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_UPDATED := /tmp/.linli-apt-updated
 
 .PHONY: demo test lint typecheck check venv system-deps clean help
 
@@ -18,17 +17,12 @@ help:
 	@echo "make lint   - ruff and mypy"
 
 # --- system packages (Debian's) -------------------------------------------------------
-define apt_install
-	@if [ "$$(id -u)" != 0 ]; then echo "need root to install Debian packages: $(1)"; exit 1; fi
-	@[ -f $(APT_UPDATED) ] || { apt-get update -qq && touch $(APT_UPDATED); }
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(1)
-endef
-
+# A python3 with venv (skipped when the python3 on PATH already has it) and Mosquitto.
 system-deps:
-	@command -v $(PYTHON) >/dev/null && $(PYTHON) -c 'import venv, ensurepip' 2>/dev/null \
-	  || { $(call apt_install,python3 python3-venv python3-pip) ; }
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null \
+	  || tools/ensure-debian-packages.sh python3 python3-venv python3-pip
 	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] \
-	  || { $(call apt_install,mosquitto) ; }
+	  || tools/ensure-debian-packages.sh mosquitto
 
 # --- the virtualenv ------------------------------------------------------------------
 venv: $(STAMP)
