@@ -32,6 +32,7 @@ STOP_TIMEOUT_S = 10.0
 POLL_S = 0.05
 WATCH_S = 0.5
 GATEWAY_ID = "demo-gw"
+FIRST_FAULT_AFTER_S = 20.0  # a newcomer sees the repair loop start within the first minute
 
 
 def log_tail(path: Path, lines: int = 20) -> str:
@@ -425,6 +426,7 @@ def _run(
             "--broker-port", str(gateway.port),
             "--seed", str(seed),
             "--fault-every", str(fault_every),
+            "--first-fault-after", str(min(FIRST_FAULT_AFTER_S, fault_every)),
             "--speed", str(speed),
         ),
     )  # fmt: skip

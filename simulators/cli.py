@@ -125,6 +125,16 @@ def run(
             help="Start a random fault this often; 0 disables random faults.",
         ),
     ] = 0.0,
+    first_fault_after: Annotated[
+        float | None,
+        typer.Option(
+            "--first-fault-after",
+            min=0.0,
+            metavar="SECONDS",
+            help="When the first random fault starts [default: one --fault-every period].",
+            show_default=False,
+        ),
+    ] = None,
     gates: Gates = None,
     lights: Lights = None,
     buttons: Buttons = None,
@@ -145,7 +155,10 @@ def run(
     community = _community(catalogue, seed, gates, lights, buttons, count)
     try:
         config = SimulatorConfig(
-            speed=speed, min_interval_s=min_interval, fault_every_s=fault_every
+            speed=speed,
+            min_interval_s=min_interval,
+            fault_every_s=fault_every,
+            first_fault_after_s=first_fault_after,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None

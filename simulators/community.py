@@ -209,12 +209,14 @@ class SimulatorConfig:
     """How fast and how faulty the simulation runs.
 
     ``speed`` divides each profile's heartbeat; ``min_interval_s`` is the shortest report
-    interval whatever the speed. ``fault_every_s`` = 0 disables random faults.
+    interval whatever the speed. ``fault_every_s`` = 0 disables random faults;
+    ``first_fault_after_s`` (default: ``fault_every_s``) times the first one.
     """
 
     speed: float = 1.0
     min_interval_s: float = DEFAULT_MIN_INTERVAL_S
     fault_every_s: float = 0.0
+    first_fault_after_s: float | None = None
     fault_duration_s: tuple[float, float] = RANDOM_DURATION_S
     qos: int = 1
     reconnect_max_s: float = 10.0
@@ -226,6 +228,8 @@ class SimulatorConfig:
             raise ValueError(f"min_interval_s must be >= 0, got {self.min_interval_s}")
         if not self.fault_every_s >= 0:
             raise ValueError(f"fault_every_s must be >= 0, got {self.fault_every_s}")
+        if self.first_fault_after_s is not None and not self.first_fault_after_s >= 0:
+            raise ValueError(f"first_fault_after_s must be >= 0, got {self.first_fault_after_s}")
         low, high = self.fault_duration_s
         if not 0 < low <= high:
             raise ValueError(f"fault_duration_s must be 0 < low <= high, got {low}, {high}")
@@ -317,7 +321,11 @@ class Simulator:
         for device in self.community:
             self._push(now + device.phase * self._interval(device), _Event.REPORT, device.device_id)
         if self.config.fault_every_s > 0:
-            self._push(now + self.config.fault_every_s, _Event.RANDOM_FAULT)
+            first = self.config.first_fault_after_s
+            self._push(
+                now + (self.config.fault_every_s if first is None else first),
+                _Event.RANDOM_FAULT,
+            )
 
     def _report_now(self, device_id: str) -> None:
         """Report at once and restart the heartbeat from now."""

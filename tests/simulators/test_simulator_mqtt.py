@@ -144,6 +144,25 @@ async def test_random_faults(catalogue: Catalogue, broker: Mosquitto) -> None:
         await inbox.next(_from(device_id, catalogue, ()))
 
 
+async def test_first_random_fault_comes_after_its_own_delay(
+    catalogue: Catalogue, broker: Mosquitto
+) -> None:
+    """The demo shows a fault early, then one per period: a 1-hour period still starts one."""
+    config = SimulatorConfig(
+        speed=1,
+        min_interval_s=0,
+        fault_every_s=3600,
+        first_fault_after_s=0.2,
+        fault_duration_s=(5, 5),
+    )
+    simulator = Simulator(_community(catalogue, gates=2, lights=0, buttons=0), config)
+    async with (
+        subscribed(broker, catalogue.subscriptions()) as inbox,
+        running(simulator, broker.host, broker.port),
+    ):
+        await inbox.next(lambda m: _faults(m, catalogue) != ())
+
+
 async def test_reconnects_after_the_broker_restarts(
     catalogue: Catalogue, broker: Mosquitto, tmp_path: Path
 ) -> None:
