@@ -32,6 +32,8 @@ def create_app(services: Services) -> FastAPI:
                 host=services.settings.mqtt_host,
                 port=services.settings.mqtt_port,
                 group=services.settings.ingest_group,
+                client_id=services.settings.ingest_client_id,
+                session_expiry_s=services.settings.ingest_session_expiry_s,
             )
             app.state.ingest = worker
             task = asyncio.create_task(worker.run(), name="ingest")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from pydantic import Field
@@ -22,6 +23,15 @@ class CloudSettings(BaseSettings):
     ingest: bool = Field(default=True, description="run an ingest worker in this process")
     ingest_group: str = Field(
         default="linli-ingest", description="MQTT 5 shared-subscription group of ingest workers"
+    )
+    ingest_client_id: str = Field(
+        default_factory=lambda: f"linli-ingest-{socket.gethostname()}",
+        description="MQTT client id; keep it stable so the broker keeps this worker's session",
+    )
+    ingest_session_expiry_s: int = Field(
+        default=3600,
+        ge=0,
+        description="how long the broker queues batches for this worker while it is away",
     )
     profiles_dirs: list[Path] = Field(default_factory=list, description="site profile dirs")
 

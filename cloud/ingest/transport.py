@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 BrokerUnavailable = aiomqtt.MqttError
 
@@ -35,16 +37,30 @@ class Subscription:
 
 @asynccontextmanager
 async def ingest_subscription(
-    host: str, port: int, client_id: str, *, shared: tuple[str, str], plain: tuple[str, ...] = ()
+    host: str,
+    port: int,
+    client_id: str,
+    *,
+    shared: tuple[str, str],
+    plain: tuple[str, ...] = (),
+    session_expiry_s: int = 0,
 ) -> AsyncIterator[Subscription]:
     """Join group ``shared[0]`` on filter ``shared[1]`` (``$share/group/filter``) and subscribe
-    to the ``plain`` filters too (each worker gets those messages, retained ones included)."""
+    to the ``plain`` filters too (each worker gets those messages, retained ones included).
+
+    With ``session_expiry_s`` > 0 the broker keeps the session, and queues QoS 1 messages for
+    it, that long after a disconnect: a restarting worker picks up what arrived meanwhile.
+    """
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.SessionExpiryInterval = session_expiry_s
     async with aiomqtt.Client(
         hostname=host,
         port=port,
         identifier=client_id,
         protocol=aiomqtt.ProtocolVersion.V5,
         keepalive=30,
+        clean_start=session_expiry_s == 0,
+        properties=properties,
         max_queued_incoming_messages=10_000,
     ) as client:
         group, topic_filter = shared

@@ -55,6 +55,8 @@ class IngestWorker:
         host: str,
         port: int,
         group: str,
+        client_id: str | None = None,
+        session_expiry_s: int = 0,
         reconnect_s: float = 1.0,
     ) -> None:
         self._writer = writer
@@ -63,7 +65,8 @@ class IngestWorker:
         self._port = port
         self._group = group
         self._reconnect_s = reconnect_s
-        self._client_id = f"linli-ingest-{socket.gethostname()}-{os.getpid()}"
+        self._client_id = client_id or f"linli-ingest-{socket.gethostname()}-{os.getpid()}"
+        self._session_expiry_s = session_expiry_s
         self.connected = asyncio.Event()
 
     async def run(self) -> None:
@@ -76,6 +79,7 @@ class IngestWorker:
                     self._client_id,
                     shared=(self._group, BATCH_FILTER),
                     plain=(STATUS_FILTER,),
+                    session_expiry_s=self._session_expiry_s,
                 ) as subscription:
                     log.info("ingest connected to %s:%s", self._host, self._port)
                     self._metrics.ingest_connected.set(1)

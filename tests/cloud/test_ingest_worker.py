@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import aiomqtt
@@ -322,6 +322,44 @@ async def test_worker_learns_retained_status_published_before_it_started(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_batches_published_while_the_worker_is_away_are_stored_on_return(
+    publisher: aiomqtt.Client,
+    services: Services,
+    catalogue: Catalogue,
+    cloud_broker: Mosquitto,
+) -> None:
+    """A cloud restart loses nothing: the broker keeps the worker's session and queues."""
+
+    def make_worker() -> IngestWorker:
+        return IngestWorker(
+            services.writer,
+            services.metrics,
+            host=cloud_broker.host,
+            port=cloud_broker.port,
+            group="linli-test",
+            client_id="ingest-persistent",
+            session_expiry_s=300,
+            reconnect_s=0.1,
+        )
+
+    async def run_until_stopped(worker: IngestWorker, until: Callable[[], bool]) -> None:
+        task = asyncio.create_task(worker.run())
+        try:
+            await asyncio.wait_for(worker.connected.wait(), timeout=10)
+            await eventually(until, what="worker caught up")
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    await run_until_stopped(make_worker(), lambda: True)  # the broker now knows the session
+    await publisher.publish(batch_topic("gw-1"), good_batch_json(catalogue, "gw-1", 1), qos=1)
+    await publisher.publish(batch_topic("gw-1"), good_batch_json(catalogue, "gw-1", 2), qos=1)
+    assert count(services.sessions, Reading) == 0
+    await run_until_stopped(make_worker(), lambda: count(services.sessions, IngestedBatch) == 2)
+    assert count(services.sessions, Reading) == 4
 
 
 @pytest.fixture
