@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from device_profiles.schema import Field_, Profile, Scalar, TopicSpec
+from device_profiles.units import convert
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 
@@ -61,7 +62,7 @@ def decode(profile: Profile, topic: str, payload: bytes, received_at: datetime) 
     document = _parse(spec, payload)
     metrics: dict[str, Scalar] = {}
     for name, metric in profile.decode.metrics.items():
-        value = _read_field(document, metric.source, name)
+        value = _read_field(document, metric.source, name, metric.unit)
         if value is None:
             continue
         if metric.range is not None and not isinstance(value, (bool, str)):
@@ -121,7 +122,9 @@ def _lookup(document: Mapping[str, Any], path: str) -> Any:
     return node
 
 
-def _read_field(document: Mapping[str, Any], field: Field_, name: str) -> Scalar | None:
+def _read_field(
+    document: Mapping[str, Any], field: Field_, name: str, unit: str | None = None
+) -> Scalar | None:
     raw = _lookup(document, field.path)
     if raw is None or raw == "":
         if field.optional:
@@ -132,7 +135,7 @@ def _read_field(document: Mapping[str, Any], field: Field_, name: str) -> Scalar
         if key not in field.map:
             raise DecodeError(f"{name}: unknown value {raw!r} at {field.path!r}")
         raw = field.map[key]
-    return _cast(raw, field, name)
+    return _cast(raw, field, name, unit)
 
 
 def _as_key(raw: Any) -> str:
@@ -143,7 +146,7 @@ def _as_key(raw: Any) -> str:
     return str(raw)
 
 
-def _cast(raw: Any, field: Field_, name: str) -> Scalar:
+def _cast(raw: Any, field: Field_, name: str, unit: str | None = None) -> Scalar:
     if isinstance(raw, (dict, list)):
         raise DecodeError(f"{name}: expected a scalar at {field.path!r}")
     if field.type == "str":
@@ -164,6 +167,8 @@ def _cast(raw: Any, field: Field_, name: str) -> Scalar:
     except (TypeError, ValueError, OverflowError):
         raise DecodeError(f"{name}: {_short(raw)} is not a number") from None
     number = number * field.scale + field.offset
+    if field.unit is not None and unit is not None:
+        number = convert(number, field.unit, unit)
     if not math.isfinite(number):
         raise DecodeError(f"{name}: {_short(raw)} is not a finite number")
     if field.type == "int":

@@ -1,18 +1,24 @@
 """Pure health evaluation: which faults a reading makes active, and the health that follows.
 
-The one implementation of every rule: the cloud's health engine and the edge agent
-(to recognise alarms) both call :func:`evaluate`.
+The one implementation of every rule kind — threshold (with duration), fault code,
+silence, usage counter and rate. The cloud's health engine and the edge agent (to
+recognise alarms) both call :func:`evaluate`. No I/O and no clock: time is the reading's
+event time, or the ``now`` a caller passes to :func:`silent_faults`.
+
+Rules that need memory (durations, rates, counters) keep it in a :class:`RuleState`, a
+small JSON-serialisable value the caller stores per device and passes back in.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from device_profiles.schema import Condition, Health, Profile, Scalar
+from device_profiles.schema import Condition, Health, Profile, Rule, Scalar
 
 _OPS: dict[str, Callable[[Scalar, Scalar], bool]] = {
     "<": operator.lt,
@@ -25,7 +31,10 @@ _OPS: dict[str, Callable[[Scalar, Scalar], bool]] = {
 
 
 class Observation(Protocol):
-    """Anything carrying a reading's metrics and device-reported faults (Decoded, Item)."""
+    """Anything carrying a reading's time, metrics and device-reported faults (Decoded, Item)."""
+
+    @property
+    def ts(self) -> datetime: ...
 
     @property
     def metrics(self) -> Mapping[str, Scalar]: ...
@@ -34,13 +43,30 @@ class Observation(Protocol):
     def faults(self) -> Sequence[str]: ...
 
 
+class RuleState(BaseModel):
+    """What the rules remember about one device between its readings."""
+
+    model_config = ConfigDict(frozen=True)
+
+    last_ts: datetime | None = None
+    active: tuple[str, ...] = ()
+    holding_since: dict[str, datetime] = {}
+    """threshold rules with a duration: fault → event time its condition began to hold"""
+    onsets: dict[str, tuple[datetime, ...]] = {}
+    """rate rules: fault → start times of the counted fault within the window"""
+    counter_base: dict[str, float] = {}
+    """counter rules: fault → the usage metric's value at the last service"""
+
+
 class Verdict(BaseModel):
-    """The faults active after one reading and the device health they imply."""
+    """The faults active after one reading, the device health they imply, and the state
+    to pass with the device's next reading."""
 
     model_config = ConfigDict(frozen=True)
 
     faults: tuple[str, ...]
     health: Health
+    state: RuleState = RuleState()
 
 
 def holds(condition: Condition, metrics: Mapping[str, Scalar]) -> bool:
@@ -54,13 +80,97 @@ def holds(condition: Condition, metrics: Mapping[str, Scalar]) -> bool:
         return False
 
 
-def evaluate(profile: Profile, reading: Observation) -> Verdict:
-    """Active faults (reported by the device or raised by a rule) and the resulting health."""
+def evaluate(profile: Profile, reading: Observation, state: RuleState | None = None) -> Verdict:
+    """Active faults (reported by the device or raised by a rule) and the resulting health.
+
+    A reading older than ``state.last_ts`` (delivered out of order) is judged on its own:
+    it can show faults, but it neither advances durations nor counts towards rates.
+    """
+    state = state or RuleState()
+    ts = reading.ts
+    in_order = state.last_ts is None or ts >= state.last_ts
     active = set(reading.faults) & profile.faults.keys()
-    for rule in profile.rules:
-        if all(holds(cond, reading.metrics) for cond in rule.conditions()):
+    holding = dict(state.holding_since)
+    for rule in _of_kind(profile, "threshold"):
+        if _threshold(rule, reading, holding if in_order else {}, ts):
             active.add(rule.fault)
-    return Verdict(faults=tuple(sorted(active)), health=health_of(profile, active))
+        elif in_order:
+            holding.pop(rule.fault, None)
+    for rule in _of_kind(profile, "counter"):
+        if _counter_due(rule, reading.metrics, state.counter_base):
+            active.add(rule.fault)
+    onsets = dict(state.onsets)
+    for rule in _of_kind(profile, "rate"):
+        assert rule.rate is not None
+        window = timedelta(seconds=rule.rate.window_s)
+        times = [t for t in onsets.get(rule.fault, ()) if ts - t <= window]
+        started = rule.rate.fault in active and rule.rate.fault not in state.active
+        if in_order and started:
+            times.append(ts)
+        if in_order:
+            onsets[rule.fault] = tuple(times)
+        if len(times) >= rule.rate.count:
+            active.add(rule.fault)
+    faults = tuple(sorted(active))
+    if not in_order:
+        return Verdict(faults=faults, health=health_of(profile, active), state=state)
+    new_state = RuleState(
+        last_ts=ts,
+        active=faults,
+        holding_since=holding,
+        onsets={fault: times for fault, times in onsets.items() if times},
+        counter_base=state.counter_base,
+    )
+    return Verdict(faults=faults, health=health_of(profile, active), state=new_state)
+
+
+def _of_kind(profile: Profile, kind: str) -> list[Rule]:
+    return [rule for rule in profile.rules if rule.kind == kind]
+
+
+def _threshold(
+    rule: Rule, reading: Observation, holding: dict[str, datetime], ts: datetime
+) -> bool:
+    """Whether a threshold rule fires; records when its condition began to hold."""
+    if not all(holds(cond, reading.metrics) for cond in rule.conditions()):
+        return False
+    if rule.for_s == 0:
+        return True
+    since = holding.setdefault(rule.fault, ts)
+    return (ts - since).total_seconds() >= rule.for_s
+
+
+def _counter_due(rule: Rule, metrics: Mapping[str, Scalar], bases: Mapping[str, float]) -> bool:
+    assert rule.counter is not None
+    value = metrics.get(rule.counter.metric)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return value - bases.get(rule.fault, 0.0) >= rule.counter.every
+
+
+def serviced(
+    profile: Profile, state: RuleState, fault: str, metrics: Mapping[str, Scalar]
+) -> RuleState:
+    """The state after the maintenance that ``fault`` (a counter rule) asked for was done:
+    usage counts again from the metric's current value."""
+    for rule in _of_kind(profile, "counter"):
+        assert rule.counter is not None
+        value = metrics.get(rule.counter.metric)
+        if rule.fault == fault and isinstance(value, (int, float)) and not isinstance(value, bool):
+            bases = {**state.counter_base, fault: float(value)}
+            return state.model_copy(update={"counter_base": bases})
+    return state
+
+
+def silent_faults(profile: Profile, last_seen: datetime, now: datetime) -> tuple[str, ...]:
+    """Silence-rule faults active when the device was last heard from at ``last_seen``."""
+    quiet_s = (now - last_seen).total_seconds()
+    found = []
+    for rule in _of_kind(profile, "silence"):
+        assert rule.silence is not None
+        if quiet_s >= rule.silence.heartbeats * profile.heartbeat_s:
+            found.append(rule.fault)
+    return tuple(sorted(found))
 
 
 def health_of(profile: Profile, faults: set[str] | tuple[str, ...]) -> Health:

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from device_profiles.units import conversion
+
 PROFILE_SCHEMA = "linli.profile/v1"
 
 Scalar = float | int | bool | str
@@ -119,7 +121,7 @@ class Field_(_Strict):
     """Where a value sits in the payload and how to turn it into a canonical value.
 
     Pieces apply in order: read ``path`` → ``map`` (enum) → cast to ``type`` →
-    ``scale`` and ``offset``.
+    ``scale`` and ``offset`` → ``unit`` conversion into the metric's unit.
     """
 
     path: str = Field(description="dotted path into a JSON payload, or a csv column name")
@@ -129,6 +131,9 @@ class Field_(_Strict):
     )
     scale: float = 1.0
     offset: float = 0.0
+    unit: str | None = Field(
+        default=None, description="the vendor's unit; converted into the metric's unit"
+    )
     optional: bool = False
 
 
@@ -146,6 +151,10 @@ class Metric(_Strict):
     def _range_ordered(self) -> Metric:
         if self.range is not None and self.range[0] > self.range[1]:
             raise ValueError("range minimum is above its maximum")
+        if self.source.unit is not None:
+            if self.unit is None:
+                raise ValueError("source.unit needs the metric's own unit to convert into")
+            conversion(self.source.unit, self.unit)
         return self
 
 
@@ -192,23 +201,114 @@ class Condition(_Strict):
     value: Scalar
 
 
-class ThresholdRule(_Strict):
-    """Raise ``fault`` while the condition holds (and every ``while`` condition too)."""
+class Silence(_Strict):
+    """No report for this many heartbeats."""
+
+    heartbeats: Annotated[float, Field(ge=1)]
+
+
+class Counter(_Strict):
+    """Usage since the last service reached ``every`` (preventive maintenance)."""
+
+    metric: str
+    every: Annotated[float, Field(gt=0)]
+
+
+class Rate(_Strict):
+    """``fault`` started ``count`` times within ``window_s`` seconds."""
 
     fault: str
-    when: Condition
+    count: Annotated[int, Field(ge=2)]
+    window_s: Annotated[float, Field(gt=0)]
+
+
+RuleKind = Literal["threshold", "silence", "counter", "rate"]
+
+
+class Rule(_Strict):
+    """Raises ``fault``. Exactly one kind per rule:
+
+    - threshold: ``when`` (and every ``while``) holds, for at least ``for_s`` seconds;
+    - ``silence``: the device sent nothing for a number of heartbeats;
+    - ``counter``: a usage metric grew by ``every`` since the last service;
+    - ``rate``: another fault started ``count`` times within a window.
+    """
+
+    fault: str
+    when: Condition | None = None
     while_: tuple[Condition, ...] = Field(default=(), alias="while")
+    for_s: Annotated[float, Field(ge=0, description="threshold must hold this long")] = 0.0
+    silence: Silence | None = None
+    counter: Counter | None = None
+    rate: Rate | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @model_validator(mode="after")
+    def _one_kind(self) -> Rule:
+        kinds = [k for k in ("when", "silence", "counter", "rate") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(
+                "a rule has exactly one of 'when', 'silence', 'counter' or 'rate'"
+                + (f"; found {', '.join(kinds)}" if kinds else "")
+            )
+        if self.when is None and (self.while_ or self.for_s):
+            raise ValueError("'while' and 'for_s' belong to threshold rules ('when')")
+        return self
+
+    @property
+    def kind(self) -> RuleKind:
+        if self.silence is not None:
+            return "silence"
+        if self.counter is not None:
+            return "counter"
+        if self.rate is not None:
+            return "rate"
+        return "threshold"
+
     def conditions(self) -> tuple[Condition, ...]:
-        return (self.when, *self.while_)
+        return () if self.when is None else (self.when, *self.while_)
+
+
+class CommandArg(_Strict):
+    """One typed argument of a command."""
+
+    type: Literal["int", "float", "bool", "str"]
+    description: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[Scalar, ...] = ()
+    default: Scalar | None = None
+
+
+class CommandSpec(_Strict):
+    """A command the device accepts, and how to say it in the vendor's words.
+
+    ``payload`` is a template: a string value that is exactly ``{arg}`` becomes the typed
+    argument; ``{arg}`` inside a longer string is replaced by its text.
+    """
+
+    description: str
+    topic: str = Field(description="topic pattern, with {device_id} and the topic's placeholders")
+    payload: dict[str, Any] | str
+    args: dict[str, CommandArg] = {}
+
+    @field_validator("topic")
+    @classmethod
+    def _topic_has_device_id(cls, value: str) -> str:
+        if "{device_id}" not in value:
+            raise ValueError("command topic must contain the {device_id} placeholder")
+        return value
 
 
 class TicketTemplate(_Strict):
     skill: str
     priority: Priority = Priority.NORMAL
     sla: str = Field(default="standard", description="SLA class name")
+    verify_s: Annotated[float, Field(ge=0)] = Field(
+        default=0,
+        description="after a repair, how long the fault must stay away for the fix to hold",
+    )
 
 
 class Decoding(_Strict):
@@ -226,12 +326,27 @@ class Expectation(_Strict):
     health: Health = Health.OK
 
 
+class HistoryStep(_Strict):
+    """A message the device sent before the example's own (for duration and rate rules)."""
+
+    payload: dict[str, Any] | str
+    before_s: Annotated[float, Field(ge=0)] = Field(
+        default=0, description="received this long before the example's payload"
+    )
+
+
 class Example(_Strict):
-    """A vendor message and what it must decode to. Every example is a test."""
+    """A vendor message and what it must decode to. Every example is a test.
+
+    ``history`` is fed first, oldest first; ``silent_for_s`` then lets time pass with no
+    message (for silence rules) before the expectation is checked.
+    """
 
     name: str
     topic: str
     payload: dict[str, Any] | str
+    history: tuple[HistoryStep, ...] = ()
+    silent_for_s: Annotated[float, Field(ge=0)] = 0
     expect: Expectation
 
 
@@ -250,7 +365,8 @@ class Profile(_Strict):
     topics: Annotated[tuple[TopicSpec, ...], Field(min_length=1)]
     decode: Decoding
     faults: dict[str, Fault] = {}
-    rules: tuple[ThresholdRule, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    commands: dict[str, CommandSpec] = {}
     ticket: TicketTemplate
     examples: Annotated[tuple[Example, ...], Field(min_length=1)]
 
@@ -320,6 +436,9 @@ def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
         conditions: list[tuple[Loc, Any]] = [(("rules", i, "when"), rule.get("when"))]
         key = "while" if "while" in rule else "while_"
         conditions += [(("rules", i, key, j), cond) for j, cond in _entries(rule.get(key))]
+        counter = rule.get("counter")
+        if isinstance(counter, Mapping):
+            conditions.append((("rules", i, "counter"), counter))
         for where, cond in conditions:
             if not isinstance(cond, Mapping) or metric_names is None:
                 continue
@@ -327,6 +446,10 @@ def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
             if isinstance(metric, str) and metric not in metric_names:
                 message = f"rule for {fault!r} reads unknown metric {metric!r}"
                 problems.append(((*where, "metric"), message))
+        rate = rule.get("rate")
+        if isinstance(rate, Mapping) and undeclared(rate.get("fault")):
+            loc = ("rules", i, "rate", "fault")
+            problems.append((loc, f"rate rule counts undeclared fault {rate['fault']!r}"))
     for i, example in _entries(data.get("examples")):
         expect = example.get("expect") if isinstance(example, Mapping) else None
         if not isinstance(expect, Mapping):

@@ -6,13 +6,13 @@ any site directories named in ``LINLI_TEST_PROFILES_DIRS``, see profiles_under_t
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from device_profiles import Health, Profile, decode, evaluate
+from device_profiles import Health, Profile
+from device_profiles.examples import run_example
 from device_profiles.schema import Example, Scalar
 from tests.device_profiles.profiles_under_test import load_catalogue
 
@@ -25,13 +25,6 @@ EXAMPLES = [
     for profile in PROFILES
     for example in profile.examples
 ]
-
-
-def payload_bytes(example: Example) -> bytes:
-    """The example's payload as it would arrive: a mapping as JSON, text as it is."""
-    if isinstance(example.payload, str):
-        return example.payload.encode("utf-8")
-    return json.dumps(example.payload).encode("utf-8")
 
 
 def assert_metrics_equal(actual: dict[str, Scalar], expected: dict[str, Scalar]) -> None:
@@ -54,8 +47,7 @@ def test_catalogue_loads() -> None:
 
 @pytest.mark.parametrize(("profile", "example"), EXAMPLES)
 def test_example(profile: Profile, example: Example) -> None:
-    decoded = decode(profile, example.topic, payload_bytes(example), RECEIVED_AT)
-    verdict = evaluate(profile, decoded)
+    decoded, verdict = run_example(profile, example, RECEIVED_AT)
     expect = example.expect
 
     assert decoded.device_id == expect.device_id
@@ -70,8 +62,7 @@ def test_example(profile: Profile, example: Example) -> None:
 def _verdicts(profile: Profile) -> list[tuple[str, Any]]:
     out = []
     for example in profile.examples:
-        decoded = decode(profile, example.topic, payload_bytes(example), RECEIVED_AT)
-        out.append((example.name, evaluate(profile, decoded)))
+        out.append((example.name, run_example(profile, example, RECEIVED_AT)[1]))
     return out
 
 
