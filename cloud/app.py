@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from cloud.api.routers import dead_letters, devices, facilities, gateways, tickets
+from cloud.health import watch_silence
 from cloud.ingest.worker import IngestWorker
 from cloud.services import Services
 from cloud.web.pages import make_router
@@ -24,7 +25,16 @@ def create_app(services: Services) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task: asyncio.Task[None] | None = None
+        tasks: list[asyncio.Task[None]] = []
+        if services.settings.silence_check_s > 0:
+            tasks.append(
+                asyncio.create_task(
+                    watch_silence(
+                        services.health, services.sessions, services.settings.silence_check_s
+                    ),
+                    name="silence",
+                )
+            )
         if services.settings.ingest:
             worker = IngestWorker(
                 services.writer,
@@ -36,12 +46,13 @@ def create_app(services: Services) -> FastAPI:
                 session_expiry_s=services.settings.ingest_session_expiry_s,
             )
             app.state.ingest = worker
-            task = asyncio.create_task(worker.run(), name="ingest")
+            tasks.append(asyncio.create_task(worker.run(), name="ingest"))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 

@@ -33,6 +33,9 @@ class CloudSettings(BaseSettings):
         ge=0,
         description="how long the broker queues batches for this worker while it is away",
     )
+    silence_check_s: float = Field(
+        default=5.0, ge=0, description="how often to look for silent devices; 0 turns it off"
+    )
     profiles_dirs: list[Path] = Field(default_factory=list, description="site profile dirs")
 
     def sqlalchemy_url(self) -> str:

@@ -7,15 +7,19 @@ out of order (several ingest workers, a gateway flushing a backlog) never roll i
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.db.models import Device, Facility
+from cloud.db.models import Device, Gateway
 from cloud.tickets import TicketDesk
-from device_profiles import Catalogue, Health, evaluate, worst
+from device_profiles import Catalogue, evaluate, health_of
 from device_profiles.protocol import Item
+from device_profiles.rules import RuleState, silent_faults
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,8 @@ class HealthEngine:
                 device.device_id,
             )
             return
-        verdict = evaluate(profile, item)
+        state = RuleState.model_validate(device.rule_state) if device.rule_state else None
+        verdict = evaluate(profile, item, state)
         ticketed = [f for f in verdict.faults if profile.faults[f].ticket]
         is_latest = device.last_ts is None or item.ts >= _aware(device.last_ts)
         previous = set(device.faults) if is_latest else set(verdict.faults)
@@ -61,15 +66,68 @@ class HealthEngine:
                 self._tickets.fault_cleared(session, device, fault, item.ts)
         device.faults = list(verdict.faults)
         device.health = verdict.health.value
+        device.rule_state = verdict.state.model_dump(mode="json")
         device.metrics = {**device.metrics, **item.metrics}
         device.last_ts = item.ts
         device.profile_version = item.profile_version
-        self.refresh_facility(device.facility, item.ts)
+        device.facility.refresh_health(item.ts)
 
-    @staticmethod
-    def refresh_facility(facility: Facility, at: datetime) -> None:
-        """A facility is as healthy as its worst device."""
-        health = worst([Health(d.health) for d in facility.devices]).value
-        if health != facility.health:
-            facility.health = health
-            facility.health_since = at
+    def judge_silence(self, session: Session, now: datetime) -> int:
+        """Raise silence-rule faults (e.g. ``offline``) on devices not heard from for too
+        long; returns how many devices went silent. Devices behind a gateway that is itself
+        offline are left alone: the gateway is what failed, and its status says so."""
+        horizon = self._shortest_silence_s()
+        if horizon is None:
+            return 0
+        quiet = session.scalars(
+            select(Device)
+            .join(Gateway, Gateway.id == Device.gateway_id)
+            .where(Gateway.online.is_(True))
+            .where(Device.last_seen_at <= now - timedelta(seconds=horizon))
+        )
+        changed = 0
+        for device in quiet:
+            profile = self._catalogue.get(device.profile)
+            if profile is None or device.last_seen_at is None:
+                continue
+            new = set(silent_faults(profile, _aware(device.last_seen_at), now)) - set(device.faults)
+            if not new:
+                continue
+            changed += 1
+            faults = set(device.faults) | new
+            device.faults = sorted(faults)
+            device.health = health_of(profile, faults).value
+            for fault in sorted(new):
+                if profile.faults[fault].ticket:
+                    self._tickets.report(session, device, profile, fault, onset=True, at=now)
+            device.facility.refresh_health(now)
+        return changed
+
+    def _shortest_silence_s(self) -> float | None:
+        spans = [
+            rule.silence.heartbeats * profile.heartbeat_s
+            for profile in self._catalogue
+            for rule in profile.rules
+            if rule.silence is not None
+        ]
+        return min(spans, default=None)
+
+    def sweep(self, sessions: sessionmaker[Session], now: datetime) -> int:
+        """One silence check in its own transaction."""
+        with sessions.begin() as session:
+            return self.judge_silence(session, now)
+
+
+async def watch_silence(
+    health: HealthEngine, sessions: sessionmaker[Session], every_s: float
+) -> None:
+    """Check for silent devices every ``every_s`` seconds until cancelled."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            went_silent = await asyncio.to_thread(health.sweep, sessions, datetime.now(UTC))
+        except SQLAlchemyError:
+            log.exception("silence check failed; trying again in %ss", every_s)
+            continue
+        if went_silent:
+            log.info("%d device(s) went silent", went_silent)

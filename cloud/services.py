@@ -24,6 +24,7 @@ class Services:
     sessions: sessionmaker[Session]
     metrics: CloudMetrics
     tickets: TicketDesk
+    health: HealthEngine
     writer: BatchWriter
 
     @classmethod
@@ -34,9 +35,10 @@ class Services:
         migrate(engine)
         sessions = session_factory(engine)
         metrics = CloudMetrics()
-        tickets = TicketDesk(metrics)
-        writer = BatchWriter(sessions, catalogue, HealthEngine(catalogue, tickets), metrics)
-        return cls(settings, catalogue, engine, sessions, metrics, tickets, writer)
+        tickets = TicketDesk(metrics, catalogue)
+        health = HealthEngine(catalogue, tickets)
+        writer = BatchWriter(sessions, catalogue, health, metrics)
+        return cls(settings, catalogue, engine, sessions, metrics, tickets, health, writer)
 
     def close(self) -> None:
         self.engine.dispose()

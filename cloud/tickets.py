@@ -6,7 +6,7 @@ check-then-insert, so several ingest workers can report the same fault at once.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from cloud.db.models import Device, Ticket, TicketEvent, TicketState
 from cloud.metrics import CloudMetrics
-from device_profiles import Profile
+from device_profiles import Catalogue, Profile, health_of
+from device_profiles.rules import RuleState, serviced
 
 
 class TicketError(Exception):
@@ -36,8 +37,9 @@ _ALLOWED = {
 
 
 class TicketDesk:
-    def __init__(self, metrics: CloudMetrics) -> None:
+    def __init__(self, metrics: CloudMetrics, catalogue: Catalogue) -> None:
         self._metrics = metrics
+        self._catalogue = catalogue
 
     @staticmethod
     def unresolved(session: Session, facility_id: int, fault: str) -> Ticket | None:
@@ -58,7 +60,7 @@ class TicketDesk:
         *,
         onset: bool,
         at: datetime,
-        item_id: str,
+        item_id: str | None = None,
     ) -> Ticket:
         """A reading shows ``fault`` active: open a ticket, or attach to the unresolved one.
 
@@ -89,7 +91,7 @@ class TicketDesk:
         fault: str,
         *,
         at: datetime,
-        item_id: str,
+        item_id: str | None = None,
     ) -> Ticket | None:
         spec = profile.faults[fault]
         ticket = Ticket(
@@ -144,5 +146,22 @@ class TicketDesk:
             ticket.state = TicketState.RESOLVED.value
             ticket.resolved_at = at
             kind = "resolved"
+            self._maintenance_done(ticket)
         session.add(TicketEvent(ticket=ticket, at=at, kind=kind, note=note))
         return ticket
+
+    def _maintenance_done(self, ticket: Ticket) -> None:
+        """Resolving a usage-counter ticket (preventive maintenance) restarts the count from
+        the device's current usage, and the fault ends until the next service falls due."""
+        device = ticket.device
+        profile = self._catalogue.get(device.profile)
+        if profile is None or not any(
+            rule.counter is not None and rule.fault == ticket.fault for rule in profile.rules
+        ):
+            return
+        state = RuleState.model_validate(device.rule_state or {})
+        state = serviced(profile, state, ticket.fault, device.metrics)
+        device.rule_state = state.model_dump(mode="json")
+        device.faults = [fault for fault in device.faults if fault != ticket.fault]
+        device.health = health_of(profile, tuple(device.faults)).value
+        device.facility.refresh_health(datetime.now(UTC))

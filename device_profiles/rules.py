@@ -92,10 +92,13 @@ def evaluate(profile: Profile, reading: Observation, state: RuleState | None = N
     active = set(reading.faults) & profile.faults.keys()
     holding = dict(state.holding_since)
     for rule in _of_kind(profile, "threshold"):
-        if _threshold(rule, reading, holding if in_order else {}, ts):
+        if not all(holds(cond, reading.metrics) for cond in rule.conditions()):
+            if in_order:
+                holding.pop(rule.fault, None)
+            continue
+        since = holding.setdefault(rule.fault, ts) if in_order else ts
+        if (ts - since).total_seconds() >= rule.for_s:
             active.add(rule.fault)
-        elif in_order:
-            holding.pop(rule.fault, None)
     for rule in _of_kind(profile, "counter"):
         if _counter_due(rule, reading.metrics, state.counter_base):
             active.add(rule.fault)
@@ -126,18 +129,6 @@ def evaluate(profile: Profile, reading: Observation, state: RuleState | None = N
 
 def _of_kind(profile: Profile, kind: str) -> list[Rule]:
     return [rule for rule in profile.rules if rule.kind == kind]
-
-
-def _threshold(
-    rule: Rule, reading: Observation, holding: dict[str, datetime], ts: datetime
-) -> bool:
-    """Whether a threshold rule fires; records when its condition began to hold."""
-    if not all(holds(cond, reading.metrics) for cond in rule.conditions()):
-        return False
-    if rule.for_s == 0:
-        return True
-    since = holding.setdefault(rule.fault, ts)
-    return (ts - since).total_seconds() >= rule.for_s
 
 
 def _counter_due(rule: Rule, metrics: Mapping[str, Scalar], bases: Mapping[str, float]) -> bool:

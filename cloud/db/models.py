@@ -87,6 +87,14 @@ class Facility(Base):
 
     devices: Mapped[list[Device]] = relationship(back_populates="facility")
 
+    def refresh_health(self, at: datetime) -> None:
+        """A facility is as healthy as its worst device."""
+        rank = {"ok": 0, "degraded": 1, "faulty": 2}
+        health = max((d.health for d in self.devices), key=lambda h: rank.get(h, 0), default="ok")
+        if health != self.health:
+            self.health = health
+            self.health_since = at
+
 
 class Device(Base):
     """A device behind a gateway, with its latest state (event-time ordered)."""
@@ -104,6 +112,7 @@ class Device(Base):
     health: Mapped[str] = mapped_column(String(16), default="ok")
     faults: Mapped[list[str]] = mapped_column(default=list)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    rule_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_ts: Mapped[datetime | None] = mapped_column(Timestamp)
     last_seen_at: Mapped[datetime | None] = mapped_column(Timestamp)
 

@@ -182,6 +182,7 @@ class BatchWriter:
             profile_version=item.profile_version,
             health="ok",
             faults=[],
+            rule_state={},
             metrics={},
         )
         session.add_all([facility, device])
