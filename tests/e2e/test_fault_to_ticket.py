@@ -5,127 +5,28 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
-from linli.demo import ProcessGroup, linli_command
-from linli.mosquitto import Mosquitto, free_port
+from linli.mosquitto import Mosquitto
+from tests.e2e.harness import System, eventually, running_system
 
 pytestmark = pytest.mark.e2e
 
-T = TypeVar("T")
 GATEWAY = "e2e-gw"
-
-
-@dataclass
-class System:
-    api: httpx.Client
-    processes: ProcessGroup
-    gateway_port: int
-    edge_dir: Path
-
-    def sim(self, *args: str) -> None:
-        """Run a ``linli sim`` control command against the gateway broker."""
-        import subprocess
-
-        done = subprocess.run(
-            linli_command("sim", *args, "--broker-port", str(self.gateway_port)),
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        assert done.returncode == 0, done.stderr
-
-    def alive(self) -> None:
-        exited = self.processes.first_exited()
-        assert exited is None, f"{exited[0].name} exited: {exited[0].log_path.read_text()[-2000:]}"
-
-
-def eventually(system: System, probe: Callable[[], T | None], what: str, timeout: float = 45) -> T:
-    """Poll ``probe`` until it returns something truthy; fail with ``what`` on timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        system.alive()
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for: {what}")
 
 
 @pytest.fixture
 def system(tmp_path: Path, gateway_broker: Mosquitto, cloud_broker: Mosquitto) -> Iterator[System]:
-    http_port = free_port()
-    with ProcessGroup(tmp_path / "logs") as processes:
-        processes.start(
-            "cloud",
-            linli_command(
-                "cloud",
-                "run",
-                "--port",
-                str(http_port),
-                "--mqtt-port",
-                str(cloud_broker.port),
-                "--data-dir",
-                str(tmp_path / "cloud"),
-            ),
-        )
-        processes.start(
-            "edge",
-            linli_command(
-                "edge",
-                "run",
-                "--gateway-id",
-                GATEWAY,
-                "--local-port",
-                str(gateway_broker.port),
-                "--cloud-port",
-                str(cloud_broker.port),
-                "--data-dir",
-                str(tmp_path / "edge"),
-            ),
-        )
-        processes.start(
-            "sim",
-            linli_command(
-                "sim",
-                "run",
-                "--broker-port",
-                str(gateway_broker.port),
-                "--seed",
-                "7",
-                "--speed",
-                "60",
-                "--min-interval",
-                "1",
-                "--fault-every",
-                "0",
-                "--gates",
-                "3",
-                "--lights",
-                "3",
-                "--buttons",
-                "2",
-            ),
-        )
-        with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=5) as api:
-            built = System(api, processes, gateway_broker.port, tmp_path / "edge")
-
-            def ready() -> bool:
-                try:
-                    health = api.get("/healthz")
-                except httpx.TransportError:
-                    return False
-                return health.status_code == 200 and health.json()["ingest_connected"]
-
-            eventually(built, ready, "cloud up with ingest connected")
-            yield built
+    sim_args = ["--seed", "7", "--gates", "3", "--lights", "3", "--buttons", "2"]
+    with running_system(
+        tmp_path, gateway_broker, cloud_broker, gateway_id=GATEWAY, sim_args=sim_args
+    ) as system:
+        yield system
 
 
 def _gate_tickets(api: httpx.Client, facility_id: int) -> list[dict[str, Any]]:

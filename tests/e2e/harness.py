@@ -1,0 +1,105 @@
+"""Runs Linli as ``linli demo`` does — cloud, edge agent and simulator as separate processes —
+against the two test brokers, for end-to-end tests."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+
+from linli.demo import ProcessGroup, linli_command
+from linli.mosquitto import Mosquitto, free_port
+
+T = TypeVar("T")
+
+
+@dataclass
+class System:
+    api: httpx.Client
+    processes: ProcessGroup
+    gateway_port: int
+    edge_dir: Path
+
+    def sim(self, *args: str) -> None:
+        """Run a ``linli sim`` control command against the gateway broker."""
+        done = subprocess.run(
+            linli_command("sim", *args, "--broker-port", str(self.gateway_port)),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 0, done.stderr
+
+    def alive(self) -> None:
+        exited = self.processes.first_exited()
+        assert exited is None, f"{exited[0].name} exited: {exited[0].log_path.read_text()[-2000:]}"
+
+
+def eventually(system: System, probe: Callable[[], T | None], what: str, timeout: float = 45) -> T:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        system.alive()
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for: {what}")
+
+
+@contextmanager
+def running_system(
+    workdir: Path,
+    gateway_broker: Mosquitto,
+    cloud_broker: Mosquitto,
+    *,
+    gateway_id: str,
+    sim_args: Sequence[str],
+    profiles_dir: Path | None = None,
+) -> Iterator[System]:
+    """Cloud, edge agent and simulator running, the cloud healthy and ingesting."""
+    http_port = free_port()
+    site = ["--profiles-dir", str(profiles_dir)] if profiles_dir else []
+    with ProcessGroup(workdir / "logs") as processes:
+        processes.start(
+            "cloud",
+            linli_command(
+                "cloud", "run", "--port", str(http_port),
+                "--mqtt-port", str(cloud_broker.port),
+                "--data-dir", str(workdir / "cloud"), *site,
+            ),
+        )  # fmt: skip
+        processes.start(
+            "edge",
+            linli_command(
+                "edge", "run", "--gateway-id", gateway_id,
+                "--local-port", str(gateway_broker.port), "--cloud-port", str(cloud_broker.port),
+                "--data-dir", str(workdir / "edge"), *site,
+            ),
+        )  # fmt: skip
+        processes.start(
+            "sim",
+            linli_command(
+                "sim", "run", "--broker-port", str(gateway_broker.port),
+                "--speed", "60", "--min-interval", "1", "--fault-every", "0",
+                *sim_args, *site,
+            ),
+        )  # fmt: skip
+        with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=5) as api:
+            system = System(api, processes, gateway_broker.port, workdir / "edge")
+
+            def ready() -> bool:
+                try:
+                    health = api.get("/healthz")
+                except httpx.TransportError:
+                    return False
+                return health.status_code == 200 and health.json()["ingest_connected"]
+
+            eventually(system, ready, "cloud up with ingest connected")
+            yield system
