@@ -10,6 +10,12 @@ Down: commands from the cloud are relayed to the local broker on
 ``linli/v1/local/cmd/{device_id}`` as ``{"id", "command", "args"}`` JSON (see
 :mod:`edge_agent.commands`; device-specific command encoding per profile is a later step).
 
+Profiles: every ``profiles_poll_s`` the site's profile directories are checked; when a
+file was added, changed or removed the catalogue is loaded anew in a worker thread and, if
+valid, swapped in: later messages decode with it, items already queued keep the profile
+version that decoded them, and the local subscriptions follow on the open connection. An
+invalid catalogue is logged issue by issue and counted; the previous one stays in use.
+
 Status: a retained :class:`~device_profiles.protocol.GatewayStatus` says online (with
 counters) at connect and every ``status_interval_s``, offline at shutdown; the MQTT last
 will says offline if the agent dies.
@@ -27,7 +33,7 @@ from typing import Any, Self
 
 from pydantic import ValidationError
 
-from device_profiles import Catalogue, DecodeError, evaluate
+from device_profiles import Catalogue, DecodeError, ProfileError, ProfileIssue, evaluate
 from device_profiles.protocol import (
     Batch,
     GatewayStatus,
@@ -42,6 +48,7 @@ from edge_agent.commands import local_payload, parse_command
 from edge_agent.config import EdgeSettings
 from edge_agent.deadletter import DeadLetters, validation_summary
 from edge_agent.outbox import MemoryOutbox, Outbox
+from edge_agent.profiles import ProfileWatcher, compare
 from edge_agent.sequence import SequenceError, SequenceNumbers
 from edge_agent.tasks import Backoff, first_to_finish, wait_all, wait_event
 from edge_agent.transport import Connection, LastWill, TransportError
@@ -71,6 +78,8 @@ class Counters:
     commands_dropped: int = 0
     local_connects: int = 0
     cloud_connects: int = 0
+    profile_reloads: int = 0
+    profile_reload_errors: int = 0
 
 
 class EdgeAgent:
@@ -95,12 +104,15 @@ class EdgeAgent:
         self.stats = Counters()
         self.local_ready = asyncio.Event()
         """Set while subscribed on the local broker."""
+        self.local_subscriptions: frozenset[str] = frozenset()
+        """The filters subscribed on the local broker now; empty while not connected."""
         self.cloud_ready = asyncio.Event()
         """Set while connected to the cloud broker, subscribed to commands, status sent."""
         # distinct ids, so that one broker can serve as both (a single-broker setup)
         self._local_client_id = f"linli-edge-{settings.gateway_id}-local"
         self._cloud_client_id = f"linli-edge-{settings.gateway_id}-cloud"
         self._subscriptions = catalogue.subscriptions()
+        self._subscriptions_changed = asyncio.Event()
         self._stop = asyncio.Event()
         self._wakeup = asyncio.Event()
         self._commands: deque[tuple[str, bytes]] = deque()
@@ -129,12 +141,13 @@ class EdgeAgent:
         """Decode one device message and queue its item; dead-letter it if unusable."""
         received_at = received_at or datetime.now(UTC)
         self.stats.messages_received += 1
+        catalogue = self.catalogue
         try:
-            decoded = self.catalogue.decode(topic, payload, received_at)
-            verdict = evaluate(self.catalogue[decoded.profile], decoded)
+            decoded = catalogue.decode(topic, payload, received_at)
+            verdict = evaluate(catalogue[decoded.profile], decoded)
             item = Item.from_decoded(decoded, received_at, alarm=bool(verdict.faults))
         except DecodeError as exc:
-            known = self.catalogue.profile_for_topic(topic) is not None
+            known = catalogue.profile_for_topic(topic) is not None
             category = "decode" if known else "unknown_topic"
             self.dead_letters.record(
                 topic=topic, payload=payload, category=category, reason=exc.reason
@@ -189,6 +202,47 @@ class EdgeAgent:
         self._command_ready.set()
         return True
 
+    def replace_catalogue(self, catalogue: Catalogue) -> None:
+        """Decode every later message with ``catalogue``; log what changed.
+
+        Items already queued are untouched: they keep the profile version that decoded
+        them. If the MQTT filters differ, the local connection follows without reconnecting.
+        """
+        changes = compare(self.catalogue, catalogue)
+        self.catalogue = catalogue
+        self.stats.profile_reloads += 1
+        if not changes:
+            log.info("device profiles reloaded: no profile changed")
+        for profile in changes.added:
+            log.info("device profile %s added: version %s", profile.id, profile.version)
+        for old, new in changes.changed:
+            if old.version == new.version:
+                log.warning(
+                    "device profile %s changed but kept version %s: raise its version, "
+                    "or readings decoded before and after cannot be told apart",
+                    new.id,
+                    new.version,
+                )
+            else:
+                log.info(
+                    "device profile %s changed: version %s → %s", new.id, old.version, new.version
+                )
+        for profile in changes.removed:
+            log.info("device profile %s removed (was version %s)", profile.id, profile.version)
+        subscriptions = catalogue.subscriptions()
+        if subscriptions != self._subscriptions:
+            self._subscriptions = subscriptions
+            self._subscriptions_changed.set()
+
+    def _reject_profiles(self, issues: list[ProfileIssue]) -> None:
+        self.stats.profile_reload_errors += 1
+        log.error(
+            "device profiles changed but %d problem(s) keep the previous ones in use:",
+            len(issues),
+        )
+        for issue in issues:
+            log.error("%s", issue)
+
     # ------------------------------------------------------------------ lifecycle
 
     def stop(self) -> None:
@@ -196,6 +250,7 @@ class EdgeAgent:
         (for up to ``shutdown_timeout_s``), publish the offline status and return."""
         self._stop.set()
         self._wakeup.set()
+        self._subscriptions_changed.set()
 
     async def run(self) -> None:
         """Run until :meth:`stop` or cancellation; either way shut down gracefully."""
@@ -204,6 +259,7 @@ class EdgeAgent:
         self._started = True
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.sequence.load()
+        watcher = self._profile_watcher()
         log.info(
             "edge agent %s: local broker %s:%d, cloud broker %s:%d, %d profiles, data in %s",
             self.settings.gateway_id,
@@ -218,6 +274,8 @@ class EdgeAgent:
             asyncio.create_task(self._local_loop(), name="edge-local"),
             asyncio.create_task(self._cloud_loop(), name="edge-cloud"),
         }
+        if watcher is not None:
+            loops.add(asyncio.create_task(self._watch_profiles(watcher), name="edge-profiles"))
         stopped = asyncio.create_task(self._stop.wait(), name="edge-stop")
         try:
             await asyncio.wait({*loops, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -291,24 +349,56 @@ class EdgeAgent:
                     keepalive_s=settings.keepalive_s,
                     max_queued_incoming=LOCAL_INCOMING_LIMIT,
                 ) as conn:
-                    await conn.subscribe(self._subscriptions)
+                    subscriptions = self._subscriptions
+                    await conn.subscribe(subscriptions)
+                    self.local_subscriptions = frozenset(subscriptions)
                     self.stats.local_connects += 1
                     backoff.reset()
                     self.local_ready.set()
-                    log.info("local broker %s: subscribed to %s", conn.name, self._subscriptions)
+                    log.info("local broker %s: subscribed to %s", conn.name, subscriptions)
                     await first_to_finish(
-                        self._receive(conn), self._relay_commands(conn), self._stop.wait()
+                        self._receive(conn),
+                        self._relay_commands(conn),
+                        self._follow_subscriptions(conn),
+                        self._stop.wait(),
                     )
             except TransportError as exc:
                 log.warning("local broker: %s", exc)
             finally:
                 self.local_ready.clear()
+                self.local_subscriptions = frozenset()
             if not self._stop.is_set():
                 await self._pause(backoff.next())
 
     async def _receive(self, conn: Connection) -> None:
         async for message in conn.messages():
             self.process_device_message(message.topic, message.payload)
+
+    async def _follow_subscriptions(self, conn: Connection) -> None:
+        """Subscribe and unsubscribe as the profiles change, until stopped.
+
+        New filters are subscribed before old ones go, so a pattern that moves loses nothing.
+        """
+        while not self._stop.is_set():
+            self._subscriptions_changed.clear()
+            wanted = frozenset(self._subscriptions)
+            current = self.local_subscriptions
+            added = sorted(wanted - current)
+            removed = sorted(current - wanted)
+            if added:
+                await conn.subscribe(added)
+                self.local_subscriptions = current | wanted
+            if removed:
+                await conn.unsubscribe(removed)
+                self.local_subscriptions = wanted
+            if added or removed:
+                log.info(
+                    "local broker %s: subscribed to %s, unsubscribed from %s",
+                    conn.name,
+                    added,
+                    removed,
+                )
+            await self._subscriptions_changed.wait()
 
     async def _relay_commands(self, conn: Connection) -> None:
         while True:
@@ -446,6 +536,32 @@ class EdgeAgent:
             log.warning("could not publish the offline status: %s", exc)
         else:
             log.info("cloud broker %s: status offline", conn.name)
+
+    # ------------------------------------------------------------------ profiles
+
+    def _profile_watcher(self) -> ProfileWatcher | None:
+        """A watcher of the site's profile files, scanned now; None if not watching."""
+        if self.settings.profiles_poll_s <= 0 or not self.settings.profiles_dirs:
+            return None
+        return ProfileWatcher(self.settings.profiles_dirs)
+
+    async def _watch_profiles(self, watcher: ProfileWatcher) -> None:
+        """Every ``profiles_poll_s``, load changed profiles and use them if valid; until
+        stopped. A failure is logged and counted, never fatal."""
+        while True:
+            await self._pause(self.settings.profiles_poll_s)
+            if self._stop.is_set():
+                return
+            try:
+                catalogue = await asyncio.to_thread(watcher.poll)
+            except ProfileError as exc:
+                self._reject_profiles(exc.issues)
+            except Exception:  # a bug in loading must not stop the agent; the old ones serve
+                self.stats.profile_reload_errors += 1
+                log.exception("could not reload the device profiles; the previous ones stay")
+            else:
+                if catalogue is not None and not self._stop.is_set():
+                    self.replace_catalogue(catalogue)
 
     async def _pause(self, seconds: float) -> None:
         """Sleep ``seconds``, or less if stopped meanwhile."""

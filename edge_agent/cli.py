@@ -120,7 +120,9 @@ def run(
             metavar="DIR",
             file_okay=False,
             help="Directory of site device profiles (*.yaml), used besides the built-in "
-            "ones; repeat for several. Replaces LINLI_EDGE_PROFILES_DIRS (a JSON list).",
+            "ones and reloaded when its files change (every LINLI_EDGE_PROFILES_POLL_S "
+            "seconds, default 5); repeat for several. Replaces LINLI_EDGE_PROFILES_DIRS "
+            "(a JSON list).",
             show_default=False,
         ),
     ] = None,

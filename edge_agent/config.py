@@ -40,6 +40,14 @@ class EdgeSettings(BaseSettings):
     profiles_dirs: list[Path] = Field(
         default_factory=list, description="directories of site profiles, besides the built-in"
     )
+    profiles_poll_s: Annotated[
+        float,
+        Field(
+            ge=0,
+            description="how often to look for added, changed or removed *.yaml files in "
+            "profiles_dirs and load them without a restart (0: never)",
+        ),
+    ] = 5.0
     batch_max_items: Annotated[int, Field(ge=1, le=MAX_BATCH_ITEMS)] = 500
     batch_linger_s: Annotated[float, Field(ge=0)] = 0.5
     status_interval_s: Annotated[float, Field(gt=0)] = 30.0

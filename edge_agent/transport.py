@@ -1,8 +1,8 @@
 """MQTT connections for the edge agent: the only module that talks to aiomqtt.
 
 :func:`connect` opens an MQTT 5 connection as an async context manager and yields a
-:class:`Connection` with the three things the agent does: subscribe, iterate received
-messages, publish. Every MQTT failure surfaces as :class:`TransportError`.
+:class:`Connection` with what the agent does: subscribe (and unsubscribe), iterate
+received messages, publish. Every MQTT failure surfaces as :class:`TransportError`.
 """
 
 from __future__ import annotations
@@ -60,6 +60,15 @@ class Connection:
         refused = [f for f, code in zip(filters, granted, strict=False) if _refused(code)]
         if refused:
             raise TransportError(f"{self.name}: subscription refused for {refused}")
+
+    async def unsubscribe(self, filters: Sequence[str]) -> None:
+        """Unsubscribe from every filter in one UNSUBSCRIBE, keeping the connection."""
+        if not filters:
+            return
+        try:
+            await self._client.unsubscribe(list(filters))
+        except aiomqtt.MqttError as exc:
+            raise TransportError(f"{self.name}: unsubscribe failed: {exc}") from exc
 
     async def publish(
         self,

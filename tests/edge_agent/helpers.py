@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -12,12 +13,54 @@ from typing import Any, Protocol
 import aiomqtt
 
 from device_profiles import Catalogue
+from device_profiles.catalogue import builtin_dir
 from device_profiles.protocol import Batch, GatewayStatus, parse_up_topic
 from device_profiles.schema import Example
 from edge_agent.agent import EdgeAgent
 from edge_agent.config import EdgeSettings
 
 TIMEOUT_S = 10.0
+
+
+SITE_PROFILE_ID = "newco_turnstile"
+
+
+def site_profile(version: str = "1.0.0", *, scale: float = 0.001) -> str:
+    """A site profile: the built-in acme gate as another vendor's turnstile.
+
+    Id ``newco_turnstile``, type ``turnstile``, topics ``newco/gate/{device_id}/state``; the
+    motor current is ``motor_ma * scale`` (the examples follow).
+    """
+    text = (builtin_dir() / "acme_access_gate.yaml").read_text()
+    edits = [
+        (r"(?m)^id: acme_access_gate$", f"id: {SITE_PROFILE_ID}"),
+        (r"(?m)^type: access_gate$", "type: turnstile"),
+        (r"(?m)^version: .*$", f"version: {version}"),
+        (r"acme/gate/", "newco/gate/"),
+        (r"scale: 0\.001\b", f"scale: {scale}"),
+    ]
+    for pattern, replacement in edits:
+        text, count = re.subn(pattern, replacement, text)
+        assert count, f"the built-in acme gate profile no longer has {pattern!r}"
+    factor = scale / 0.001
+    return re.sub(
+        r"motor_current: ([0-9.]+)",
+        lambda m: f"motor_current: {round(float(m.group(1)) * factor, 6)}",
+        text,
+    )
+
+
+def site_reading(device: str, motor_ma: int, cycles: int = 1) -> tuple[str, bytes]:
+    """A normal reading from a device of :func:`site_profile`."""
+    body = {"ts": 1764201600 + cycles, "door": 0, "cycles": cycles, "motor_ma": motor_ma, "err": 0}
+    return f"newco/gate/{device}/state", json.dumps(body).encode()
+
+
+def write_profile(path: Path, text: str) -> None:
+    """Write a profile file as an operator should: elsewhere, then moved into place."""
+    staging = path.with_name(path.name + ".tmp")
+    staging.write_text(text)
+    staging.replace(path)
 
 
 class Broker(Protocol):
