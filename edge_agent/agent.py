@@ -43,6 +43,7 @@ from device_profiles.protocol import (
     local_command_topic,
     status_topic,
 )
+from device_profiles.rules import RuleState
 from edge_agent import transport
 from edge_agent.commands import local_payload, parse_command
 from edge_agent.config import EdgeSettings
@@ -119,6 +120,9 @@ class EdgeAgent:
         self._command_ready = asyncio.Event()
         self._started = False
         self._task: asyncio.Task[None] | None = None
+        # per (profile, device): what duration and rate rules remember, so that an alarm
+        # the cloud will raise is recognised here too and sent ahead of bulk telemetry
+        self._rule_states: dict[tuple[str, str], RuleState] = {}
 
     # ------------------------------------------------------------------ state
 
@@ -144,7 +148,9 @@ class EdgeAgent:
         catalogue = self.catalogue
         try:
             decoded = catalogue.decode(topic, payload, received_at)
-            verdict = evaluate(catalogue[decoded.profile], decoded)
+            key = (decoded.profile, decoded.device_id)
+            verdict = evaluate(catalogue[decoded.profile], decoded, self._rule_states.get(key))
+            self._rule_states[key] = verdict.state
             item = Item.from_decoded(decoded, received_at, alarm=bool(verdict.faults))
         except DecodeError as exc:
             known = catalogue.profile_for_topic(topic) is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,11 @@ from pydantic import ValidationError
 
 from device_profiles import Catalogue
 from device_profiles.decode import Decoded
+from device_profiles.examples import payload_bytes, run_example
 from edge_agent import EdgeAgent, EdgeSettings
 from edge_agent.sequence import SequenceError
 from tests.edge_agent.helpers import example, payload_of
+from tests.sample_profiles import pump
 
 RECEIVED = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
@@ -33,24 +35,49 @@ def dead_letters(tmp_path: Path) -> list[dict[str, Any]]:
 def test_every_profile_example_becomes_an_item_with_its_metrics_and_alarm_flag(
     tmp_path: Path, catalogue: Catalogue
 ) -> None:
-    agent = agent_for(tmp_path, catalogue)
     seen_ids = set()
+    total = 0
     for profile in catalogue:
         for case in profile.examples:
+            # a fresh agent per example: examples reuse device ids, and rules remember
+            agent = agent_for(tmp_path / f"{profile.id}-{case.name}", catalogue)
+            for step in case.history:
+                earlier = RECEIVED - timedelta(seconds=step.before_s)
+                assert agent.process_device_message(
+                    case.topic, payload_bytes(step.payload), earlier
+                )
             item = agent.process_device_message(case.topic, payload_of(case), RECEIVED)
             assert item is not None, case.name
             assert item.device_id == case.expect.device_id
             assert item.profile == profile.id
             assert item.metrics == case.expect.metrics
             assert item.received_at == RECEIVED
-            assert item.alarm is (case.expect.health != "ok"), case.name
+            # silence is judged by the cloud, which sees the device go quiet; the edge flags
+            # every fault the message itself (with what came before) shows
+            without_silence = case.model_copy(update={"silent_for_s": 0})
+            _, verdict = run_example(profile, without_silence, RECEIVED)
+            assert item.alarm is bool(verdict.faults), case.name
             assert re.fullmatch(r"[0-9a-f]{32}", item.id)
+            assert agent.counters["dead_letters"] == 0
             seen_ids.add(item.id)
-    total = sum(len(p.examples) for p in catalogue)
+            total += 1
     assert len(seen_ids) == total
-    assert len(agent.outbox) == total
-    assert agent.counters["items_queued"] == total
-    assert agent.counters["dead_letters"] == 0
+
+
+def test_duration_rules_remember_per_device_to_flag_alarms(tmp_path: Path) -> None:
+    agent = agent_for(tmp_path, Catalogue([pump()]))
+
+    def low(device: str, seconds: float) -> bool:
+        payload = json.dumps({"p": 1.0, "run": True, "h": 1, "dry": False}).encode()
+        at = RECEIVED + timedelta(seconds=seconds)
+        item = agent.process_device_message(f"test/pump/{device}", payload, at)
+        assert item is not None
+        return item.alarm
+
+    assert low("p1", 0) is False
+    assert low("p2", 100) is False
+    assert low("p1", 120) is True  # p1 has held low pressure for 120 s
+    assert low("p2", 200) is False  # p2 only for 100 s: its own clock
 
 
 def test_a_rule_raised_fault_is_an_alarm_even_when_the_device_reports_none(
