@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check venv system-deps clean help
+.PHONY: demo test lint typecheck check venv system-deps clean help schema
 
 help:
 	@echo "make demo   - install what is missing and run the demo community"
@@ -44,6 +44,10 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# docs/profile.schema.json: the JSON Schema of the device-profile format, from the models
+schema: venv
+	$(BIN)/linli profiles schema --output docs/profile.schema.json
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

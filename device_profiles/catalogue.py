@@ -87,9 +87,9 @@ def load_file(path: Path) -> Profile:
             continue
         if error["type"] == "too_short" and _has_inner_error(loc, errors):
             continue  # pydantic counts only the items that validated: noise after their errors
-        issues.append(ProfileIssue(path, _line_of(document, loc), _dotted(loc), error["msg"]))
+        issues.append(ProfileIssue(path, line_of(document, loc), dotted(loc), error["msg"]))
     for loc, message in located:
-        issues.append(ProfileIssue(path, _line_of(document, loc), _dotted(loc), message))
+        issues.append(ProfileIssue(path, line_of(document, loc), dotted(loc), message))
     issues.sort(key=lambda issue: issue.line or 0)
     raise ProfileError(issues)
 
@@ -107,7 +107,7 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def _dotted(loc: tuple[Any, ...]) -> str:
+def dotted(loc: tuple[Any, ...]) -> str:
     parts: list[str] = []
     for part in loc:
         if isinstance(part, int):
@@ -117,7 +117,7 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return "".join(parts)
 
 
-def _line_of(document: CommentedMap, loc: tuple[Any, ...]) -> int | None:
+def line_of(document: CommentedMap, loc: tuple[Any, ...]) -> int | None:
     """1-based line of the deepest node on ``loc`` that exists in the YAML document."""
     node: Any = document
     line: int | None = 1

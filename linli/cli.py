@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cloud.cli import app as cloud_app
+from device_profiles.cli import app as profiles_app
 from edge_agent.cli import app as edge_app
 from linli.demo import demo
 from simulators.cli import app as sim_app
@@ -23,6 +24,11 @@ app.add_typer(
 )
 app.add_typer(edge_app, name="edge", help="The edge agent that runs on a community gateway.")
 app.add_typer(sim_app, name="sim", help="Simulated devices and fault injection.")
+app.add_typer(
+    profiles_app,
+    name="profiles",
+    help="Device profiles: list, show, validate, try a payload, export the JSON Schema.",
+)
 
 
 def main() -> None:
