@@ -8,6 +8,7 @@ fault opens, and example payloads that double as tests.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from enum import StrEnum
@@ -299,6 +300,14 @@ class CommandSpec(_Strict):
         if "{device_id}" not in value:
             raise ValueError("command topic must contain the {device_id} placeholder")
         return value
+
+    @model_validator(mode="after")
+    def _payload_names_known_args(self) -> CommandSpec:
+        used = set(_PLACEHOLDER.findall(json.dumps(self.payload)))
+        unknown = sorted(used - self.args.keys())
+        if unknown:
+            raise ValueError(f"payload template uses undeclared argument(s) {', '.join(unknown)}")
+        return self
 
 
 class TicketTemplate(_Strict):
