@@ -34,8 +34,11 @@ from typing import Any, Self
 from pydantic import ValidationError
 
 from device_profiles import Catalogue, DecodeError, ProfileError, ProfileIssue, evaluate
+from device_profiles.commands import CommandError, encode_command
+from device_profiles.decode import match_topic
 from device_profiles.protocol import (
     Batch,
+    Command,
     GatewayStatus,
     Item,
     batch_topic,
@@ -123,6 +126,8 @@ class EdgeAgent:
         # per (profile, device): what duration and rate rules remember, so that an alarm
         # the cloud will raise is recognised here too and sent ahead of bulk telemetry
         self._rule_states: dict[tuple[str, str], RuleState] = {}
+        # device id → (profile id, the topic's other placeholders): how to send it commands
+        self._devices: dict[str, tuple[str, dict[str, str]]] = {}
 
     # ------------------------------------------------------------------ state
 
@@ -149,6 +154,7 @@ class EdgeAgent:
         try:
             decoded = catalogue.decode(topic, payload, received_at)
             key = (decoded.profile, decoded.device_id)
+            self._remember_device(catalogue, decoded.profile, topic, decoded.device_id)
             verdict = evaluate(catalogue[decoded.profile], decoded, self._rule_states.get(key))
             self._rule_states[key] = verdict.state
             item = Item.from_decoded(decoded, received_at, alarm=bool(verdict.faults))
@@ -183,6 +189,16 @@ class EdgeAgent:
             self._wakeup.set()
         return item
 
+    def _remember_device(
+        self, catalogue: Catalogue, profile_id: str, topic: str, device_id: str
+    ) -> None:
+        known = self._devices.get(device_id)
+        if known is not None and known[0] == profile_id:
+            return
+        matched = match_topic(catalogue[profile_id], topic)
+        others = {k: v for k, v in (matched[1] if matched else {}).items() if k != "device_id"}
+        self._devices[device_id] = (profile_id, others)
+
     def process_command(self, payload: bytes, *, retained: bool = False) -> bool:
         """Check one command from the cloud and queue it for the local broker.
 
@@ -203,10 +219,29 @@ class EdgeAgent:
             log.warning(
                 "%d commands wait for the local broker: dropped the oldest", MAX_PENDING_COMMANDS
             )
-        self._commands.append((local_command_topic(command.device_id), local_payload(command)))
+        try:
+            routed = self._route(command)
+        except CommandError as exc:
+            self.dead_letters.record(
+                topic=command_topic(self.settings.gateway_id),
+                payload=payload,
+                category="command",
+                reason=str(exc),
+            )
+            return False
+        self._commands.append(routed)
         self.stats.commands_received += 1
         self._command_ready.set()
         return True
+
+    def _route(self, command: Command) -> tuple[str, bytes]:
+        """Where and how a command reaches its device: in the vendor's words when the
+        device's profile defines commands, else in the generic form on the local topic."""
+        seen = self._devices.get(command.device_id)
+        profile = self.catalogue.get(seen[0]) if seen else None
+        if seen is None or profile is None or not profile.commands:
+            return local_command_topic(command.device_id), local_payload(command)
+        return encode_command(profile, command.device_id, command.command, command.args, seen[1])
 
     def replace_catalogue(self, catalogue: Catalogue) -> None:
         """Decode every later message with ``catalogue``; log what changed.

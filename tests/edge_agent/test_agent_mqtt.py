@@ -25,6 +25,7 @@ from tests.edge_agent.helpers import (
     wait_until,
     watch,
 )
+from tests.sample_profiles import pump
 
 UP = "linli/v1/gw/+/up/#"
 
@@ -321,3 +322,41 @@ async def test_commands_from_the_cloud_are_relayed_to_the_local_broker(
     (letter,) = read_dead_letters(tmp_path)
     assert letter["category"] == "command"
     assert "id" in letter["reason"]
+
+
+async def test_commands_for_a_known_device_are_sent_in_its_vendor_words(
+    tmp_path: Path, gateway_broker: Mosquitto, cloud_broker: Mosquitto
+) -> None:
+    commands = {
+        "run": {
+            "description": "Start or stop the pump",
+            "topic": "test/pump/{device_id}/set",
+            "payload": {"cmd": "run", "on": "{on}"},
+            "args": {"on": {"type": "bool"}},
+        }
+    }
+    pumps = Catalogue([pump(commands=commands)])
+    settings = settings_for(gateway_broker, cloud_broker, tmp_path)
+    reading = json.dumps({"p": 3, "run": True, "h": 1, "dry": False}).encode()
+    good = Command(id="cmd-000002", device_id="p7", command="run", args={"on": False})
+    bad = Command(id="cmd-000003", device_id="p7", command="run", args={"on": "off"})
+    async with (
+        watch(gateway_broker, "test/pump/+/set") as devices,
+        running(settings, pumps) as agent,
+    ):
+        await publish(gateway_broker, [("test/pump/p7", reading)])
+        await wait_until(lambda: agent.counters["items_queued"] == 1, "the pump is seen")
+        await publish(
+            cloud_broker,
+            [
+                (command_topic("gw-test"), bad.model_dump_json().encode()),
+                (command_topic("gw-test"), good.model_dump_json().encode()),
+            ],
+        )
+        topic, payload = await devices.message()
+        await wait_until(lambda: agent.counters["commands_relayed"] == 1, "the PUBACK")
+    assert topic == "test/pump/p7/set"
+    assert json.loads(payload) == {"cmd": "run", "on": False}
+    (letter,) = read_dead_letters(tmp_path)
+    assert letter["category"] == "command"
+    assert "expected true or false" in letter["reason"]
