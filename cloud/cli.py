@@ -42,15 +42,15 @@ def _services(settings: CloudSettings) -> Services:
 
 @app.command()
 def run(
-    host: Annotated[str | None, typer.Option(help="HTTP bind address [default: 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option(help="HTTP port [default: 8080]")] = None,
+    host: Annotated[str | None, typer.Option(help="HTTP bind address (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port (default 8080)")] = None,
     mqtt_host: Annotated[str | None, typer.Option(help="cloud broker host")] = None,
-    mqtt_port: Annotated[int | None, typer.Option(help="cloud broker port [default: 1883]")] = None,
+    mqtt_port: Annotated[int | None, typer.Option(help="cloud broker port (default 1883)")] = None,
     data_dir: Annotated[
-        Path | None, typer.Option(help="data directory [default: var/cloud]")
+        Path | None, typer.Option(help="data directory (default var/cloud)")
     ] = None,
     database_url: Annotated[
-        str | None, typer.Option(help="SQLAlchemy URL [default: SQLite in the data directory]")
+        str | None, typer.Option(help="SQLAlchemy URL (default SQLite in the data directory)")
     ] = None,
     ingest: Annotated[bool, typer.Option(help="run an ingest worker in this process")] = True,
     profiles_dir: Annotated[

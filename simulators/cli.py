@@ -131,7 +131,7 @@ def run(
             "--first-fault-after",
             min=0.0,
             metavar="SECONDS",
-            help="When the first random fault starts [default: one --fault-every period].",
+            help="When the first random fault starts (default: one --fault-every period).",
             show_default=False,
         ),
     ] = None,
