@@ -48,9 +48,27 @@ from simulators.transport import Transport, TransportError
 log = logging.getLogger(__name__)
 
 DEFAULT_COUNTS: Mapping[str, int] = MappingProxyType(
-    {"acme_access_gate": 12, "brightway_street_light": 16, "safecall_alarm_button": 8}
+    {
+        "acme_access_gate": 12,
+        "turnix_access_gate": 4,
+        "parkline_vehicle_barrier": 4,
+        "brightway_street_light": 60,
+        "safecall_alarm_button": 24,
+        "liftsafe_elevator": 8,
+        "aquaboost_water_pump": 4,
+        "hydropro_water_pump": 2,
+        "firewatch_hydrant_pressure": 6,
+        "guardian_smoke_detector": 24,
+        "coverguard_manhole_cover": 10,
+        "voltgo_ev_charger": 8,
+        "binsense_waste_bin": 16,
+        "airnode_environment_sensor": 4,
+        "climasense_environment_sensor": 2,
+        "vistacam_camera": 16,
+        "aquastop_leak_sensor": 8,
+    }
 )
-"""Devices per built-in profile in the demo community (36 in all)."""
+"""Devices per built-in profile in the demo community: two zones, 212 devices, 14 types."""
 DEFAULT_OTHER_COUNT = 4
 """Devices for any other profile in the catalogue (e.g. from --profiles-dir)."""
 DEFAULT_ZONES: tuple[str, ...] = ("zone-a", "zone-b")
@@ -117,8 +135,9 @@ class Community:
     ) -> Community:
         """Devices for every profile in ``catalogue``.
 
-        ``counts`` maps profile id → number of devices; a profile it does not name gets
-        :data:`DEFAULT_COUNTS` (built-in profiles) or :data:`DEFAULT_OTHER_COUNT`. Device ids
+        ``counts`` maps profile id → number of devices, and then only the profiles it names
+        are simulated. Without counts, every profile gets :data:`DEFAULT_COUNTS` (built-in
+        profiles) or :data:`DEFAULT_OTHER_COUNT` devices. Device ids
         are ``<prefix>-NN`` where the prefix comes from the profile's example device ids
         (``gate``, ``light``, ``sos``); a profile whose topic has a ``{zone}`` placeholder
         spreads its devices over ``zones`` and its ids name the zone (``light-a-03``).
@@ -138,7 +157,8 @@ class Community:
         used_prefixes: set[str] = set()
         for profile in sorted(catalogue, key=lambda p: p.id):
             explicit = profile.id in counts
-            count = counts.get(profile.id, DEFAULT_COUNTS.get(profile.id, DEFAULT_OTHER_COUNT))
+            default = DEFAULT_COUNTS.get(profile.id, DEFAULT_OTHER_COUNT)
+            count = counts.get(profile.id, 0 if counts else default)
             if count == 0:
                 continue
             if not normal_examples(profile):

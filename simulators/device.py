@@ -53,10 +53,15 @@ def normal_examples(profile: Profile) -> tuple[Example, ...]:
 
 
 def fault_examples(profile: Profile) -> dict[str, Example]:
-    """For each fault that has one, the example that shows that fault alone."""
+    """For each fault that has one, the example whose payload shows that fault alone.
+
+    Examples that need silence to show their fault are left out: a payload cannot say it.
+    An example with a history stays: sending its payload for as long as the history spans
+    (a duration rule) shows the fault.
+    """
     found: dict[str, Example] = {}
     for example in profile.examples:
-        if len(example.expect.faults) == 1:
+        if len(example.expect.faults) == 1 and not example.silent_for_s:
             found.setdefault(example.expect.faults[0], example)
     return found
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from device_profiles.catalogue import Catalogue
 from linli.mosquitto import Mosquitto, free_port
 from simulators.cli import app
-from simulators.community import Community, Simulator, SimulatorConfig
+from simulators.community import DEFAULT_COUNTS, Community, Simulator, SimulatorConfig
 from simulators.faults import CONTROL_TOPIC, FaultCommand, GarbageCommand, parse_control
 from tests.simulators.conftest import running, subscribed
 
@@ -21,9 +21,9 @@ def test_list_prints_the_default_community() -> None:
     result = runner.invoke(app, ["list", "--seed", "3"])
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
-    assert lines[-1] == "36 devices"
+    assert lines[-1] == f"{sum(DEFAULT_COUNTS.values())} devices"
     ids = [line.split()[0] for line in lines[:-1]]
-    assert ids[0] == "gate-01" and "light-b-08" in ids and ids[-1] == "sos-08"
+    assert ids[0] == "gate-01" and "light-b-30" in ids and "sos-24" in ids
     assert "brightway/zone-a/lamp/light-a-01/report" in result.output
 
 

@@ -8,23 +8,33 @@ from collections import Counter
 import pytest
 
 from device_profiles.catalogue import Catalogue
-from simulators.community import DEFAULT_COUNTS, Community, UnknownProfile
+from simulators.community import DEFAULT_COUNTS, DEFAULT_OTHER_COUNT, Community, UnknownProfile
 from simulators.device import ProfileNotSimulable, UnknownDevice
 from simulators.faults import pick_random_fault
 
 
-def test_default_community_has_36_devices(catalogue: Catalogue) -> None:
+def test_default_community_is_a_believable_neighbourhood(catalogue: Catalogue) -> None:
     community = Community.generate(catalogue, seed=1)
-    assert len(community) == 36
     per_profile = Counter(device.profile_id for device in community)
-    assert per_profile == dict(DEFAULT_COUNTS)
+    assert per_profile == {p.id: DEFAULT_COUNTS.get(p.id, DEFAULT_OTHER_COUNT) for p in catalogue}
+    assert 180 <= len(community) <= 250
+    assert len({catalogue[p].type for p in per_profile}) >= 8
+    assert {d.labels.get("zone") for d in community} >= {"zone-a", "zone-b"}
+
+
+def test_counts_name_the_only_profiles_simulated(catalogue: Catalogue) -> None:
+    community = Community.generate(catalogue, {"acme_access_gate": 2, "liftsafe_elevator": 1})
+    assert Counter(d.profile_id for d in community) == {
+        "acme_access_gate": 2,
+        "liftsafe_elevator": 1,
+    }
 
 
 def test_ids_are_readable_and_unique(catalogue: Catalogue) -> None:
     community = Community.generate(catalogue, seed=1)
     ids = [device.device_id for device in community]
     assert len(set(ids)) == len(ids)
-    assert {"gate-01", "gate-12", "light-a-01", "light-b-08", "sos-01", "sos-08"} <= set(ids)
+    assert {"gate-01", "gate-12", "light-a-01", "light-b-30", "sos-01", "sos-24"} <= set(ids)
     assert community.get("gate-01").topic == "acme/gate/gate-01/state"
     assert community.get("sos-02").topic == "safecall/sos-02/evt"
 
@@ -33,7 +43,8 @@ def test_lights_spread_over_zones(catalogue: Catalogue) -> None:
     community = Community.generate(catalogue, seed=1)
     lights = [d for d in community if d.profile_id == "brightway_street_light"]
     zones = Counter(d.labels["zone"] for d in lights)
-    assert zones == {"zone-a": 8, "zone-b": 8}
+    half = DEFAULT_COUNTS["brightway_street_light"] // 2
+    assert zones == {"zone-a": half, "zone-b": half}
     light = community.get("light-b-03")
     assert light.topic == "brightway/zone-b/lamp/light-b-03/report"
 
@@ -93,7 +104,10 @@ def test_second_vendor_of_a_type_gets_its_own_prefix(catalogue: Catalogue) -> No
     assert "gate-01" in ids and "zenith-access-gate-01" in ids
     assert len(ids) == len(community)
     # a built-in profile gets its DEFAULT_COUNTS, any other profile DEFAULT_OTHER_COUNT
-    assert Counter(d.profile_id for d in community) == {gate.id: 12, other.id: 4}
+    assert Counter(d.profile_id for d in community) == {
+        gate.id: DEFAULT_COUNTS[gate.id],
+        other.id: DEFAULT_OTHER_COUNT,
+    }
 
 
 def test_profile_without_normal_example(catalogue: Catalogue) -> None:
