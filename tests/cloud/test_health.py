@@ -12,7 +12,8 @@ from cloud.db.models import Device, Facility, Ticket
 from cloud.health import HealthEngine
 from cloud.ingest.writer import BatchWriter
 from cloud.services import Services
-from device_profiles import Catalogue
+from device_profiles import Catalogue, decode
+from device_profiles.examples import payload_bytes
 from device_profiles.protocol import Batch, Item
 from tests.cloud.helpers import GATE, T0, at, batch, item
 
@@ -35,16 +36,28 @@ def facility(services: Services, device_id: str = "gate-01") -> Facility:
 def test_health_follows_profile_severities(
     services: Services, catalogue: Catalogue, profile_id: str, example_name: str
 ) -> None:
-    """Every example's expected health and faults, as the cloud records them."""
-    expect = next(e for e in catalogue[profile_id].examples if e.name == example_name).expect
-    reading = item(catalogue, profile_id, example_name, ts=at(0))
+    """Every example's expected health and faults, as the cloud records them: its history
+    and payload ingested as the edge would forward them, then its silence, if any, swept."""
+    profile = catalogue[profile_id]
+    case = next(e for e in profile.examples if e.name == example_name)
+    expect = case.expect
+    readings = []
+    for step in (*case.history, case):
+        received = at(0) - timedelta(seconds=getattr(step, "before_s", 0))
+        decoded = decode(profile, case.topic, payload_bytes(step.payload), received)
+        readings.append(Item.from_decoded(decoded, received, alarm=False))
 
-    services.writer.write(batch("gw-1", 1, [reading]))
+    services.writer.write(batch("gw-1", 1, readings))
+    if case.silent_for_s:
+        with services.sessions.begin() as session:
+            heard = session.scalars(select(Device).where(Device.device_id == expect.device_id))
+            heard.one().last_seen_at = at(0)
+        services.health.sweep(services.sessions, at(0) + timedelta(seconds=case.silent_for_s))
 
     found = device(services, expect.device_id)
     assert found.health == expect.health.value
     assert found.faults == sorted(expect.faults)
-    assert found.last_ts == at(0)
+    assert found.last_ts == readings[-1].ts
     assert facility(services, expect.device_id).health == expect.health.value
 
 

@@ -71,7 +71,7 @@ def resolve(services: Services, ticket_id: int, minute: float) -> None:
          "urgent", "critical", "general-repair", "urgent"),
         (BUTTON, "battery_low", "battery_low", "Button battery low", "low", "minor",
          "general-repair", "urgent"),
-        (LIGHT, "lamp_out", "lamp_out", "Lamp draws no current while switched on", "normal",
+        (LIGHT, "lamp_failure", "lamp_failure", "Lamp reports a failure", "normal",
          "major", "electrical", "standard"),
     ],
 )  # fmt: skip

@@ -33,7 +33,7 @@ def test_batch_is_stored(services: Services, catalogue: Catalogue) -> None:
         assert gate_reading.metrics == {"door_open": False, "cycles": 48211, "motor_current": 1.25}
         assert gate_reading.faults == []
         assert gate_reading.ts == at(0)
-        assert gate_reading.profile_version == "1.0.0"
+        assert gate_reading.profile_version == catalogue[GATE].version
 
 
 def test_resent_batch_is_stored_once(services: Services, catalogue: Catalogue) -> None:

@@ -17,7 +17,7 @@ def test_list_is_most_urgent_first_with_total_count(
         "help_requested",  # urgent
         "motor_jammed",  # high
         "door_forced",  # normal, opened at minute 2
-        "lamp_out",  # normal, opened at minute 1
+        "lamp_failure",  # normal, opened at minute 1
         "battery_low",  # low
     ]
     jammed = listed[1]
@@ -44,7 +44,7 @@ def test_total_count_is_all_matches_not_the_page(
 
 def test_filter_by_state_repeatable(client: TestClient, seeded: dict[str, int]) -> None:
     client.post(f"/api/v1/tickets/{seeded['motor_jammed']}/acknowledge")
-    client.post(f"/api/v1/tickets/{seeded['lamp_out']}/resolve")
+    client.post(f"/api/v1/tickets/{seeded['lamp_failure']}/resolve")
 
     def faults(*states: str) -> tuple[set[str], str]:
         response = client.get("/api/v1/tickets", params=[("state", s) for s in states])
@@ -52,7 +52,7 @@ def test_filter_by_state_repeatable(client: TestClient, seeded: dict[str, int]) 
         return {t["fault"] for t in response.json()}, response.headers["X-Total-Count"]
 
     assert faults("acknowledged") == ({"motor_jammed"}, "1")
-    assert faults("resolved") == ({"lamp_out"}, "1")
+    assert faults("resolved") == ({"lamp_failure"}, "1")
     assert faults("open", "acknowledged") == (
         {"help_requested", "motor_jammed", "door_forced", "battery_low"},
         "4",
@@ -67,7 +67,7 @@ def test_filter_by_facility_and_priority(client: TestClient, seeded: dict[str, i
     assert by_facility.headers["X-Total-Count"] == "1"
 
     normal = client.get("/api/v1/tickets", params={"priority": "normal"})
-    assert [t["fault"] for t in normal.json()] == ["door_forced", "lamp_out"]
+    assert [t["fault"] for t in normal.json()] == ["door_forced", "lamp_failure"]
     several = client.get("/api/v1/tickets", params=[("priority", "urgent"), ("priority", "low")])
     assert [t["fault"] for t in several.json()] == ["help_requested", "battery_low"]
     none = client.get(
@@ -126,7 +126,7 @@ def test_resolve_straight_from_open_without_body(
 def test_acknowledge_resolved_ticket_is_409_with_reason(
     client: TestClient, seeded: dict[str, int]
 ) -> None:
-    ticket_id = seeded["lamp_out"]
+    ticket_id = seeded["lamp_failure"]
     assert client.post(f"/api/v1/tickets/{ticket_id}/resolve").status_code == 200
 
     for action in ("acknowledge", "resolve"):
