@@ -164,6 +164,28 @@ def silent_faults(profile: Profile, last_seen: datetime, now: datetime) -> tuple
     return tuple(sorted(found))
 
 
+def is_news(
+    profile: Profile, before: Mapping[str, Scalar] | None, after: Mapping[str, Scalar]
+) -> bool:
+    """Whether a reading says something the last one forwarded did not: a metric with a
+    deadband moved by at least that much, or any other metric changed at all. Only
+    profiles that declare deadbands are filtered; without one every reading is news."""
+    if before is None or not any(m.deadband is not None for m in profile.decode.metrics.values()):
+        return True
+    if before.keys() != after.keys():
+        return True
+    for name, value in after.items():
+        metric = profile.decode.metrics.get(name)
+        old = before[name]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (old, value))
+        if metric is not None and metric.deadband is not None and numeric:
+            if abs(float(value) - float(old)) >= metric.deadband:
+                return True
+        elif value != old:
+            return True
+    return False
+
+
 def health_of(profile: Profile, faults: set[str] | tuple[str, ...]) -> Health:
     """The worst health any of ``faults`` implies; OK when none is active."""
     worst = Health.OK

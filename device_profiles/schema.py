@@ -146,6 +146,11 @@ class Metric(_Strict):
     range: tuple[float, float] | None = Field(
         default=None, description="valid [min, max]; a value outside is a decode error"
     )
+    deadband: Annotated[float, Field(ge=0)] | None = Field(
+        default=None,
+        description="a change smaller than this is not news: the edge forwards it only on the "
+        "heartbeat (report by exception)",
+    )
     description: str = ""
 
     @model_validator(mode="after")

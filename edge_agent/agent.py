@@ -33,7 +33,14 @@ from typing import Any, Self
 
 from pydantic import ValidationError
 
-from device_profiles import Catalogue, DecodeError, ProfileError, ProfileIssue, evaluate
+from device_profiles import (
+    Catalogue,
+    DecodeError,
+    Profile,
+    ProfileError,
+    ProfileIssue,
+    evaluate,
+)
 from device_profiles.commands import CommandError, encode_command
 from device_profiles.decode import match_topic
 from device_profiles.protocol import (
@@ -46,7 +53,7 @@ from device_profiles.protocol import (
     local_command_topic,
     status_topic,
 )
-from device_profiles.rules import RuleState
+from device_profiles.rules import RuleState, is_news
 from edge_agent import transport
 from edge_agent.commands import local_payload, parse_command
 from edge_agent.config import EdgeSettings
@@ -84,6 +91,7 @@ class Counters:
     cloud_connects: int = 0
     profile_reloads: int = 0
     profile_reload_errors: int = 0
+    readings_within_deadband: int = 0
 
 
 class EdgeAgent:
@@ -126,6 +134,8 @@ class EdgeAgent:
         # per (profile, device): what duration and rate rules remember, so that an alarm
         # the cloud will raise is recognised here too and sent ahead of bulk telemetry
         self._rule_states: dict[tuple[str, str], RuleState] = {}
+        # per (profile, device): the last reading queued, for report by exception
+        self._last_forwarded: dict[tuple[str, str], Item] = {}
         # device id → (profile id, the topic's other placeholders): how to send it commands
         self._devices: dict[str, tuple[str, dict[str, str]]] = {}
 
@@ -147,7 +157,12 @@ class EdgeAgent:
     def process_device_message(
         self, topic: str, payload: bytes, received_at: datetime | None = None
     ) -> Item | None:
-        """Decode one device message and queue its item; dead-letter it if unusable."""
+        """Decode one device message and queue its item; dead-letter it if unusable.
+
+        Returns None for a dead letter, and for a reading that is no news: within its
+        profile's deadbands, with the same faults, less than half a heartbeat after the
+        last one forwarded for that device (report by exception).
+        """
         received_at = received_at or datetime.now(UTC)
         self.stats.messages_received += 1
         catalogue = self.catalogue
@@ -158,6 +173,10 @@ class EdgeAgent:
             verdict = evaluate(catalogue[decoded.profile], decoded, self._rule_states.get(key))
             self._rule_states[key] = verdict.state
             item = Item.from_decoded(decoded, received_at, alarm=bool(verdict.faults))
+            if self._no_news(catalogue[decoded.profile], key, item):
+                self.stats.readings_within_deadband += 1
+                return None
+            self._last_forwarded[key] = item
         except DecodeError as exc:
             known = catalogue.profile_for_topic(topic) is not None
             category = "decode" if known else "unknown_topic"
@@ -188,6 +207,14 @@ class EdgeAgent:
         if item.alarm or bulk == 1 or bulk >= self.settings.batch_max_items:
             self._wakeup.set()
         return item
+
+    def _no_news(self, profile: Profile, key: tuple[str, str], item: Item) -> bool:
+        last = self._last_forwarded.get(key)
+        if last is None or last.faults != item.faults or item.alarm != last.alarm:
+            return False
+        if (item.received_at - last.received_at).total_seconds() >= profile.heartbeat_s / 2:
+            return False
+        return not is_news(profile, last.metrics, item.metrics)
 
     def _remember_device(
         self, catalogue: Catalogue, profile_id: str, topic: str, device_id: str

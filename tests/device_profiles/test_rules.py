@@ -10,7 +10,14 @@ from pydantic import ValidationError
 
 from device_profiles import Health, Profile
 from device_profiles.decode import Decoded
-from device_profiles.rules import RuleState, Verdict, evaluate, serviced, silent_faults
+from device_profiles.rules import (
+    RuleState,
+    Verdict,
+    evaluate,
+    is_news,
+    serviced,
+    silent_faults,
+)
 from tests.sample_profiles import pump
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -142,3 +149,20 @@ def test_rule_state_survives_json() -> None:
 def test_malformed_rules_are_rejected(rule: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         pump(rules=[rule])
+
+
+def test_a_change_within_the_deadband_is_no_news() -> None:
+    banded = pump()
+    metrics = dict(banded.decode.metrics)
+    metrics["pressure"] = metrics["pressure"].model_copy(update={"deadband": 0.2})
+    banded = banded.model_copy(
+        update={"decode": banded.decode.model_copy(update={"metrics": metrics})}
+    )
+    before = {"pressure": 3.0, "running": True, "hours": 10.0}
+    assert not is_news(banded, before, {**before, "pressure": 3.19})
+    assert is_news(banded, before, {**before, "pressure": 3.2})
+    assert is_news(banded, before, {**before, "running": False})  # no deadband: any change
+    assert is_news(banded, before, {**before, "hours": 10.5})
+    assert is_news(banded, None, before)
+    # a profile without deadbands: every reading is news
+    assert is_news(pump(), before, dict(before))

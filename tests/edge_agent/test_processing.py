@@ -220,3 +220,28 @@ async def test_a_corrupt_sequence_file_stops_the_agent_before_it_connects(
     with pytest.raises(SequenceError, match="does not hold a sequence number"):
         async with EdgeAgent(EdgeSettings(gateway_id="gw", data_dir=tmp_path), catalogue) as agent:
             await asyncio.wait_for(agent.wait_ready(), 5)
+
+
+def test_readings_within_the_deadband_wait_for_the_heartbeat(
+    tmp_path: Path, catalogue: Catalogue
+) -> None:
+    """Report by exception: the environment sensor declares deadbands, so a reading that
+    moved less than them is not forwarded — until half a heartbeat has passed."""
+    profile = catalogue["airnode_environment_sensor"]
+    case = next(e for e in profile.examples if not e.expect.faults and not e.history)
+    assert isinstance(case.payload, dict)
+    agent = agent_for(tmp_path, catalogue)
+
+    def send(seconds: float, **changes: float) -> bool:
+        payload = json.dumps({**case.payload, **changes}).encode()
+        at = RECEIVED + timedelta(seconds=seconds)
+        return agent.process_device_message(case.topic, payload, at) is not None
+
+    temperature = float(case.payload["t"])
+    assert send(0) is True
+    assert send(10, t=temperature + 0.1) is False  # within 0.2 degC
+    assert send(20, t=temperature + 0.5) is True  # news
+    assert send(30, t=temperature + 0.5) is False
+    assert send(30 + profile.heartbeat_s / 2, t=temperature + 0.5) is True  # heartbeat
+    assert agent.counters["readings_within_deadband"] == 2
+    assert agent.counters["dead_letters"] == 0
