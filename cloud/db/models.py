@@ -22,6 +22,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from device_profiles import Health, worst
+
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}  # noqa: RUF012
@@ -89,8 +91,7 @@ class Facility(Base):
 
     def refresh_health(self, at: datetime) -> None:
         """A facility is as healthy as its worst device."""
-        rank = {"ok": 0, "degraded": 1, "faulty": 2}
-        health = max((d.health for d in self.devices), key=lambda h: rank.get(h, 0), default="ok")
+        health = worst([Health(d.health) for d in self.devices]).value
         if health != self.health:
             self.health = health
             self.health_since = at
