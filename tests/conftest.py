@@ -11,7 +11,8 @@ import pytest
 from linli.mosquitto import BrokerError, Mosquitto, find_mosquitto
 
 
-def _require_mosquitto() -> None:
+def require_mosquitto() -> None:
+    """Skip without Mosquitto — but fail under CI=true, where nothing may skip silently."""
     try:
         find_mosquitto()
     except BrokerError as exc:
@@ -23,7 +24,7 @@ def _require_mosquitto() -> None:
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     """A fresh Mosquitto for one test."""
-    _require_mosquitto()
+    require_mosquitto()
     with Mosquitto(name="test", log_dir=tmp_path) as server:
         yield server
 
@@ -31,7 +32,7 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
 @pytest.fixture
 def gateway_broker(tmp_path: Path) -> Iterator[Mosquitto]:
     """The gateway's local broker (devices → edge agent)."""
-    _require_mosquitto()
+    require_mosquitto()
     with Mosquitto(name="gateway", log_dir=tmp_path) as server:
         yield server
 
@@ -39,6 +40,6 @@ def gateway_broker(tmp_path: Path) -> Iterator[Mosquitto]:
 @pytest.fixture
 def cloud_broker(tmp_path: Path) -> Iterator[Mosquitto]:
     """The cloud broker (edge agent → cloud ingest)."""
-    _require_mosquitto()
+    require_mosquitto()
     with Mosquitto(name="cloud", log_dir=tmp_path) as server:
         yield server

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from linli.demo import ProcessGroup, StopRequest, choose_http_port, describe_status, log_tail
-from linli.mosquitto import BrokerError, find_mosquitto, free_port
+from linli.mosquitto import free_port
+from tests.conftest import require_mosquitto
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
@@ -222,7 +223,7 @@ def _marker(tmp_path: Path) -> str:
 
 
 def _start_demo(tmp_path: Path, cloud_mode: str) -> subprocess.Popen[bytes]:
-    _require_mosquitto()
+    require_mosquitto()
     argv = [sys.executable, "-c", FAKE_DEMO, _marker(tmp_path), cloud_mode]
     argv += ["--data-dir", str(tmp_path / "data"), "--http-port", str(free_port())]
     return subprocess.Popen(
@@ -239,13 +240,6 @@ def _end(demo: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(demo.pid, signal.SIGKILL)
             demo.wait()
-
-
-def _require_mosquitto() -> None:
-    try:
-        find_mosquitto()
-    except BrokerError as exc:
-        pytest.skip(str(exc))
 
 
 def test_demo_starts_everything_and_stops_on_sigterm(tmp_path: Path) -> None:
