@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from enum import Enum
 from types import MappingProxyType
+from typing import NamedTuple
 
 from device_profiles.catalogue import Catalogue
 from device_profiles.decode import match_topic
@@ -39,6 +40,7 @@ from simulators.faults import (
     RANDOM_DURATION_S,
     FaultCommand,
     GarbageCommand,
+    SilenceCommand,
     check_duration,
     parse_control,
     pick_random_fault,
@@ -73,6 +75,8 @@ DEFAULT_OTHER_COUNT = 4
 """Devices for any other profile in the catalogue (e.g. from --profiles-dir)."""
 DEFAULT_ZONES: tuple[str, ...] = ("zone-a", "zone-b")
 DEFAULT_MIN_INTERVAL_S = 5.0
+DEFAULT_MAX_IN_FLIGHT = 64
+LOST_WARNING_EVERY_S = 10.0
 _TRAILING_NUMBER = re.compile(r"-?\d+$")
 
 
@@ -231,6 +235,8 @@ class SimulatorConfig:
     ``speed`` divides each profile's heartbeat; ``min_interval_s`` is the shortest report
     interval whatever the speed. ``fault_every_s`` = 0 disables random faults;
     ``first_fault_after_s`` (default: ``fault_every_s``) times the first one.
+    ``max_in_flight`` bounds the messages published but not yet acknowledged; when that
+    many are waiting, reports wait too.
     """
 
     speed: float = 1.0
@@ -240,6 +246,7 @@ class SimulatorConfig:
     fault_duration_s: tuple[float, float] = RANDOM_DURATION_S
     qos: int = 1
     reconnect_max_s: float = 10.0
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
 
     def __post_init__(self) -> None:
         if not (self.speed > 0 and math.isfinite(self.speed)):
@@ -255,6 +262,8 @@ class SimulatorConfig:
             raise ValueError(f"fault_duration_s must be 0 < low <= high, got {low}, {high}")
         if self.qos not in (0, 1, 2):
             raise ValueError(f"qos must be 0, 1 or 2, got {self.qos}")
+        if self.max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, got {self.max_in_flight}")
 
 
 class _Event(Enum):
@@ -262,15 +271,19 @@ class _Event(Enum):
     FAULT_END = "fault_end"
     GARBAGE = "garbage"
     RANDOM_FAULT = "random_fault"
+    SILENCE_START = "silence_start"
+    SILENCE_END = "silence_end"
 
 
-@dataclass(order=True)
-class _Scheduled:
+class _Scheduled(NamedTuple):
+    """A heap entry; ordered by (when, seq) — seq is unique, so the rest is never compared.
+    A tuple, so that the heap compares in C (tens of thousands of entries)."""
+
     when: float
     seq: int
-    kind: _Event = field(compare=False)
-    device_id: str = field(compare=False, default="")
-    token: int = field(compare=False, default=0)
+    kind: _Event
+    device_id: str = ""
+    token: int = 0
 
 
 @dataclass
@@ -278,6 +291,8 @@ class _DeviceState:
     fault: str | None = None
     report_token: int = 0
     fault_token: int = 0
+    silent: bool = False
+    silence_token: int = 0
 
 
 Connect = Callable[[], AbstractAsyncContextManager[Transport]]
@@ -299,8 +314,10 @@ class Simulator:
     """Runs a :class:`Community` against a broker.
 
     One scheduler publishes every report (a heap of due times, so ten thousand devices cost
-    no more tasks than ten); a second task reads control messages. Injections made before
-    :meth:`run` take effect when it starts.
+    no more tasks than ten); a second task reads control messages. Publishing does not wait
+    for each acknowledgement: up to ``config.max_in_flight`` messages are in flight at once,
+    sent in the order they were due. Injections made before :meth:`run` take effect when it
+    starts.
     """
 
     def __init__(
@@ -321,9 +338,13 @@ class Simulator:
         self._seq = 0
         self._wakeup = asyncio.Event()
         self.connected = asyncio.Event()
-        """Set while connected and subscribed to the control topic."""
+        """Set while the transport is up (connected and subscribed to the control topic)."""
         self.published = 0
-        """Messages published so far."""
+        """Messages published (and, at QoS 1 or 2, acknowledged) so far."""
+        self.lost = 0
+        """Messages that could not be published (connection down or publish failed)."""
+        self._lost_since_warning = 0
+        self._last_warning = -math.inf
         self._started = False
 
     # -- scheduling -------------------------------------------------------------------
@@ -360,6 +381,11 @@ class Simulator:
         self.community.get(device_id)
         return self._states[device_id].fault
 
+    def is_silent(self, device_id: str) -> bool:
+        """Whether ``device_id`` has fallen silent (see :meth:`silence`)."""
+        self.community.get(device_id)
+        return self._states[device_id].silent
+
     def inject(self, device_id: str, fault: str, duration_s: float) -> None:
         """Put the device into ``fault`` for ``duration_s`` seconds, then back to normal.
 
@@ -376,6 +402,23 @@ class Simulator:
         self._report_now(device_id)
         log.info("fault %s on %s for %.1fs", fault, device_id, duration_s)
 
+    def silence(self, device_id: str, duration_s: float) -> None:
+        """Make the device fall silent for ``duration_s`` seconds, as if it lost power.
+
+        It publishes nothing meanwhile, and the transport drops its connection (with its
+        own connection, without DISCONNECT: the broker publishes its will). Afterwards it
+        reconnects and reports at once. A new silence replaces the current one.
+        """
+        self.community.get(device_id)
+        check_duration(duration_s)
+        state = self._states[device_id]
+        state.silent = True
+        state.silence_token += 1
+        now = time.monotonic()
+        self._push(now, _Event.SILENCE_START, device_id, state.silence_token)
+        self._push(now + duration_s, _Event.SILENCE_END, device_id, state.silence_token)
+        log.info("%s falls silent for %.1fs", device_id, duration_s)
+
     def send_garbage(self, device_id: str) -> None:
         """Make the device publish one malformed payload on its topic."""
         self.community.get(device_id)
@@ -389,6 +432,8 @@ class Simulator:
             self.inject(command.device_id, command.fault, command.duration_s)
         elif isinstance(command, GarbageCommand):
             self.send_garbage(command.device_id)
+        elif isinstance(command, SilenceCommand):
+            self.silence(command.device_id, command.duration_s)
 
     # -- running ----------------------------------------------------------------------
 
@@ -417,6 +462,9 @@ class Simulator:
             backoff = min(backoff * 2, self.config.reconnect_max_s)
 
     async def _serve(self, transport: Transport, stop: asyncio.Event) -> None:
+        for device_id, state in self._states.items():
+            if state.silent:
+                transport.drop(device_id)
         self.connected.set()
         # The publisher is told to halt rather than cancelled: on Python 3.11 a cancellation
         # that races with a publish acknowledgement is lost inside aiomqtt (asyncio.wait_for),
@@ -440,47 +488,111 @@ class Simulator:
                 log.warning("ignored control message %r: %s", payload[:200], exc)
 
     async def _publish_loop(self, transport: Transport, halt: asyncio.Event) -> None:
-        while not halt.is_set():
-            now = time.monotonic()
-            while self._queue and self._queue[0].when <= now and not halt.is_set():
-                await self._fire(heapq.heappop(self._queue), transport)
-            self._wakeup.clear()
-            if halt.is_set():
-                return
-            timeout = self._queue[0].when - time.monotonic() if self._queue else None
-            await _wait(self._wakeup, timeout)
+        window = asyncio.Semaphore(self.config.max_in_flight)
+        sending: set[asyncio.Task[None]] = set()
 
-    async def _fire(self, item: _Scheduled, transport: Transport) -> None:
+        def done(task: asyncio.Task[None]) -> None:
+            sending.discard(task)
+            window.release()
+
+        try:
+            while not halt.is_set():
+                now = time.monotonic()
+                while self._queue and self._queue[0].when <= now and not halt.is_set():
+                    message = self._fire(heapq.heappop(self._queue), transport)
+                    if message is None:
+                        continue
+                    # Tasks start in the order they are created, so messages leave in the
+                    # order they were due; the window bounds how many await their ack.
+                    await window.acquire()
+                    task = asyncio.create_task(self._send(transport, *message))
+                    sending.add(task)
+                    task.add_done_callback(done)
+                self._wakeup.clear()
+                if halt.is_set():
+                    return
+                timeout = self._queue[0].when - time.monotonic() if self._queue else None
+                await _wait(self._wakeup, timeout)
+        finally:
+            # in-flight publishes end by themselves (acknowledged, failed or timed out);
+            # the transport must not close under them
+            if sending:
+                await asyncio.wait(set(sending))
+
+    def _fire(self, item: _Scheduled, transport: Transport) -> tuple[SimulatedDevice, bytes] | None:
+        """Carry out one due event; the message to publish, if it makes one."""
         if item.kind is _Event.RANDOM_FAULT:
             self._push(time.monotonic() + self.config.fault_every_s, _Event.RANDOM_FAULT)
             self._random_fault()
-            return
+            return None
         device = self.community.get(item.device_id)
         state = self._states[item.device_id]
+        if item.kind is _Event.SILENCE_START:
+            if item.token == state.silence_token and state.silent:
+                transport.drop(device.device_id)
+            return None
+        if item.kind is _Event.SILENCE_END:
+            if item.token == state.silence_token and state.silent:
+                log.info("%s is back", device.device_id)
+                state.silent = False
+                transport.restore(device.device_id)
+                self._report_now(device.device_id)
+            return None
         if item.kind is _Event.FAULT_END:
             if item.token == state.fault_token and state.fault is not None:
                 log.info("fault %s on %s ended", state.fault, device.device_id)
                 state.fault = None
                 self._report_now(device.device_id)
-            return
+            return None
         if item.kind is _Event.GARBAGE:
-            await self._publish(transport, device, device.garbage(self._clock()))
-            return
+            if state.silent:
+                return None
+            return device, device.garbage(self._clock())
         if item.token != state.report_token:
-            return
+            return None
         # Schedule the next heartbeat before publishing: a failed publish loses one report,
-        # never the device's heartbeat.
-        self._push(
-            time.monotonic() + self._interval(device), _Event.REPORT, device.device_id, item.token
-        )
-        await self._publish(transport, device, device.payload(state.fault, self._clock(), self._tz))
+        # never the device's heartbeat. It counts from when this one was due, so a busy loop
+        # does not stretch every interval; a device a whole interval behind starts afresh.
+        interval = self._interval(device)
+        due = item.when + interval
+        now = time.monotonic()
+        if due <= now:
+            due = now + interval
+        self._push(due, _Event.REPORT, device.device_id, item.token)
+        if state.silent:
+            return None
+        return device, device.payload(state.fault, self._clock(), self._tz)
 
-    async def _publish(self, transport: Transport, device: SimulatedDevice, payload: bytes) -> None:
-        await transport.publish(device.device_id, device.topic, payload, self.config.qos)
-        self.published += 1
+    async def _send(self, transport: Transport, device: SimulatedDevice, payload: bytes) -> None:
+        try:
+            await transport.publish(device.device_id, device.topic, payload, self.config.qos)
+        except TransportError as exc:
+            self._note_lost(exc)
+        else:
+            self.published += 1
+
+    def _note_lost(self, error: TransportError) -> None:
+        """Count a lost message; warn at most once per LOST_WARNING_EVERY_S."""
+        self.lost += 1
+        self._lost_since_warning += 1
+        now = time.monotonic()
+        if now - self._last_warning >= LOST_WARNING_EVERY_S:
+            log.warning(
+                "%d message(s) not published since the last warning; latest: %s",
+                self._lost_since_warning,
+                error,
+            )
+            self._last_warning = now
+            self._lost_since_warning = 0
+        else:
+            log.debug("message not published: %s", error)
 
     def _random_fault(self) -> None:
-        working = [d for d in self.community if self._states[d.device_id].fault is None]
+        working = [
+            d
+            for d in self.community
+            if self._states[d.device_id].fault is None and not self._states[d.device_id].silent
+        ]
         choice = pick_random_fault(self._rng, working, self.config.fault_duration_s)
         if choice is None:
             log.info("random fault skipped: no working device can fail")

@@ -8,7 +8,6 @@ refreshed; every other value is sent as the example has it (no noise or drift ye
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from collections.abc import Mapping
@@ -97,17 +96,22 @@ def _timestamp_value(field: Field_, now: float, current: Any) -> int | float | s
     return str(value) if isinstance(current, str) else value
 
 
-def _set_path(document: dict[str, Any], path: str, value: Any) -> None:
+def _with_path(document: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of ``document`` with ``value`` at ``path``; only the dicts on the path are
+    copied (the rest is shared with ``document``, which is left as it was)."""
     keys = path.split(".")
-    node = document
+    top = dict(document)
+    node = top
     for key in keys[:-1]:
         child = node.get(key)
         if child is None:
-            child = node[key] = {}
+            child = {}
         if not isinstance(child, dict):
-            return
+            return top
+        node[key] = child = dict(child)
         node = child
     node[keys[-1]] = value
+    return top
 
 
 def _get_path(document: dict[str, Any], path: str) -> Any:
@@ -130,10 +134,10 @@ def render(profile: Profile, example: Example, now: float) -> bytes:
     stamp = profile.decode.timestamp
     writable = stamp is not None and stamp.map is None and stamp.scale != 0
     if isinstance(example.payload, dict):
-        document = copy.deepcopy(example.payload)
+        document = example.payload
         if stamp is not None and writable:
             current = _get_path(document, stamp.path)
-            _set_path(document, stamp.path, _timestamp_value(stamp, now, current))
+            document = _with_path(document, stamp.path, _timestamp_value(stamp, now, current))
         return json.dumps(document, separators=(",", ":")).encode()
     text = example.payload
     if stamp is not None and writable and spec.format == "csv" and stamp.path in spec.columns:

@@ -4,6 +4,10 @@ Control messages arrive as JSON on :data:`CONTROL_TOPIC` of the devices' broker:
 
     {"action": "fault", "device_id": "gate-01", "fault": "motor_jammed", "duration_s": 60}
     {"action": "garbage", "device_id": "light-a-03"}
+    {"action": "silence", "device_id": "sos-02", "duration_s": 120}
+
+``silence`` makes a device fall silent: it stops reporting, and in per-device connection
+mode its connection is cut without a DISCONNECT, so the broker publishes its last will.
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from simulators.device import SimulatedDevice, SimulatorError
 
@@ -53,14 +57,28 @@ class GarbageCommand(_Command):
     device_id: str = Field(min_length=1)
 
 
-ControlCommand = Annotated[FaultCommand | GarbageCommand, Field(discriminator="action")]
-_CONTROL: TypeAdapter[FaultCommand | GarbageCommand] = TypeAdapter(ControlCommand)
+class SilenceCommand(_Command):
+    """Make ``device_id`` fall silent (and drop its connection) for ``duration_s`` seconds."""
+
+    action: Literal["silence"] = "silence"
+    device_id: str = Field(min_length=1)
+    duration_s: float = Field(
+        default=DEFAULT_FAULT_DURATION_S, gt=0, le=MAX_FAULT_DURATION_S, allow_inf_nan=False
+    )
 
 
-def parse_control(payload: bytes) -> FaultCommand | GarbageCommand:
+AnyCommand: TypeAlias = FaultCommand | GarbageCommand | SilenceCommand
+ControlCommand = Annotated[AnyCommand, Field(discriminator="action")]
+
+
+class _Control(RootModel[ControlCommand]):
+    """Any control message (a root model: mypy cannot type a TypeAdapter over a union)."""
+
+
+def parse_control(payload: bytes) -> AnyCommand:
     """The command in a control message; ControlError says what is wrong with a bad one."""
     try:
-        return _CONTROL.validate_json(payload)
+        return _Control.model_validate_json(payload).root
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in error['loc']) or 'message'}: {error['msg']}"
@@ -69,7 +87,7 @@ def parse_control(payload: bytes) -> FaultCommand | GarbageCommand:
         raise ControlError(f"bad control message: {problems}") from None
 
 
-def encode_control(command: FaultCommand | GarbageCommand) -> bytes:
+def encode_control(command: AnyCommand) -> bytes:
     """The JSON control message for ``command``."""
     return command.model_dump_json().encode()
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiomqtt
 import pytest
@@ -14,10 +15,25 @@ import pytest
 from device_profiles.catalogue import Catalogue
 from device_profiles.decode import Decoded, DecodeError
 from linli.mosquitto import Mosquitto
-from simulators.community import Simulator
+from simulators.community import Connect, Simulator
 from simulators.transport import SharedConnection
 
 TIMEOUT_S = 10.0
+
+
+async def eventually(condition: Callable[[], bool], within: float = TIMEOUT_S) -> None:
+    """Wait until ``condition()`` holds, checking every 20 ms; TimeoutError after ``within``."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"condition not met within {within}s")
+        await asyncio.sleep(0.02)
+
+
+def broker_log(broker: Mosquitto, log_dir: Path) -> str:
+    """What the broker (started with ``log_dir``) has logged so far."""
+    path = log_dir / f"mosquitto-{broker.name}.log"
+    return path.read_text() if path.exists() else ""
 
 
 @pytest.fixture(scope="session")
@@ -92,8 +108,16 @@ async def subscribed(broker: Mosquitto, filters: Sequence[str]) -> AsyncIterator
 @asynccontextmanager
 async def running(simulator: Simulator, host: str, port: int) -> AsyncIterator[asyncio.Task[None]]:
     """``simulator`` running against the broker, connected before this yields."""
+    async with running_with(simulator, lambda: SharedConnection(host, port)) as task:
+        yield task
+
+
+@asynccontextmanager
+async def running_with(simulator: Simulator, connect: Connect) -> AsyncIterator[asyncio.Task[None]]:
+    """``simulator`` running over the transports ``connect`` makes, connected before this
+    yields."""
     stop = asyncio.Event()
-    task = asyncio.create_task(simulator.run(lambda: SharedConnection(host, port), stop))
+    task = asyncio.create_task(simulator.run(connect, stop))
     try:
         await asyncio.wait_for(simulator.connected.wait(), TIMEOUT_S)
         yield task

@@ -14,6 +14,7 @@ from simulators.faults import (
     FaultCommand,
     GarbageCommand,
     InvalidDuration,
+    SilenceCommand,
     encode_control,
     parse_control,
 )
@@ -96,3 +97,24 @@ def test_config_validation() -> None:
         SimulatorConfig(speed=0)
     with pytest.raises(ValueError, match="fault_duration_s"):
         SimulatorConfig(fault_duration_s=(5, 1))
+
+
+def test_parse_silence_command() -> None:
+    message = b'{"action":"silence","device_id":"sos-02","duration_s":120}'
+    assert parse_control(message) == SilenceCommand(device_id="sos-02", duration_s=120)
+    assert parse_control(b'{"action":"silence","device_id":"sos-02"}').duration_s == 60
+
+
+def test_silence_is_checked_and_recorded(simulator: Simulator) -> None:
+    simulator.handle_control(encode_control(SilenceCommand(device_id="gate-01", duration_s=5)))
+    assert simulator.is_silent("gate-01")
+    assert not simulator.is_silent("gate-02")
+    with pytest.raises(UnknownDevice):
+        simulator.silence("gate-99", 5)
+    with pytest.raises(InvalidDuration):
+        simulator.silence("gate-02", 0)
+
+
+def test_config_rejects_an_empty_window() -> None:
+    with pytest.raises(ValueError, match="max_in_flight"):
+        SimulatorConfig(max_in_flight=0)

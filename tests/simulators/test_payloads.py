@@ -115,3 +115,12 @@ def test_fault_without_example_is_refused(catalogue: Catalogue) -> None:
         device.payload("power_loss", DAY)
     with pytest.raises(UnknownFault, match="declares no such fault"):
         device.payload("melted", DAY)
+
+
+def test_rendering_leaves_the_profile_examples_as_they_were(catalogue: Catalogue) -> None:
+    """Only the dicts on the timestamp's path are copied; the examples must not change."""
+    for profile in catalogue:
+        before = [example.model_dump() for example in profile.examples]
+        for example in profile.examples:
+            render(profile, example, NIGHT)
+        assert [example.model_dump() for example in profile.examples] == before, profile.id
