@@ -1,4 +1,5 @@
-"""Encoding a canonical command into the vendor's topic and payload, as the profile says."""
+"""Encoding a canonical command into the vendor's topic and payload, as the profile says,
+and decoding it back (what a device, or its simulator, makes of a command it receives)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from device_profiles.schema import CommandArg, Profile, Scalar
+from device_profiles.decode import MAX_PAYLOAD_BYTES
+from device_profiles.schema import CommandArg, CommandSpec, Profile, Scalar
 
 _WHOLE = re.compile(r"^\{([a-z_][a-z0-9_]*)\}$")
 _INSIDE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
@@ -110,3 +114,245 @@ def encode_command(
     body = _fill(spec.payload, values)
     payload = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
     return topic, payload.encode("utf-8")
+
+
+@dataclass(frozen=True)
+class DecodedCommand:
+    """A command message as the device reads it."""
+
+    device_id: str
+    name: str
+    """The command's name in ``profile.commands``."""
+    args: dict[str, Scalar]
+    """Typed as the command's arguments say; defaults for arguments the payload omits."""
+    placeholders: dict[str, str]
+    """The topic's other placeholders (zone, site, ...)."""
+
+
+class _Mismatch(Exception):
+    """The payload does not have the shape of a command's template."""
+
+
+_NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+_WHOLE_NUMBER = re.compile(r"-?\d+")
+
+
+def command_subscriptions(profile: Profile) -> tuple[str, ...]:
+    """MQTT filters that receive every command topic of ``profile``, each once.
+
+    Each level with a placeholder becomes ``+``; a filter that another one covers is left out.
+    """
+    filters = dict.fromkeys(
+        "/".join("+" if _INSIDE.search(level) else level for level in spec.topic.split("/"))
+        for spec in profile.commands.values()
+    )
+    return tuple(f for f in filters if not any(_covers(g, f) for g in filters if g != f))
+
+
+def _covers(wider: str, narrower: str) -> bool:
+    levels, others = wider.split("/"), narrower.split("/")
+    return len(levels) == len(others) and all(
+        a in ("+", b) for a, b in zip(levels, others, strict=True)
+    )
+
+
+def decode_command(profile: Profile, topic: str, payload: bytes) -> DecodedCommand:
+    """Which of ``profile``'s commands a message on ``topic`` is, with its typed arguments.
+
+    The inverse of :func:`encode_command`. Commands may share a topic and differ only in
+    their payload's constant parts; CommandError, with a reason, when the topic or the
+    payload fits no command, fits several, or carries an argument its spec refuses.
+    """
+    on_topic = [
+        (name, spec, found.groupdict())
+        for name, spec in profile.commands.items()
+        if (found := _topic_regex(spec.topic).fullmatch(topic))
+    ]
+    if not on_topic:
+        raise CommandError(f"topic {topic!r} is not a command topic of {profile.id}")
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise CommandError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CommandError(f"payload is not UTF-8: {exc.reason} at byte {exc.start}") from None
+    document = _Document(text)
+    decoded: list[DecodedCommand] = []
+    refused: list[str] = []
+    mismatches: list[str] = []
+    for name, spec, values in on_topic:
+        try:
+            args = _decode_args(name, spec, document)
+        except _Mismatch as exc:
+            mismatches.append(f"{name}: {exc}")
+            continue
+        except CommandError as exc:
+            refused.append(str(exc))
+            continue
+        device_id = values.pop("device_id")
+        decoded.append(DecodedCommand(device_id, name, args, values))
+    if len(decoded) > 1:
+        names = ", ".join(command.name for command in decoded)
+        raise CommandError(f"payload {_preview(text)} is ambiguous: it fits {names}")
+    if decoded:
+        return decoded[0]
+    if refused:
+        raise CommandError("; ".join(refused))
+    raise CommandError(
+        f"payload {_preview(text)} on {topic!r} is no command of {profile.id} "
+        f"({'; '.join(mismatches)})"
+    )
+
+
+@lru_cache(maxsize=256)
+def _topic_regex(pattern: str) -> re.Pattern[str]:
+    """A regex for a command topic pattern, one named group per placeholder."""
+    parts: list[str] = []
+    seen: set[str] = set()
+    end = 0
+    for found in _INSIDE.finditer(pattern):
+        name = found.group(1)
+        parts.append(re.escape(pattern[end : found.start()]))
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>[^/]+)")
+        seen.add(name)
+        end = found.end()
+    parts.append(re.escape(pattern[end:]))
+    return re.compile("".join(parts))
+
+
+class _Document:
+    """The payload as text, and as JSON when a template needs it (parsed once)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._parsed: tuple[Any, str | None] | None = None
+
+    def json(self) -> Any:
+        if self._parsed is None:
+            try:
+                self._parsed = (json.loads(self.text), None)
+            except (ValueError, RecursionError) as exc:  # ValueError: also ints over 4300 digits
+                self._parsed = (None, f"payload is not JSON: {exc}")
+        value, problem = self._parsed
+        if problem is not None:
+            raise _Mismatch(problem)
+        return value
+
+
+def _decode_args(name: str, spec: CommandSpec, document: _Document) -> dict[str, Scalar]:
+    found: list[tuple[str, Any, bool]] = []  # (argument, value, whether it is still text)
+    template = spec.payload
+    if not isinstance(template, str):
+        _match(template, document.json(), "", spec.args, found)
+    elif (whole := _WHOLE.match(template)) and whole.group(1) in spec.args:
+        arg = whole.group(1)
+        if spec.args[arg].type == "str":  # encode_command sends a text payload as it is
+            found.append((arg, document.text, False))
+        else:
+            found.append((arg, document.json(), False))
+    else:
+        _match_text(template, document.text, "payload", spec.args, found)
+    args: dict[str, Scalar] = {}
+    for arg, raw, is_text in found:
+        rule = spec.args[arg]
+        value = _typed(name, arg, rule, _from_text(name, arg, rule, raw) if is_text else raw)
+        if arg in args and args[arg] != value:
+            raise CommandError(f"{name}.{arg}: given twice, as {args[arg]!r} and {value!r}")
+        args[arg] = value
+    for arg, rule in spec.args.items():
+        if arg not in args and rule.default is not None:
+            args[arg] = rule.default
+    return args
+
+
+def _match(
+    template: Any,
+    node: Any,
+    where: str,
+    rules: Mapping[str, CommandArg],
+    found: list[tuple[str, Any, bool]],
+) -> None:
+    """Check ``node`` (parsed JSON) has ``template``'s shape; collect argument values."""
+    at = where or "payload"
+    if isinstance(template, dict):
+        if not isinstance(node, dict):
+            raise _Mismatch(f"{at} should be an object, got {_preview(node)}")
+        for key, value in template.items():  # the constants tell commands apart: first
+            if key in node:
+                _match(value, node[key], f"{where}.{key}" if where else key, rules, found)
+        missing = [key for key in template if key not in node]
+        if missing:
+            raise _Mismatch(f"{at} lacks {', '.join(map(repr, missing))}")
+        extra = [key for key in node if key not in template]
+        if extra:
+            raise _Mismatch(f"{at} has unexpected {', '.join(map(repr, extra))}")
+    elif isinstance(template, list):
+        if not isinstance(node, list) or len(node) != len(template):
+            raise _Mismatch(f"{at} should be a list of {len(template)}, got {_preview(node)}")
+        for i, (value, item) in enumerate(zip(template, node, strict=True)):
+            _match(value, item, f"{where}[{i}]", rules, found)
+    elif isinstance(template, str):
+        whole = _WHOLE.match(template)
+        if whole and whole.group(1) in rules:
+            found.append((whole.group(1), node, False))
+        elif not isinstance(node, str):
+            raise _Mismatch(f"{at} should be text like {template!r}, got {_preview(node)}")
+        else:
+            _match_text(template, node, at, rules, found)
+    elif not _same(template, node):
+        raise _Mismatch(f"{at} is {_preview(node)}, expected {_preview(template)}")
+
+
+def _match_text(
+    template: str,
+    text: str,
+    at: str,
+    rules: Mapping[str, CommandArg],
+    found: list[tuple[str, Any, bool]],
+) -> None:
+    """Match ``text`` against a template with ``{arg}`` inside; collect the arguments' text."""
+    parts: list[str] = []
+    names: list[str] = []
+    end = 0
+    for placeholder in _INSIDE.finditer(template):
+        if placeholder.group(1) not in rules:
+            continue  # encode_command leaves an unknown {name} as it is
+        parts.append(re.escape(template[end : placeholder.start()]))
+        parts.append("(.*?)")
+        names.append(placeholder.group(1))
+        end = placeholder.end()
+    parts.append(re.escape(template[end:]))
+    matched = re.fullmatch("".join(parts), text, re.DOTALL)
+    if matched is None and not names:
+        raise _Mismatch(f"{at} is {_preview(text)}, expected {template!r}")
+    if matched is None:
+        raise _Mismatch(f"{at} {_preview(text)} does not fit {template!r}")
+    found.extend((arg, value, True) for arg, value in zip(names, matched.groups(), strict=True))
+
+
+def _from_text(name: str, arg: str, rule: CommandArg, text: str) -> Any:
+    """An argument's value from the text encode_command put inside a longer string."""
+    if rule.type == "str":
+        return text
+    if rule.type == "bool":
+        if text in ("1", "0"):
+            return text == "1"
+        raise CommandError(f"{name}.{arg}: expected 1 or 0, got {text!r}")
+    if _NUMBER.fullmatch(text):
+        try:
+            return int(text) if _WHOLE_NUMBER.fullmatch(text) else float(text)
+        except ValueError:  # more digits than int() converts
+            pass
+    raise CommandError(f"{name}.{arg}: expected a number, got {_preview(text)}")
+
+
+def _same(constant: Any, value: Any) -> bool:
+    """Whether a JSON value equals a template constant (1 and 1.0 alike; true is not 1)."""
+    if isinstance(constant, bool) or isinstance(value, bool):
+        return type(constant) is type(value) and constant == value
+    return bool(constant == value)
+
+
+def _preview(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -32,6 +32,9 @@ STOP_TIMEOUT_S = 10.0
 POLL_S = 0.05
 WATCH_S = 0.5
 GATEWAY_ID = "demo-gw"
+DEMO_FAULT_DURATION = "1h:4h"
+"""Random faults last 1 to 4 simulated hours: 1 to 4 minutes at the default speed, long enough for
+rules that need a fault to hold (a lamp out for two minutes)."""
 FIRST_FAULT_AFTER_S = 20.0  # a newcomer sees the repair loop start within the first minute
 
 
@@ -335,12 +338,28 @@ def demo(
     fault_every: Annotated[
         float,
         typer.Option(
-            "--fault-every", min=0.0, metavar="SECONDS", help="Random device fault period; 0: off."
+            "--fault-every",
+            min=0.0,
+            metavar="SECONDS",
+            help="A random device fault this often (real seconds); 0: none.",
+        ),
+    ] = 120.0,
+    speed: Annotated[
+        float,
+        typer.Option(
+            "--speed", min=0.001, help="Simulated seconds per real second (60: a day in 24 min)."
         ),
     ] = 60.0,
-    speed: Annotated[
-        float, typer.Option("--speed", min=0.001, help="Simulator heartbeat speed-up.")
-    ] = 60.0,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            "--scenario",
+            exists=True,
+            dir_okay=False,
+            help="Also run this fault scenario (YAML, see docs/simulator.md).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run brokers, cloud, edge agent and simulator on this machine until Ctrl-C."""
     data = (data_dir or default_data_dir()).resolve()
@@ -361,7 +380,7 @@ def demo(
     code = 0
     with stop.installed():
         try:
-            _run(data, port, gateway, cloud, group, stop, seed, fault_every, speed)
+            _run(data, port, gateway, cloud, group, stop, seed, fault_every, speed, scenario)
         except (DemoFailed, BrokerError) as exc:
             typer.echo(f"demo failed: {exc}", err=True)
             code = 1
@@ -388,6 +407,7 @@ def _run(
     seed: int,
     fault_every: float,
     speed: float,
+    scenario: Path | None,
 ) -> None:
     gateway.start()
     cloud.start()
@@ -409,25 +429,34 @@ def _run(
     url = f"http://127.0.0.1:{http_port}/healthz"
     if not _wait_healthy(url, cloud_app, stop, HEALTH_TIMEOUT_S):
         return
+    # The edge agent reaches the cloud through the simulator's uplink, so that the simulator
+    # can cut it (uplink_loss, gateway_power_loss).
+    uplink_port = free_port()
+    script = ["--scenario", str(scenario)] if scenario else []
+    group.start(
+        "sim",
+        linli_command(
+            "sim", "run",
+            "--broker-port", str(gateway.port),
+            "--uplink-port", str(uplink_port),
+            "--cloud-port", str(cloud.port),
+            "--seed", str(seed),
+            "--speed", str(speed),
+            # times below are simulated ones
+            "--fault-every", str(fault_every * speed),
+            "--first-fault-after", str(min(FIRST_FAULT_AFTER_S, fault_every) * speed),
+            "--fault-duration", DEMO_FAULT_DURATION,
+            *script,
+        ),
+    )  # fmt: skip
     group.start(
         "edge",
         linli_command(
             "edge", "run",
             "--gateway-id", GATEWAY_ID,
             "--local-port", str(gateway.port),
-            "--cloud-port", str(cloud.port),
+            "--cloud-port", str(uplink_port),
             "--data-dir", str(data / "edge"),
-        ),
-    )  # fmt: skip
-    group.start(
-        "sim",
-        linli_command(
-            "sim", "run",
-            "--broker-port", str(gateway.port),
-            "--seed", str(seed),
-            "--fault-every", str(fault_every),
-            "--first-fault-after", str(min(FIRST_FAULT_AFTER_S, fault_every)),
-            "--speed", str(speed),
         ),
     )  # fmt: skip
     typer.echo(_banner(http_port, gateway, cloud, group.log_dir))

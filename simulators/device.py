@@ -1,9 +1,9 @@
-"""One simulated device and the vendor payloads it sends.
+"""One simulated device: who it is, where it publishes, and its profile's example payloads.
 
-A device speaks its profile's dialect by replaying the profile's own example payloads:
-the examples that expect no fault are its normal state, and the example that expects
-exactly one fault is what it sends while it has that fault. Only the event timestamp is
-refreshed; every other value is sent as the example has it (no noise or drift yet).
+The simulator's devices report readings their behaviour makes (:mod:`simulators.live`);
+the profile's own example payloads are what a device falls back to when its dialect cannot
+say a reading, and what its malformed payloads are cut from. The examples that expect no
+fault show the normal state; the example that expects exactly one fault shows that fault.
 """
 
 from __future__ import annotations
@@ -166,7 +166,8 @@ class SimulatedDevice:
     Immutable; the simulator keeps the device's changing state (its active fault).
     ``phase`` in [0, 1) is the fraction of one report interval before its first report,
     so that devices do not all report at the same moment. ``labels`` are the values of
-    the topic's other placeholders (e.g. ``zone``).
+    the topic's other placeholders (e.g. ``zone``). ``zone`` is the part of the community the
+    device is in (scenarios and zone power loss select by it), named in its topic or not.
     """
 
     device_id: str
@@ -174,6 +175,7 @@ class SimulatedDevice:
     topic: str
     labels: Mapping[str, str]
     phase: float
+    zone: str | None = None
 
     @property
     def profile_id(self) -> str:

@@ -5,6 +5,8 @@ Control messages arrive as JSON on :data:`CONTROL_TOPIC` of the devices' broker:
     {"action": "fault", "device_id": "gate-01", "fault": "motor_jammed", "duration_s": 60}
     {"action": "garbage", "device_id": "light-a-03"}
     {"action": "silence", "device_id": "sos-02", "duration_s": 120}
+    {"action": "event", "event": {"zone": "zone-a", "category": "lighting",
+                                  "fault": "power_loss", "for": "15m"}}
 
 ``silence`` makes a device fall silent: it stops reporting, and in per-device connection
 mode its connection is cut without a DISCONNECT, so the broker publishes its last will.
@@ -15,7 +17,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
@@ -67,7 +69,16 @@ class SilenceCommand(_Command):
     )
 
 
-AnyCommand: TypeAlias = FaultCommand | GarbageCommand | SilenceCommand
+class EventCommand(_Command):
+    """Any fault the simulator can make, now: ``event`` is one scenario event without its
+    ``at`` (see :mod:`simulators.scenario`), e.g. ``{"zone": "zone-a", "category":
+    "lighting", "fault": "power_loss", "for": "15m"}``. Checked when it is carried out."""
+
+    action: Literal["event"] = "event"
+    event: dict[str, Any]
+
+
+AnyCommand: TypeAlias = FaultCommand | GarbageCommand | SilenceCommand | EventCommand
 ControlCommand = Annotated[AnyCommand, Field(discriminator="action")]
 
 

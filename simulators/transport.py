@@ -103,8 +103,8 @@ class Transport(Protocol):
         """Publish ``payload`` on ``topic`` on behalf of ``device_id``; TransportError if lost."""
         ...
 
-    def control_messages(self) -> AsyncIterator[bytes]:
-        """Payloads arriving on the control topic."""
+    def incoming(self) -> AsyncIterator[tuple[str, bytes]]:
+        """(topic, payload) of messages on the control topic and the devices' command topics."""
         ...
 
     def drop(self, device_id: str) -> None:
@@ -428,6 +428,7 @@ class SharedConnection:
         connections: int = 1,
         devices: Sequence[str] = (),
         control_topic: str = CONTROL_TOPIC,
+        command_filters: Sequence[str] = (),
         client_id: str | None = None,
         timeout_s: float = CONNECT_TIMEOUT_S,
         reconnect_max_s: float = 10.0,
@@ -438,6 +439,7 @@ class SharedConnection:
         self.host = host
         self.port = port
         self.control_topic = control_topic
+        self.subscriptions = (control_topic, *dict.fromkeys(command_filters))
         base = client_id or _unique_client_id("shared")
         self.client_ids = (
             (base,) if connections == 1 else tuple(f"{base}-{i}" for i in range(connections))
@@ -446,7 +448,7 @@ class SharedConnection:
         self._timeout_s = timeout_s
         self._reconnect_max_s = reconnect_max_s
         self._concurrency = connect_concurrency
-        self._control: asyncio.Queue[bytes] = asyncio.Queue()
+        self._incoming: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self._links: _Links | None = None
 
     @property
@@ -461,9 +463,8 @@ class SharedConnection:
             index = zlib.crc32(device_id.encode()) % len(self.client_ids)
         return index
 
-    def _on_control(self, topic: str, payload: bytes) -> None:
-        if aiomqtt.Topic(topic).matches(self.control_topic):
-            self._control.put_nowait(payload)
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        self._incoming.put_nowait((topic, payload))
 
     async def __aenter__(self) -> SharedConnection:
         gate = _gate(self._concurrency)
@@ -473,8 +474,8 @@ class SharedConnection:
                 self.port,
                 client_id,
                 gate,
-                subscriptions=(self.control_topic,) if i == 0 else (),
-                on_message=self._on_control if i == 0 else None,
+                subscriptions=self.subscriptions if i == 0 else (),
+                on_message=self._on_message if i == 0 else None,
                 timeout_s=self._timeout_s,
                 reconnect_max_s=self._reconnect_max_s,
             )
@@ -505,10 +506,10 @@ class SharedConnection:
     async def publish(self, device_id: str, topic: str, payload: bytes, qos: int) -> None:
         await self._link(self.connection_of(device_id)).publish(topic, payload, qos)
 
-    async def control_messages(self) -> AsyncIterator[bytes]:
+    async def incoming(self) -> AsyncIterator[tuple[str, bytes]]:
         self._link(0)
         while True:
-            yield await self._control.get()
+            yield await self._incoming.get()
 
     def drop(self, device_id: str) -> None:
         """Nothing to cut: the device shares its connection with others."""
@@ -536,6 +537,7 @@ class DeviceConnections:
         devices: Sequence[str],
         *,
         control_topic: str = CONTROL_TOPIC,
+        command_filters: Sequence[str] = (),
         timeout_s: float = CONNECT_TIMEOUT_S,
         reconnect_max_s: float = 10.0,
         connect_concurrency: int = DEFAULT_CONNECT_CONCURRENCY,
@@ -546,13 +548,14 @@ class DeviceConnections:
         self.port = port
         self.devices = tuple(devices)
         self.control_topic = control_topic
+        self.subscriptions = (control_topic, *dict.fromkeys(command_filters))
         self.control_client_id = _unique_client_id("control")
         self.all_up = asyncio.Event()
         """Set while every device's connection is up."""
         self._timeout_s = timeout_s
         self._reconnect_max_s = reconnect_max_s
         self._concurrency = connect_concurrency
-        self._control: asyncio.Queue[bytes] = asyncio.Queue()
+        self._incoming: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self._by_device: dict[str, _Link] = {}
         self._up: set[str] = set()
         self._held: set[str] = set()
@@ -570,9 +573,8 @@ class DeviceConnections:
         link = self._by_device.get(device_id)
         return 0 if link is None else link.connects
 
-    def _on_control(self, topic: str, payload: bytes) -> None:
-        if aiomqtt.Topic(topic).matches(self.control_topic):
-            self._control.put_nowait(payload)
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        self._incoming.put_nowait((topic, payload))
 
     def _on_change(self, link: _Link) -> None:
         if link.up.is_set():
@@ -598,8 +600,8 @@ class DeviceConnections:
             self.port,
             self.control_client_id,
             gate,
-            subscriptions=(self.control_topic,),
-            on_message=self._on_control,
+            subscriptions=self.subscriptions,
+            on_message=self._on_message,
             timeout_s=self._timeout_s,
             reconnect_max_s=self._reconnect_max_s,
         )
@@ -654,11 +656,11 @@ class DeviceConnections:
     async def publish(self, device_id: str, topic: str, payload: bytes, qos: int) -> None:
         await self._link(device_id).publish(topic, payload, qos)
 
-    async def control_messages(self) -> AsyncIterator[bytes]:
+    async def incoming(self) -> AsyncIterator[tuple[str, bytes]]:
         if self._links is None:
             raise TransportError("not connected")
         while True:
-            yield await self._control.get()
+            yield await self._incoming.get()
 
     def drop(self, device_id: str) -> None:
         """Close the device's socket without DISCONNECT (the broker publishes its will);

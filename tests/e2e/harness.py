@@ -65,6 +65,7 @@ def running_system(
 ) -> Iterator[System]:
     """Cloud, edge agent and simulator running, the cloud healthy and ingesting."""
     http_port = free_port()
+    uplink_port = free_port()  # the edge agent reaches the cloud through the simulator's uplink
     site = ["--profiles-dir", str(profiles_dir)] if profiles_dir else []
     with ProcessGroup(workdir / "logs") as processes:
         processes.start(
@@ -79,7 +80,7 @@ def running_system(
             "edge",
             linli_command(
                 "edge", "run", "--gateway-id", gateway_id,
-                "--local-port", str(gateway_broker.port), "--cloud-port", str(cloud_broker.port),
+                "--local-port", str(gateway_broker.port), "--cloud-port", str(uplink_port),
                 "--data-dir", str(workdir / "edge"), *site,
             ),
         )  # fmt: skip
@@ -87,7 +88,8 @@ def running_system(
             "sim",
             linli_command(
                 "sim", "run", "--broker-port", str(gateway_broker.port),
-                "--speed", "60", "--min-interval", "1", "--fault-every", "0",
+                "--uplink-port", str(uplink_port), "--cloud-port", str(cloud_broker.port),
+                "--speed", "60", "--min-interval", "1",
                 *sim_args, *site,
             ),
         )  # fmt: skip

@@ -15,7 +15,7 @@ import pytest
 from device_profiles.catalogue import Catalogue
 from device_profiles.decode import Decoded, DecodeError
 from linli.mosquitto import Mosquitto
-from simulators.community import Connect, Simulator
+from simulators.simulator import Connect, Simulator
 from simulators.transport import SharedConnection
 
 TIMEOUT_S = 10.0

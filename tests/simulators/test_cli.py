@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from device_profiles.catalogue import Catalogue
 from linli.mosquitto import Mosquitto, free_port
 from simulators.cli import app
-from simulators.community import DEFAULT_COUNTS, Community, Simulator, SimulatorConfig
-from simulators.faults import CONTROL_TOPIC, FaultCommand, GarbageCommand, parse_control
+from simulators.community import DEFAULT_COUNTS, Community
+from simulators.faults import CONTROL_TOPIC, EventCommand, parse_control
+from simulators.simulator import Simulator, SimulatorConfig
 from tests.simulators.conftest import running, subscribed
 
 runner = CliRunner()
@@ -53,8 +55,8 @@ async def test_fault_command_delivers_the_control_message(broker: Mosquitto) -> 
         "fault",
         "gate-01",
         "motor_jammed",
-        "--duration",
-        "7",
+        "--for",
+        "7m",
         "--broker-port",
         str(broker.port),
     ]
@@ -62,9 +64,64 @@ async def test_fault_command_delivers_the_control_message(broker: Mosquitto) -> 
         result = await asyncio.to_thread(runner.invoke, app, argv)
         assert result.exit_code == 0, result.output
         message = await inbox.next()
-    assert parse_control(message.payload) == FaultCommand(
-        device_id="gate-01", fault="motor_jammed", duration_s=7
+    assert parse_control(message.payload) == EventCommand(
+        event={"device": "gate-01", "fault": "motor_jammed", "for": "7m"}
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "event"),
+    [
+        (
+            ["zone:zone-a", "power_loss", "--category", "lighting", "--for", "15m"],
+            {"zone": "zone-a", "category": "lighting", "fault": "power_loss", "for": "15m"},
+        ),
+        (
+            ["pump-01", "flapping", "--flap", "low_pressure", "--period", "30s"],
+            {
+                "device": "pump-01",
+                "fault": "flapping",
+                "flap": "low_pressure",
+                "period": "30s",
+                "for": "1m",
+            },
+        ),
+        (
+            ["gateway", "uplink_loss", "--for", "5m"],
+            {"gateway": True, "fault": "uplink_loss", "for": "5m"},
+        ),
+        (
+            ["light-a-01", "garbage", "--count", "20"],
+            {"device": "light-a-01", "fault": "garbage", "count": 20},
+        ),
+    ],
+)
+async def test_fault_command_aims_like_a_scenario_event(
+    broker: Mosquitto, argv: list[str], event: dict[str, object]
+) -> None:
+    async with subscribed(broker, [CONTROL_TOPIC]) as inbox:
+        result = await asyncio.to_thread(
+            runner.invoke, app, ["fault", *argv, "--broker-port", str(broker.port)]
+        )
+        assert result.exit_code == 0, result.output
+        message = await inbox.next()
+    assert parse_control(message.payload) == EventCommand(event=event)
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["gateway", "motor_jammed"], "gateway"),
+        (["gate-01", "uplink_loss"], "gateway"),
+        (["gate-01", "motor_jammed", "--for", "8d"], "7d"),
+        (["pump-01", "flapping"], "flap"),
+        (["street:x", "silent"], "TARGET"),
+    ],
+)
+def test_fault_command_refuses_a_bad_request_before_sending(argv: list[str], says: str) -> None:
+    result = runner.invoke(app, ["fault", *argv, "--broker-port", str(free_port())])
+    assert result.exit_code == 2
+    assert says in result.output
 
 
 async def test_fault_command_breaks_a_running_device(
@@ -94,7 +151,9 @@ async def test_garbage_command(broker: Mosquitto) -> None:
         result = await asyncio.to_thread(runner.invoke, app, argv)
         assert result.exit_code == 0, result.output
         message = await inbox.next()
-    assert parse_control(message.payload) == GarbageCommand(device_id="sos-03")
+    assert parse_control(message.payload) == EventCommand(
+        event={"device": "sos-03", "fault": "garbage", "count": 1}
+    )
 
 
 def test_fault_command_without_a_broker_exits_2() -> None:

@@ -17,8 +17,9 @@ from device_profiles.catalogue import Catalogue
 from linli.mosquitto import Mosquitto
 from simulators import transport as transport_module
 from simulators.cli import app
-from simulators.community import Community, Simulator, SimulatorConfig
+from simulators.community import Community
 from simulators.faults import CONTROL_TOPIC, FaultCommand, SilenceCommand, encode_control
+from simulators.simulator import Simulator, SimulatorConfig
 from simulators.transport import (
     WILL_PAYLOAD,
     WILL_TOPIC,
@@ -93,7 +94,7 @@ async def test_a_silenced_device_drops_and_the_broker_publishes_its_will(
         running_with(simulator, connect),
     ):
         await asyncio.wait_for(made[0].all_up.wait(), TIMEOUT_S)
-        command = SilenceCommand(device_id="gate-02", duration_s=1.0)
+        command = SilenceCommand(device_id="gate-02", duration_s=600.0)  # 1 s at 600x
         await inbox.publish(CONTROL_TOPIC, encode_control(command))
         will = await inbox.next(lambda m: m.topic.startswith("linli/sim/lwt/"))
         assert (will.topic, will.payload) == (will_topic("gate-02"), WILL_PAYLOAD)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from device_profiles.catalogue import Catalogue
-from simulators.community import Community, Simulator, SimulatorConfig
+from simulators.community import Community
 from simulators.device import UnknownDevice, UnknownFault
 from simulators.faults import (
     ControlError,
@@ -18,6 +18,7 @@ from simulators.faults import (
     encode_control,
     parse_control,
 )
+from simulators.simulator import Simulator, SimulatorConfig
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from device_profiles.catalogue import Catalogue
 from linli.mosquitto import Mosquitto
 from simulators.cli import app
-from simulators.community import Community, Simulator, SimulatorConfig
+from simulators.community import Community
 from simulators.faults import CONTROL_TOPIC, FaultCommand, encode_control
 from simulators.recording import (
     Recorded,
@@ -25,6 +25,7 @@ from simulators.recording import (
     read,
     replay,
 )
+from simulators.simulator import Simulator, SimulatorConfig
 from simulators.transport import Subscription
 from tests.simulators.conftest import TIMEOUT_S, running, subscribed
 

@@ -14,8 +14,9 @@ import pytest
 from device_profiles.catalogue import Catalogue
 from device_profiles.rules import evaluate
 from linli.mosquitto import Mosquitto
-from simulators.community import Community, Simulator, SimulatorConfig
+from simulators.community import Community
 from simulators.faults import CONTROL_TOPIC, FaultCommand, GarbageCommand, encode_control
+from simulators.simulator import Simulator, SimulatorConfig
 from tests.simulators.conftest import TIMEOUT_S, Received, running, subscribed
 
 FAST = SimulatorConfig(speed=600, min_interval_s=0.2)
