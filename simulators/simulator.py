@@ -25,11 +25,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from enum import Enum
 from typing import NamedTuple
-
-import aiomqtt
 
 from device_profiles.commands import CommandError, command_subscriptions, decode_command
 from device_profiles.schema import Profile
@@ -63,7 +61,7 @@ from simulators.scenario import (
     format_duration,
     select,
 )
-from simulators.transport import Transport, TransportError
+from simulators.transport import Transport, TransportError, topic_matches
 from simulators.uplink import Uplink
 
 log = logging.getLogger(__name__)
@@ -206,7 +204,8 @@ class Simulator:
         self.clock = clock or SimClock(self.config.speed, self.config.start)
         self.scenario = scenario
         self.uplink = uplink
-        self._tz = tz
+        self._tz = tz if tz is not None else datetime.now().astimezone().tzinfo
+        """Time zone of the community's clock (dusk, rush hours): default the machine's."""
         if scenario is not None:
             check_against(scenario, community.devices)
         self._rng = random.Random(f"linli-sim-runtime-{community.seed}")
@@ -515,7 +514,7 @@ class Simulator:
         False (and a log line saying why) for a command no simulated device takes."""
         problem = "no simulated device has this command topic"
         for profile in self._profiles.values():
-            if not any(aiomqtt.Topic(topic).matches(f) for f in command_subscriptions(profile)):
+            if not any(topic_matches(topic, f) for f in command_subscriptions(profile)):
                 continue
             try:
                 decoded = decode_command(profile, topic, payload)
@@ -587,7 +586,7 @@ class Simulator:
 
     async def _listen(self, transport: Transport) -> None:
         async for topic, payload in transport.incoming():
-            if aiomqtt.Topic(topic).matches(CONTROL_TOPIC):
+            if topic_matches(topic, CONTROL_TOPIC):
                 try:
                     self.handle_control(payload)
                 except SimulatorError as exc:

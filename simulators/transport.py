@@ -1,6 +1,7 @@
 """MQTT for the simulator: the only module that talks to aiomqtt.
 
-The simulator publishes through a :class:`Transport`; two kinds exist:
+The simulator publishes through a :class:`Transport` and receives through it the control
+topic's messages and the commands sent to its devices; two kinds exist:
 
 - :class:`SharedConnection` multiplexes every device over a few MQTT connections (one by
   default), devices spread over them round-robin; the first also carries the control topic.
@@ -61,6 +62,11 @@ class TransportError(Exception):
 
 class OpenFileLimit(SimulatorError):
     """This process may not open enough files (sockets) for the connections asked for."""
+
+
+def topic_matches(topic: str, topic_filter: str) -> bool:
+    """Whether ``topic`` matches the MQTT subscription filter ``topic_filter``."""
+    return aiomqtt.Topic(topic).matches(topic_filter)
 
 
 def will_topic(device_id: str) -> str:
