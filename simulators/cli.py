@@ -222,6 +222,13 @@ def run(
         simulator = Simulator(community, config, scenario=script)
     except SimulatorError as exc:
         raise fail(str(exc)) from None
+    if script is not None and uplink_port is None:
+        gateway_lines = [str(event.line) for event in script.events if event.target.gateway]
+        if gateway_lines:
+            raise fail(
+                f"{scenario}: gateway faults (line {', '.join(gateway_lines)}) need the "
+                "gateway's uplink: run with --uplink-port P --cloud-port Q"
+            )
     logging.getLogger("simulators").info(
         "simulating %d devices on %s:%d (speed %g, %s, %s)",
         len(community),

@@ -162,3 +162,15 @@ def test_fault_command_without_a_broker_exits_2() -> None:
     assert result.exit_code == 2
     assert f"127.0.0.1:{port}" in result.output
     assert "is the broker running?" in result.output
+
+
+def test_run_refuses_a_scenario_with_gateway_faults_but_no_uplink(tmp_path: Path) -> None:
+    script = tmp_path / "outage.yaml"
+    script.write_text(
+        "events:\n  - at: 1m\n    device: gate-01\n    fault: motor_jammed\n"
+        "  - at: 2m\n    gateway: true\n    fault: uplink_loss\n    for: 5m\n"
+    )
+    result = runner.invoke(app, ["run", "--scenario", str(script), "--broker-port", "1"])
+    assert result.exit_code == 2
+    assert "line 5" in result.output
+    assert "--uplink-port" in result.output
