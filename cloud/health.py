@@ -11,7 +11,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -75,22 +75,29 @@ class HealthEngine:
     def judge_silence(self, session: Session, now: datetime) -> int:
         """Raise silence-rule faults (e.g. ``offline``) on devices not heard from for too
         long; returns how many devices went silent. Devices behind a gateway that is itself
-        offline are left alone: the gateway is what failed, and its status says so."""
+        offline are left alone: the gateway is what failed, and its status says so. Silence is
+        counted from when the gateway last came online at the earliest, so devices rejoining
+        a gateway that was down (or sending its backlog) get their heartbeats' time."""
         horizon = self._shortest_silence_s()
         if horizon is None:
             return 0
-        quiet = session.scalars(
-            select(Device)
+        cutoff = now - timedelta(seconds=horizon)
+        quiet = session.execute(
+            select(Device, Gateway.online_since)
             .join(Gateway, Gateway.id == Device.gateway_id)
             .where(Gateway.online.is_(True))
-            .where(Device.last_seen_at <= now - timedelta(seconds=horizon))
+            .where(Device.last_seen_at <= cutoff)
+            .where(or_(Gateway.online_since.is_(None), Gateway.online_since <= cutoff))
         )
         changed = 0
-        for device in quiet:
+        for device, online_since in quiet.tuples():
             profile = self._catalogue.get(device.profile)
             if profile is None or device.last_seen_at is None:
                 continue
-            new = set(silent_faults(profile, _aware(device.last_seen_at), now)) - set(device.faults)
+            heard = _aware(device.last_seen_at)
+            if online_since is not None:
+                heard = max(heard, _aware(online_since))
+            new = set(silent_faults(profile, heard, now)) - set(device.faults)
             if not new:
                 continue
             changed += 1

@@ -3,7 +3,8 @@
 Up: every message on the local broker is decoded with its profile; an item is stamped
 (with a fresh id and ``alarm`` set while a fault is active) and put in the outbox; the
 forwarder sends batches to the cloud broker with QoS 1 and forgets items only once the
-PUBACK arrived. Alarm items go at once, in their own batch, ahead of waiting telemetry.
+PUBACK arrived. Alarm items go at once, ahead of waiting telemetry, with their own device's
+earlier readings (a device's readings keep their order).
 Messages that cannot be decoded go to the dead-letter log.
 
 Down: commands from the cloud are relayed to the local broker on

@@ -70,6 +70,8 @@ class Outbox(Protocol):
 class _Entry:
     item: Item
     since: float
+    order: int
+    """Arrival order: a device's items leave in it."""
 
 
 class MemoryOutbox:
@@ -79,6 +81,11 @@ class MemoryOutbox:
     When full, the oldest waiting non-alarm item is dropped to make room (counted in
     ``dropped``); only when no non-alarm item waits does an alarm go, the incoming
     item if it is not an alarm, else the oldest waiting alarm.
+
+    Alarms are taken ahead of waiting telemetry, but never ahead of their own device's:
+    an alarm's batch also carries the telemetry its device sent before it, so that the cloud
+    sees every device's readings in the order they were made (two readings of one second
+    must not swap places).
     """
 
     def __init__(self, max_items: int, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -90,6 +97,7 @@ class MemoryOutbox:
         self._bulk: deque[_Entry] = deque()
         self._taken: dict[str, _Entry] = {}
         self._dropped = 0
+        self._arrivals = 0
 
     @property
     def pending_alarms(self) -> int:
@@ -115,7 +123,9 @@ class MemoryOutbox:
                 self._alarms.popleft()
             else:  # the incoming item is the one to go
                 return
-        (self._alarms if item.alarm else self._bulk).append(_Entry(item, self._clock()))
+        self._arrivals += 1
+        entry = _Entry(item, self._clock(), self._arrivals)
+        (self._alarms if item.alarm else self._bulk).append(entry)
 
     def _count_drop(self) -> None:
         self._dropped += 1
@@ -125,13 +135,38 @@ class MemoryOutbox:
             )
 
     def take(self, limit: int) -> list[Item]:
-        queue = self._alarms if self._alarms else self._bulk
-        taken: list[Item] = []
-        while queue and len(taken) < limit:
-            entry = queue.popleft()
+        entries: list[_Entry] = []
+        if self._alarms:
+            while self._alarms and len(entries) < limit:
+                entries.append(self._alarms.popleft())
+            entries.extend(self._take_earlier_bulk(entries, limit - len(entries)))
+            entries.sort(key=lambda entry: entry.order)
+        else:
+            while self._bulk and len(entries) < limit:
+                entries.append(self._bulk.popleft())
+        for entry in entries:
             self._taken[entry.item.id] = entry
-            taken.append(entry.item)
-        return taken
+        return [entry.item for entry in entries]
+
+    def _take_earlier_bulk(self, alarms: list[_Entry], room: int) -> list[_Entry]:
+        """Up to ``room`` waiting telemetry items of the alarms' devices that arrived
+        before their alarm, oldest first, taken out of the bulk queue."""
+        if room <= 0 or not self._bulk:
+            return []
+        last_alarm: dict[str, int] = {}
+        for alarm in alarms:
+            last_alarm[alarm.item.device_id] = alarm.order
+        earlier: list[_Entry] = []
+        rest: deque[_Entry] = deque()
+        for entry in self._bulk:
+            before = last_alarm.get(entry.item.device_id)
+            if before is not None and entry.order < before and len(earlier) < room:
+                earlier.append(entry)
+            else:
+                rest.append(entry)
+        if earlier:
+            self._bulk = rest
+        return earlier
 
     def oldest_bulk_age(self) -> float | None:
         if not self._bulk:

@@ -84,6 +84,7 @@ class GatewayPublic(_Public):
     id: str
     online: bool
     status_at: datetime | None
+    online_since: datetime | None
     counters: dict[str, int]
     last_seq: int | None
     first_seen_at: datetime

@@ -67,6 +67,8 @@ class Gateway(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     online: Mapped[bool] = mapped_column(default=False)
     status_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    online_since: Mapped[datetime | None] = mapped_column(Timestamp)
+    """When it last came online: its devices' silence is counted from then at the earliest."""
     counters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_seq: Mapped[int | None] = mapped_column(BigInteger)
     first_seen_at: Mapped[datetime] = mapped_column(Timestamp)

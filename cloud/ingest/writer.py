@@ -194,6 +194,8 @@ class BatchWriter:
         now = self._clock()
         with self._sessions.begin() as session:
             gateway = self._gateway(session, status.gateway_id, now)
+            if status.online and not gateway.online:
+                gateway.online_since = now
             gateway.online = status.online
             gateway.status_at = status.ts or now
             if status.counters:

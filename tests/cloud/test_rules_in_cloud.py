@@ -93,6 +93,22 @@ def test_no_silence_tickets_while_the_gateway_itself_is_offline(pumps: Services)
         assert gateway is not None and not gateway.online
 
 
+def test_silence_counts_from_when_the_gateway_came_back(pumps: Services) -> None:
+    # a gateway that was down for 20 minutes comes back: its devices get their heartbeats'
+    # time to rejoin (and the gateway to send its backlog) before they are judged silent
+    send(pumps, 1, 0)
+    last_seen(pumps, 0)
+    pumps.writer.record_status(GatewayStatus(gateway_id="gw-1", online=False))
+    pumps.writer.record_status(GatewayStatus(gateway_id="gw-1", online=True))
+    with pumps.sessions.begin() as session:
+        gateway = session.get(Gateway, "gw-1")
+        assert gateway is not None and gateway.online_since is not None
+        gateway.online_since = T0 + timedelta(minutes=20)
+    assert sweep(pumps, 22.9) == 0
+    assert sweep(pumps, 23.0) == 1
+    assert tickets(pumps) == [("offline", "open")]
+
+
 def test_a_duration_rule_spans_batches(pumps: Services) -> None:
     send(pumps, 1, 0, p=1.0)
     send(pumps, 2, 1, p=1.1)

@@ -3,9 +3,10 @@ against the two test brokers, for end-to-end tests."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,12 +63,17 @@ def running_system(
     gateway_id: str,
     sim_args: Sequence[str],
     profiles_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[System]:
-    """Cloud, edge agent and simulator running, the cloud healthy and ingesting."""
+    """Cloud, edge agent and simulator running, the cloud healthy and ingesting.
+
+    ``env`` adds environment variables for the three processes (settings such as
+    ``LINLI_EDGE_STATUS_INTERVAL_S`` or ``LINLI_CLOUD_SILENCE_CHECK_S``)."""
     http_port = free_port()
     uplink_port = free_port()  # the edge agent reaches the cloud through the simulator's uplink
     site = ["--profiles-dir", str(profiles_dir)] if profiles_dir else []
-    with ProcessGroup(workdir / "logs") as processes:
+    environment = {**os.environ, **env} if env else None
+    with ProcessGroup(workdir / "logs", env=environment) as processes:
         processes.start(
             "cloud",
             linli_command(

@@ -10,10 +10,10 @@ from edge_agent.outbox import MemoryOutbox, Outbox
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def item(n: int, *, alarm: bool = False) -> Item:
+def item(n: int, *, alarm: bool = False, device: str | None = None) -> Item:
     return Item(
         id=f"item-{n:04d}",
-        device_id=f"dev-{n}",
+        device_id=device or f"dev-{n}",
         device_type="access_gate",
         profile="acme_access_gate",
         profile_version="1.0.0",
@@ -42,6 +42,28 @@ def test_alarms_are_taken_before_older_bulk_and_in_a_batch_of_their_own() -> Non
     assert ids(outbox.take(50)) == ["item-0010", "item-0011"]
     assert ids(outbox.take(50)) == ["item-0000", "item-0001", "item-0002"]
     assert outbox.take(50) == []
+
+
+def test_an_alarm_takes_its_own_devices_earlier_telemetry_along_in_order() -> None:
+    # a normal reading made just before the fault must not reach the cloud after it (with
+    # one-second timestamps it would look newer and clear the fault)
+    outbox = MemoryOutbox(100)
+    outbox.put(item(1, device="gate-01"))
+    outbox.put(item(2, device="gate-02"))
+    outbox.put(item(3, device="gate-01"))
+    outbox.put(item(4, alarm=True, device="gate-01"))
+    outbox.put(item(5, device="gate-01"))  # after the alarm: may wait for its batch
+    assert ids(outbox.take(50)) == ["item-0001", "item-0003", "item-0004"]
+    assert ids(outbox.take(50)) == ["item-0002", "item-0005"]
+
+
+def test_an_alarm_batch_stays_within_the_limit() -> None:
+    outbox = MemoryOutbox(100)
+    for n in range(5):
+        outbox.put(item(n, device="gate-01"))
+    outbox.put(item(9, alarm=True, device="gate-01"))
+    assert ids(outbox.take(3)) == ["item-0000", "item-0001", "item-0009"]
+    assert ids(outbox.take(3)) == ["item-0002", "item-0003", "item-0004"]
 
 
 def test_take_respects_the_limit_and_keeps_order() -> None:
