@@ -2,14 +2,16 @@
 
 Starts a private Mosquitto on a free port, runs ``linli sim run`` as a separate process with
 ``--devices`` devices spread over every simulable profile of the catalogue, each reporting
-every ``--interval`` seconds, counts the messages a subscriber receives, and prints one
-table row. It prints figures; it asserts nothing.
+every ``--interval`` real seconds (``--speed 1 --report-every INTERVAL``: simulated time runs
+at real speed, the behaviour models stay on today's clock), counts the messages a subscriber
+receives, and prints one table row per run. It prints figures; it asserts nothing.
 
+    .venv/bin/python bench/sim_scale.py --both
     .venv/bin/python bench/sim_scale.py --devices 20000 --mode shared --connections 4
     .venv/bin/python bench/sim_scale.py --devices 2000 --mode per-device
 
 Measurement starts once every device has reported at least once (so per-device connection
-set-up is not in the window) and lasts ``--seconds``.
+set-up is not in the window) and lasts ``--seconds``. See bench/README.md for the columns.
 """
 
 from __future__ import annotations
@@ -35,10 +37,21 @@ from linli.mosquitto import Mosquitto
 from simulators.device import normal_examples
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+KEEPS_UP = 0.98
+"""Received / expected at or above which the simulator is said to keep up."""
+BROKER_SPARE_FILES = 64
+"""Descriptors the broker needs besides one per client (listener, log, ...)."""
+
+BOTH = (
+    # (mode, devices, connections): the issue's two targets
+    ("shared", 20000, 4),
+    ("per-device", 2000, 1),
+)
 
 
 def _raise_open_files() -> int:
-    """Raise this process's soft RLIMIT_NOFILE to the hard limit (children inherit it)."""
+    """Raise this process's soft RLIMIT_NOFILE to the hard limit; the broker and the
+    simulator, started from here, inherit it."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -55,7 +68,7 @@ def _counts(catalogue: Catalogue, devices: int) -> dict[str, int]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far."""
+    """User + system CPU seconds of a process (all its threads) so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
@@ -65,6 +78,15 @@ def _status_kb(pid: int, key: str) -> int:
         if line.startswith(f"{key}:"):
             return int(line.split()[1])
     raise KeyError(key)
+
+
+def _open_files_limit(pid: int) -> int | None:
+    """The soft RLIMIT_NOFILE of a running process (None: unlimited or unreadable)."""
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            soft = line.split()[3]
+            return None if soft == "unlimited" else int(soft)
+    return None
 
 
 class Counter:
@@ -99,12 +121,26 @@ class Counter:
         self._client.loop_stop()
 
 
+def _machine_busy_seconds() -> float:
+    """CPU seconds all processes on the machine have used so far (every core together)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 @dataclass(frozen=True)
 class Sample:
     at: float
     messages: int
     sim_cpu_s: float
     broker_cpu_s: float
+    counter_cpu_s: float
+    machine_cpu_s: float
 
     @classmethod
     def take(cls, counter: Counter, sim_pid: int, broker_pid: int) -> Sample:
@@ -113,6 +149,8 @@ class Sample:
             counter.snapshot()[0],
             _cpu_seconds(sim_pid),
             _cpu_seconds(broker_pid),
+            _own_cpu_seconds(),
+            _machine_busy_seconds(),
         )
 
 
@@ -129,34 +167,46 @@ class Row:
     seconds: float
     messages: int
     startup_s: float
+    connect_s: float | None
     rss_mb: float
-    peak_rss_mb: float
     sim_cpu_s: float
     broker_cpu_s: float
+    counter_cpu_s: float
+    other_cpu_s: float
     lost: int | None
+
+    @property
+    def expected(self) -> float:
+        return self.devices / self.interval_s
 
     @property
     def rate(self) -> float:
         return self.messages / self.seconds
 
+    @property
+    def sim_cpu_pct(self) -> float:
+        return 100 * self.sim_cpu_s / self.seconds
+
     def cells(self) -> list[str]:
-        device_hours = self.devices * self.seconds / 3600
+        keeps_up = self.rate >= KEEPS_UP * self.expected
         return [
             self.mode,
             f"{self.devices}",
             f"{self.connections}",
             f"{self.interval_s:g}",
-            f"{self.seconds:.0f}",
-            f"{self.messages}",
+            f"{self.expected:.0f}",
             f"{self.rate:.0f}",
-            f"{self.devices / self.interval_s:.0f}",
-            f"{self.startup_s:.1f}",
+            f"{100 * self.rate / self.expected:.0f}%" + ("" if keeps_up else " !"),
             f"{self.rss_mb:.0f}",
-            f"{self.peak_rss_mb:.0f}",
             f"{self.rss_mb * 1024 / self.devices:.1f}",
-            f"{100 * self.sim_cpu_s / self.seconds:.0f}",
-            f"{self.sim_cpu_s / device_hours:.2f}",
+            f"{self.sim_cpu_pct:.0f}",
+            f"{1e6 * self.sim_cpu_s / self.seconds / self.devices:.0f}",
+            f"{self.sim_cpu_pct / (self.rate / 1000):.0f}" if self.rate else "-",
             f"{100 * self.broker_cpu_s / self.seconds:.0f}",
+            f"{100 * self.counter_cpu_s / self.seconds:.0f}",
+            f"{100 * self.other_cpu_s / self.seconds:.0f}",
+            "-" if self.connect_s is None else f"{self.connect_s:.1f}",
+            f"{self.startup_s:.0f}",
             "?" if self.lost is None else f"{self.lost}",
         ]
 
@@ -166,17 +216,19 @@ HEADER = [
     "devices",
     "conns",
     "every s",
-    "seconds",
-    "messages",
-    "msg/s",
-    "target/s",
-    "startup s",
-    "RSS MB",
-    "peak MB",
+    "expected msg/s",
+    "received msg/s",
+    "recv/exp",
+    "sim RSS MB",
     "KB/device",
     "sim CPU %",
-    "CPU s/dev-h",
+    "CPU µs/s per device",
+    "CPU % per 1k msg/s",
     "broker CPU %",
+    "counter CPU %",
+    "other CPU %",
+    "connect s",
+    "startup s",
     "lost",
 ]
 
@@ -185,36 +237,60 @@ def print_table(rows: list[Row]) -> None:
     lines = [HEADER, *(row.cells() for row in rows)]
     widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
     print("| " + " | ".join(h.ljust(w) for h, w in zip(HEADER, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        cells = row.cells()
-        print("| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|", flush=True)
+    for cells in lines[1:]:
+        # the mode left, the figures right
+        padded = [cells[0].ljust(widths[0])]
+        padded += [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
+        print("| " + " | ".join(padded) + " |")
+    sys.stdout.flush()
 
 
-def run(args: argparse.Namespace) -> Row:
-    catalogue = Catalogue.load()
-    counts = _counts(catalogue, args.devices)
-    devices = sum(counts.values())
-    limit = _raise_open_files()
-    _say(f"open-file limit {limit}; {devices} devices over {len(counts)} profiles")
-    workdir = Path(tempfile.mkdtemp(prefix="linli-bench-"))
-    connections = 1 if args.mode == "per-device" else args.connections
+def _simulator_argv(
+    args: argparse.Namespace, mode: str, connections: int, counts: dict[str, int], port: int
+) -> list[str]:
+    python = [sys.executable]
+    if args.cprofile:
+        python += ["-m", "cProfile", "-o", str(Path(args.cprofile).resolve())]
     argv = [
-        sys.executable, "-m", "simulators", "run",
-        "--broker-port", "0",
-        "--connection-mode", args.mode,
-        "--speed", "1000000", "--min-interval", str(args.interval),
+        *python, "-m", "simulators", "run",
+        "--broker-port", str(port),
+        "--connection-mode", mode,
+        # real-time simulated clock; a fixed real report interval for every device
+        "--speed", "1", "--report-every", str(args.interval),
         "--log-level", "info",
         *([f"--max-in-flight={args.max_in_flight}"] if args.max_in_flight else []),
         *(f"--count={pid}={n}" for pid, n in counts.items()),
     ]  # fmt: skip
-    if args.mode == "shared":
+    if mode == "shared":
         argv += ["--connections", str(connections)]
+    return argv
+
+
+def run(args: argparse.Namespace, mode: str, devices: int, connections: int) -> Row:
+    catalogue = Catalogue.load()
+    counts = _counts(catalogue, devices)
+    devices = sum(counts.values())
+    limit = _raise_open_files()
+    clients = (devices + 1 if mode == "per-device" else connections) + 1  # + counter
+    _say(
+        f"{mode}: {devices} devices over {len(counts)} profiles, "
+        f"{clients - 1} simulator connection(s), every {args.interval:g}s; "
+        f"open-file limit {limit}"
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="linli-bench-"))
     with Mosquitto(name="bench", log_dir=workdir) as broker:
-        argv[argv.index("--broker-port") + 1] = str(broker.port)
         assert broker.process is not None
         broker_pid = broker.process.pid
+        broker_files = _open_files_limit(broker_pid)
+        if broker_files is not None and broker_files < clients + BROKER_SPARE_FILES:
+            raise RuntimeError(
+                f"mosquitto may open {broker_files} files, {clients} clients need more; "
+                "raise the hard RLIMIT_NOFILE (ulimit -Hn)"
+            )
+        _say(f"mosquitto pid {broker_pid}, open-file limit {broker_files or 'unlimited'}")
         counter = Counter(broker.host, broker.port, catalogue.subscriptions())
+        argv = _simulator_argv(args, mode, connections, counts, broker.port)
         log_path = workdir / "sim.log"
         with log_path.open("wb") as log:
             started = time.monotonic()
@@ -231,16 +307,15 @@ def run(args: argparse.Namespace) -> Row:
                     time.sleep(0.2)
                     seen = counter.snapshot()[1]
                 startup = time.monotonic() - started
-                _say(f"{seen} devices reporting after {startup:.1f}s; measuring")
+                _say(f"{seen} devices reporting after {startup:.1f}s; measuring {args.seconds:g}s")
                 before = Sample.take(counter, sim.pid, broker_pid)
                 time.sleep(args.seconds)
                 after = Sample.take(counter, sim.pid, broker_pid)
                 rss = _status_kb(sim.pid, "VmRSS") / 1024
-                peak = _status_kb(sim.pid, "VmHWM") / 1024
             finally:
                 sim.send_signal(signal.SIGTERM)
                 try:
-                    sim.wait(60)
+                    sim.wait(120 if args.cprofile else 60)
                 except subprocess.TimeoutExpired:
                     sim.kill()
                     sim.wait()
@@ -248,20 +323,31 @@ def run(args: argparse.Namespace) -> Row:
         text = log_path.read_text(errors="replace")
         stopped = re.search(r"stopped after \d+ messages \((\d+) not published\)", text)
         up = re.search(r"all \d+ device connections up in ([\d.]+)s", text)
-        if up:
-            _say(f"per-device connections all up in {up.group(1)}s")
+        warnings = [line for line in text.splitlines() if " WARNING " in line]
+        for line in warnings[:5]:
+            _say(f"simulator: {line}")
+        _say(f"simulator log: {log_path}")
     return Row(
-        mode=args.mode,
+        mode=mode,
         devices=devices,
-        connections=devices if args.mode == "per-device" else connections,
+        connections=devices if mode == "per-device" else connections,
         interval_s=args.interval,
         seconds=after.at - before.at,
         messages=after.messages - before.messages,
         startup_s=startup,
+        connect_s=float(up.group(1)) if up else None,
         rss_mb=rss,
-        peak_rss_mb=peak,
         sim_cpu_s=after.sim_cpu_s - before.sim_cpu_s,
         broker_cpu_s=after.broker_cpu_s - before.broker_cpu_s,
+        counter_cpu_s=after.counter_cpu_s - before.counter_cpu_s,
+        # everything else on the machine: a busy neighbour makes the run unreliable
+        other_cpu_s=max(
+            0.0,
+            (after.machine_cpu_s - before.machine_cpu_s)
+            - (after.sim_cpu_s - before.sim_cpu_s)
+            - (after.broker_cpu_s - before.broker_cpu_s)
+            - (after.counter_cpu_s - before.counter_cpu_s),
+        ),
         lost=int(stopped.group(1)) if stopped else None,
     )
 
@@ -274,20 +360,38 @@ def main() -> None:
         "--connections", type=int, default=4, help="shared mode: connections (default 4)"
     )
     parser.add_argument(
-        "--interval", type=float, default=10.0, help="seconds between a device's reports (10)"
+        "--both",
+        action="store_true",
+        help="run both canonical cases, 20000 devices shared over 4 connections and 2000 "
+        "per-device (--devices, --mode and --connections are ignored)",
     )
-    parser.add_argument("--seconds", type=float, default=30.0, help="measuring window (30)")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=10.0,
+        help="real seconds between a device's reports, --report-every (default 10)",
+    )
+    parser.add_argument("--seconds", type=float, default=60.0, help="measuring window (60)")
     parser.add_argument(
         "--max-in-flight", type=int, default=None, help="passed on to linli sim run"
     )
     parser.add_argument(
         "--startup-timeout", type=float, default=120.0, help="extra time for start-up (120)"
     )
+    parser.add_argument(
+        "--cprofile",
+        metavar="FILE",
+        default=None,
+        help="run the simulator under cProfile and write its stats to FILE (slows it down)",
+    )
     args = parser.parse_args()
     if args.devices < 1 or args.connections < 1 or args.interval <= 0 or args.seconds <= 0:
         parser.error("--devices, --connections, --interval and --seconds must be positive")
-    row = run(args)
-    print_table([row])
+    if args.both and args.cprofile:
+        parser.error("--cprofile profiles one run; leave out --both")
+    cases = BOTH if args.both else ((args.mode, args.devices, args.connections),)
+    rows = [run(args, mode, devices, connections) for mode, devices, connections in cases]
+    print_table(rows)
 
 
 if __name__ == "__main__":

@@ -697,11 +697,13 @@ class Simulator:
             return None
         sim_now = self.clock.now()
         metrics, faults = live.reading(sim_now, self._tz)
-        if not live.should_report(metrics, now):
+        # Heartbeats count in due times, as the ticks do: timed from when a tick ran, a
+        # late tick would push the next report past the tick that should carry it.
+        if not live.should_report(metrics, item.when + 0.5 * interval):
             return None
         live.force = False
         live.sent = metrics
-        live.next_report = now + self._report_interval(device)
+        live.next_report = item.when + self._report_interval(device)
         return device, live.payload(metrics, faults, self.clock.wall(), sim_now, self._tz)
 
     async def _send(self, transport: Transport, device: SimulatedDevice, payload: bytes) -> None:
