@@ -238,8 +238,9 @@ def _template_document(profile: Profile, spec: TopicSpec, template: Template | N
     return document
 
 
-def _parse(spec: TopicSpec, payload: Any) -> Document | None:
-    """A payload as the decoder sees it (CSV: cells by column), or None if it is not one."""
+def _parse(spec: TopicSpec, payload: Any, *, private: bool = True) -> Document | None:
+    """A payload as the decoder sees it (CSV: cells by column), or None if it is not one.
+    ``private``: a copy the caller may change (else it may share the example's dicts)."""
     if spec.format == "csv":
         if not isinstance(payload, str):
             return None
@@ -252,7 +253,9 @@ def _parse(spec: TopicSpec, payload: Any) -> Document | None:
             payload = json.loads(payload)
         except (ValueError, RecursionError):
             return None
-    return copy.deepcopy(payload) if isinstance(payload, dict) else None
+    if not isinstance(payload, dict):
+        return None
+    return copy.deepcopy(payload) if private else payload
 
 
 # --- what the vendor's payloads look like ------------------------------------------------
@@ -277,7 +280,7 @@ class _Dialect:
                 if self._spec.regex.match(example.topic):
                     steps = [example.payload, *(step.payload for step in example.history)]
                     for payload in steps:
-                        parsed = _parse(self._spec, payload)
+                        parsed = _parse(self._spec, payload, private=False)  # only read
                         if parsed is not None:
                             self._others.append(parsed)
         yield from self._others
@@ -454,13 +457,13 @@ def _solve(path: str, dialect: _Dialect, hard: list[_Writer], soft: list[_Writer
     for writer in hard:
         pool += writer.proposals
     candidates: list[Any] = []
-    seen: set[str] = set()
+    seen: set[object] = set()
     if dialect.csv and path not in dialect.template:
         pool = []  # not a column: the decoder never finds it
     for value in pool:
         if dialect.csv and not (isinstance(value, str) and "," not in value):
             continue
-        key = "<absent>" if value is _ABSENT else json.dumps(value, sort_keys=True)
+        key = _candidate_key(value)
         if key not in seen:
             seen.add(key)
             candidates.append(value)
@@ -479,6 +482,15 @@ def _solve(path: str, dialect: _Dialect, hard: list[_Writer], soft: list[_Writer
             )
     labels = " and ".join(writer.label for writer in hard)
     raise EncodeError(f"no value at {path!r} says both {labels}", path)
+
+
+def _candidate_key(value: Any) -> object:
+    """Equal for values that are the same JSON (1 and 1.0 and True stay apart)."""
+    if value is _ABSENT:
+        return "<absent>"
+    if value is None or isinstance(value, (str, int, float)):
+        return (type(value), value)
+    return json.dumps(value, sort_keys=True)
 
 
 # --- vendor values -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ fault opens, and example payloads that double as tests.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -63,6 +64,16 @@ class Priority(StrEnum):
     URGENT = "urgent"
 
 
+@functools.lru_cache(maxsize=4096)
+def _topic_regex(pattern: str) -> re.Pattern[str]:
+    """The regular expression matching a topic pattern's topics (placeholders as groups)."""
+    parts = []
+    for level in pattern.split("/"):
+        match = _PLACEHOLDER.fullmatch(level)
+        parts.append(f"(?P<{match.group(1)}>[^/]+)" if match else re.escape(level))
+    return re.compile("^" + "/".join(parts) + "$")
+
+
 class TopicSpec(_Strict):
     """One MQTT topic layout, e.g. ``acme/gate/{device_id}/status``.
 
@@ -106,11 +117,7 @@ class TopicSpec(_Strict):
 
     @property
     def regex(self) -> re.Pattern[str]:
-        parts = []
-        for level in self.pattern.split("/"):
-            match = _PLACEHOLDER.fullmatch(level)
-            parts.append(f"(?P<{match.group(1)}>[^/]+)" if match else re.escape(level))
-        return re.compile("^" + "/".join(parts) + "$")
+        return _topic_regex(self.pattern)
 
     def topic_for(self, device_id: str, **values: str) -> str:
         """The concrete topic a device with this id publishes on."""
