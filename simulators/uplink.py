@@ -4,7 +4,9 @@ In simulation the edge agent reaches the cloud broker through an :class:`Uplink`
 on a loopback port. :meth:`Uplink.cut` simulates a lost uplink or a gateway losing power:
 every relayed connection is aborted at once on both sides, so the relay never sends an MQTT
 DISCONNECT and the broker publishes the client's last will; until :meth:`Uplink.restore`
-every new connection is closed as soon as it is accepted. Plain asyncio streams, no MQTT.
+the port is closed, so a new connection is refused at once (a client whose connection were
+accepted and then dropped before its CONNACK would wait out its connect timeout instead).
+Plain asyncio streams, no MQTT.
 
 Relays are stopped by aborting their transports, which ends their pipes' reads and drains;
 only tasks still connecting to the target are cancelled (``open_connection``, no aiomqtt).
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any
@@ -68,6 +71,7 @@ class Uplink:
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._server is not None:
+            self._server.close()
             await self._server.wait_closed()
 
     @property
@@ -89,13 +93,26 @@ class Uplink:
     def cut(self) -> None:
         """Abort every relayed connection, and refuse new ones until :meth:`restore`."""
         self._cut = True
+        if self._server is not None:
+            self._server.close()  # stop listening: connections are refused
         dropped = self._drop_all()
         log.info("uplink %s cut: %d connection(s) dropped", self._where, dropped)
 
     def restore(self) -> None:
-        """Relay new connections again."""
+        """Relay new connections again: the port listens again before this returns."""
+        if not self._cut or self._closed:
+            return
         self._cut = False
+        listening = socket.create_server((self._listen[0], self.port))  # SO_REUSEADDR
+        self._spawn(self._serve(listening))
         log.info("uplink %s restored", self._where)
+
+    async def _serve(self, listening: socket.socket) -> None:
+        server = await asyncio.start_server(self._accept, sock=listening)
+        if self._closed or self._cut:
+            server.close()
+        else:
+            self._server = server
 
     @property
     def _where(self) -> str:
