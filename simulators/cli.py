@@ -35,15 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = ["app", "cli_control", "cli_recording"]
 
-SimSeconds = Annotated[
-    str | None,
-    typer.Option(
-        metavar="DURATION",
-        help="Simulated time: seconds or 90s, 5m, 1h30m, 2d.",
-        show_default=False,
-    ),
-]
-
 
 @app.command("run")
 def run(
