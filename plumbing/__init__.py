@@ -1,0 +1,15 @@
+"""Plumbing that every Linli component needs and that is not part of the open standard.
+
+What it holds, one idea a module:
+
+- :mod:`plumbing.backoff` — reconnect delays, exponential with full jitter;
+- :mod:`plumbing.issues` — a problem located as ``file:line: field: message``, and pydantic
+  validation errors turned into such issues or into a one-line summary;
+- :mod:`plumbing.yamlfile` — reading a YAML mapping while keeping each node's line;
+- :mod:`plumbing.payloads` — a message payload in a JSON document, as text or as base64;
+- :mod:`plumbing.settings` — command-line options generated from a pydantic-settings model,
+  so an option, its environment variable and its default are declared once.
+
+It sits beside :mod:`device_profiles` on the ground floor and imports nothing of Linli's:
+``device_profiles``, ``edge_agent``, ``cloud``, ``simulators`` and ``linli`` may import it.
+"""

@@ -1,0 +1,128 @@
+"""Reading a YAML file into plain Python values while keeping the line of every node.
+
+:func:`read_mapping` reads a file whose top level must be a mapping, reporting every way it
+can fail (unreadable, not UTF-8, not YAML, not a mapping) as an :class:`IssuesError` with
+the line. The :class:`YamlDocument` it returns gives the plain values to validate and the
+line of any location in them, so a validation error can say ``file:line: field: message``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.scalarbool import ScalarBoolean
+
+from plumbing.issues import Issue, IssuesError, Loc, dotted, message_of, validation_issues
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    """A YAML mapping read from ``file``: its lines, and its values as plain Python."""
+
+    file: Path
+    root: CommentedMap
+
+    def plain(self) -> dict[str, Any]:
+        """The document as dicts, lists and scalars (mapping keys as text).
+
+        IssuesError if an alias refers to a node that contains it.
+        """
+        try:
+            plain = _plain(self.root, frozenset())
+        except _Recursive:
+            raise IssuesError([self.issue((), "YAML: an alias refers to itself")]) from None
+        assert isinstance(plain, dict)
+        return plain
+
+    def line_of(self, loc: Loc) -> int | None:
+        """1-based line of the deepest node on ``loc`` that exists in the document."""
+        node: Any = self.root
+        line: int | None = 1
+        for part in loc:
+            if isinstance(node, CommentedMap):
+                key = next((k for k in node if str(k) == str(part)), None)
+                if key is None or key not in node.lc.data:
+                    break  # absent, or merged in from an anchor (``<<: *name``): no line here
+                line = node.lc.key(key)[0] + 1
+                node = node[key]
+            elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+                line = node.lc.item(part)[0] + 1
+                node = node[part]
+            else:
+                break
+        return line
+
+    def issue(self, loc: Loc, message: str) -> Issue:
+        """A problem at ``loc``, with its line."""
+        return Issue(self.file, self.line_of(loc), dotted(loc), message)
+
+    def validation_issues(
+        self,
+        exc: ValidationError,
+        *,
+        prefix: Loc = (),
+        message: Callable[[ErrorDetails], str] = message_of,
+    ) -> list[Issue]:
+        """Every error of ``exc`` (from validating the values at ``prefix``), with lines."""
+        return validation_issues(
+            exc, self.file, line_of=self.line_of, prefix=prefix, message=message
+        )
+
+
+def read_mapping(path: Path, *, what: str, hint: str = "") -> YamlDocument:
+    """The YAML mapping in the file at ``path``; IssuesError saying why it is not one.
+
+    ``what`` names the document in messages (``"a profile"``); ``hint`` says what the
+    mapping should hold.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IssuesError([Issue(path, None, "", f"cannot read: {exc.strerror or exc}")]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise IssuesError([Issue(path, line, "", f"not UTF-8 text: {exc.reason}")]) from None
+    try:
+        document = YAML(typ="rt").load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        at = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise IssuesError([Issue(path, at, "", f"YAML: {problem}")]) from None
+    except (ValueError, RecursionError) as exc:  # e.g. a timestamp out of range
+        raise IssuesError([Issue(path, None, "", f"YAML: {exc}")]) from None
+    if not isinstance(document, CommentedMap):
+        expected = f"{what} must be a YAML mapping" + (f" ({hint})" if hint else "")
+        message = f"empty file: {expected}" if document is None else expected
+        raise IssuesError([Issue(path, 1, "", message)])
+    return YamlDocument(path, document)
+
+
+class _Recursive(Exception):
+    pass
+
+
+def _plain(node: Any, parents: frozenset[int]) -> Any:
+    if isinstance(node, CommentedMap | CommentedSeq):
+        if id(node) in parents:
+            raise _Recursive
+        inner = parents | {id(node)}
+        if isinstance(node, CommentedMap):
+            return {str(key): _plain(value, inner) for key, value in node.items()}
+        return [_plain(value, inner) for value in node]
+    if isinstance(node, ScalarBoolean | bool):
+        return bool(node)
+    for kind in (str, int, float):  # ruamel's scalar subclasses as the plain type
+        if isinstance(node, kind):
+            return kind(node)
+    return node
