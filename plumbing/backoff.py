@@ -20,7 +20,7 @@ class Backoff:
     """
 
     def __init__(self, first_s: float, max_s: float, *, rng: random.Random | None = None) -> None:
-        if first_s <= 0 or max_s < first_s:
+        if not 0 < first_s <= max_s:  # NaN too
             raise ValueError(f"need 0 < first_s <= max_s, got {first_s} and {max_s}")
         self.first_s = first_s
         self.max_s = max_s

@@ -87,12 +87,15 @@ def _has_inner_error(loc: tuple[Any, ...], errors: Sequence[ErrorDetails]) -> bo
     return any(len(e["loc"]) > len(loc) and tuple(e["loc"][: len(loc)]) == loc for e in errors)
 
 
-def validation_summary(exc: ValidationError, limit: int = 5) -> str:
-    """``exc`` on one line: the first ``limit`` errors as ``field: message``, then a count."""
+def validation_summary(exc: ValidationError, *, root: str = "", limit: int = 5) -> str:
+    """``exc`` on one line: the first ``limit`` errors as ``field: message``, then a count.
+
+    An error of the whole value is named ``root`` (e.g. ``payload``), if given.
+    """
     errors = exc.errors()
     parts = []
     for error in errors[:limit]:
-        where = dotted(error["loc"])
+        where = dotted(error["loc"]) or root
         parts.append(f"{where}: {message_of(error)}" if where else message_of(error))
     more = len(errors) - limit
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")

@@ -28,11 +28,11 @@ def payload_fields(payload: bytes, *, cut_at: int | None = None) -> dict[str, st
     """
     kept = payload if cut_at is None else payload[:cut_at]
     try:
-        return {TEXT: kept.decode("utf-8")}
-    except UnicodeDecodeError as exc:
-        if cut_at is not None and len(payload) > cut_at and exc.reason == "unexpected end of data":
-            return {TEXT: kept[: exc.start].decode("utf-8")}  # the first error: the rest is valid
+        payload.decode("utf-8")
+    except UnicodeDecodeError:
         return {BASE64: base64.b64encode(kept).decode("ascii")}
+    # a prefix of UTF-8 text: at most a character cut in two at its end is not text
+    return {TEXT: kept.decode("utf-8", errors="ignore")}
 
 
 def payload_from(document: Mapping[str, Any]) -> bytes:

@@ -17,12 +17,14 @@ once here as annotated types, so every model says the same of them.
 from __future__ import annotations
 
 import enum
+import logging
 import re
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar
 
 import typer
-from pydantic import Field, ValidationError
+from pydantic import BeforeValidator, Field, ValidationError
 from pydantic_core import ErrorDetails, PydanticUndefined
 from pydantic_settings import BaseSettings
 from pydantic_settings.exceptions import SettingsError
@@ -44,6 +46,33 @@ ProfilesDirs = Annotated[
     ),
 ]
 """Directories of a site's own device profiles."""
+
+
+class LogLevel(enum.StrEnum):
+    """How much a process logs."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+LogLevelSetting = Annotated[
+    LogLevel,
+    BeforeValidator(lambda value: value.lower() if isinstance(value, str) else value),
+    Field(description="logging detail"),
+]
+"""A process's logging detail."""
+
+
+def configure_logging(level: LogLevel) -> None:
+    """Log to stderr at ``level``, one line a record with time, level and logger."""
+    logging.basicConfig(
+        level=level.value.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
 
 EXIT_INVALID = 2
 

@@ -4,6 +4,7 @@
 can fail (unreadable, not UTF-8, not YAML, not a mapping) as an :class:`IssuesError` with
 the line. The :class:`YamlDocument` it returns gives the plain values to validate and the
 line of any location in them, so a validation error can say ``file:line: field: message``.
+An alias inside the node it names (a loop) is refused when the file is read.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from plumbing.issues import Issue, IssuesError, Loc, dotted, message_of, validation_issues
@@ -31,14 +33,8 @@ class YamlDocument:
     root: CommentedMap
 
     def plain(self) -> dict[str, Any]:
-        """The document as dicts, lists and scalars (mapping keys as text).
-
-        IssuesError if an alias refers to a node that contains it.
-        """
-        try:
-            plain = _plain(self.root, frozenset())
-        except _Recursive:
-            raise IssuesError([self.issue((), "YAML: an alias refers to itself")]) from None
+        """The document as dicts, lists and scalars (mapping keys as text)."""
+        plain = _plain(self.root)
         assert isinstance(plain, dict)
         return plain
 
@@ -93,6 +89,9 @@ def read_mapping(path: Path, *, what: str, hint: str = "") -> YamlDocument:
         line = data[: exc.start].count(b"\n") + 1
         raise IssuesError([Issue(path, line, "", f"not UTF-8 text: {exc.reason}")]) from None
     try:
+        loop = _alias_loop(YAML(typ="rt").compose(text))
+        if loop is not None:
+            raise IssuesError([Issue(path, loop, "", "YAML: an alias refers to itself")])
         document = YAML(typ="rt").load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -108,18 +107,44 @@ def read_mapping(path: Path, *, what: str, hint: str = "") -> YamlDocument:
     return YamlDocument(path, document)
 
 
-class _Recursive(Exception):
-    pass
+def _alias_loop(root: Node | None) -> int | None:
+    """The 1-based line of an alias inside the very node it names (a loop), if any.
+
+    ruamel composes an alias as the node it names, so the line is that of the mapping key
+    or the sequence that holds it.
+    """
+    on_path: set[int] = set()
+    done: set[int] = set()
+
+    def visit(node: Node, line: int) -> int | None:
+        if id(node) in on_path:
+            return line
+        if id(node) in done or not isinstance(node, MappingNode | SequenceNode):
+            return None
+        on_path.add(id(node))
+        if isinstance(node, MappingNode):
+            children = [
+                (part, key.start_mark.line) for key, value in node.value for part in (key, value)
+            ]
+        else:
+            children = [(item, node.start_mark.line) for item in node.value]
+        for child, where in children:
+            if (found := visit(child, where)) is not None:
+                return found
+        on_path.discard(id(node))
+        done.add(id(node))
+        return None
+
+    found = visit(root, 0) if root is not None else None
+    return None if found is None else found + 1
 
 
-def _plain(node: Any, parents: frozenset[int]) -> Any:
-    if isinstance(node, CommentedMap | CommentedSeq):
-        if id(node) in parents:
-            raise _Recursive
-        inner = parents | {id(node)}
-        if isinstance(node, CommentedMap):
-            return {str(key): _plain(value, inner) for key, value in node.items()}
-        return [_plain(value, inner) for value in node]
+def _plain(node: Any) -> Any:
+    """ruamel's values as plain ones; :func:`read_mapping` made sure no alias loops."""
+    if isinstance(node, CommentedMap):
+        return {str(key): _plain(value) for key, value in node.items()}
+    if isinstance(node, CommentedSeq):
+        return [_plain(value) for value in node]
     if isinstance(node, ScalarBoolean | bool):
         return bool(node)
     for kind in (str, int, float):  # ruamel's scalar subclasses as the plain type
