@@ -13,8 +13,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from device_profiles.protocol import GATEWAY_ID_PATTERN, MAX_BATCH_ITEMS
-
-Port = Annotated[int, Field(ge=1, le=65535)]
+from plumbing.settings import Host, LogLevel, LogLevelSetting, Port, ProfilesDirs
 
 
 class EdgeSettings(BaseSettings):
@@ -30,16 +29,19 @@ class EdgeSettings(BaseSettings):
         str,
         Field(pattern=GATEWAY_ID_PATTERN, description="this gateway's id in the cloud"),
     ]
-    local_host: str = Field("127.0.0.1", description="the gateway's local MQTT broker")
-    local_port: Port = 1883
-    cloud_host: str = Field("127.0.0.1", description="the cloud MQTT broker")
-    cloud_port: Port = 1883
+    local_host: Host = Field(
+        "127.0.0.1", description="host of the gateway's local MQTT broker, where devices publish"
+    )
+    local_port: Port = Field(1883, description="port of the local MQTT broker")
+    cloud_host: Host = Field(
+        "127.0.0.1", description="host of the cloud MQTT broker that batches go to"
+    )
+    cloud_port: Port = Field(1883, description="port of the cloud MQTT broker")
     data_dir: Path = Field(
-        Path("var/edge"), description="sequence file and dead-letter log live here"
+        Path("var/edge"),
+        description="directory for the sequence file and the dead-letter log; created if missing",
     )
-    profiles_dirs: list[Path] = Field(
-        default_factory=list, description="directories of site profiles, besides the built-in"
-    )
+    profiles_dirs: ProfilesDirs
     profiles_poll_s: Annotated[
         float,
         Field(
@@ -68,6 +70,8 @@ class EdgeSettings(BaseSettings):
     shutdown_timeout_s: Annotated[
         float, Field(gt=0, description="time to flush queued items on shutdown")
     ] = 10.0
+
+    log_level: LogLevelSetting = LogLevel.INFO
 
     @model_validator(mode="after")
     def _consistent(self) -> EdgeSettings:

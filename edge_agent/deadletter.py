@@ -3,17 +3,17 @@
 An append-only JSON Lines file, one record per message::
 
     {"ts": "...", "topic": "...", "category": "decode", "reason": "...",
-     "payload": "...", "payload_base64": false, "payload_bytes": 57, "truncated": false}
+     "payload": "...", "payload_bytes": 57, "truncated": false}
 
-``payload`` is the message text when it is UTF-8, else base64 (``payload_base64``); it is
-cut at :data:`MAX_PAYLOAD_BYTES` (``truncated``; ``payload_bytes`` is the original size).
+The payload is kept as simulator recordings keep it (:mod:`plumbing.payloads`): ``payload``
+with its text when it is UTF-8, else ``payload_b64`` with base64. It is cut at
+:data:`MAX_PAYLOAD_BYTES` (``truncated``; ``payload_bytes`` is the original size).
 When the file would grow past its size limit it is renamed to ``<name>.1`` (replacing an
 older one) and a new file is started, so the log never takes more than twice the limit.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import os
@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from plumbing.payloads import payload_fields
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +86,12 @@ class DeadLetters:
             log.error("cannot write the dead-letter log %s: %s", self.path, exc)
 
     def _entry(self, topic: str, payload: bytes, category: str, reason: str) -> dict[str, Any]:
-        text, is_base64 = encode_payload(payload[:MAX_PAYLOAD_BYTES])
         return {
             "ts": self._clock().isoformat(),
             "topic": topic,
             "category": category,
             "reason": reason,
-            "payload": text,
-            "payload_base64": is_base64,
+            **payload_fields(payload, cut_at=MAX_PAYLOAD_BYTES),
             "payload_bytes": len(payload),
             "truncated": len(payload) > MAX_PAYLOAD_BYTES,
         }
@@ -112,28 +110,3 @@ class DeadLetters:
         with self.path.open("ab") as stream:
             stream.write(data)
         self._size += len(data)
-
-
-def encode_payload(payload: bytes) -> tuple[str, bool]:
-    """``(text, False)`` for UTF-8 ``payload``, else ``(base64 text, True)``.
-
-    A multi-byte character cut in two at the very end (by truncation) still counts as
-    UTF-8; the partial character is left out.
-    """
-    try:
-        return payload.decode("utf-8"), False
-    except UnicodeDecodeError as exc:
-        if exc.reason == "unexpected end of data":  # the first error, so the rest is valid
-            return payload[: exc.start].decode("utf-8"), False
-        return base64.b64encode(payload).decode("ascii"), True
-
-
-def validation_summary(exc: ValidationError, limit: int = 5) -> str:
-    """A one-line account of a validation error."""
-    errors = exc.errors()
-    parts = []
-    for error in errors[:limit]:
-        where = ".".join(str(part) for part in error["loc"])
-        parts.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
-    more = len(errors) - limit
-    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")

@@ -4,26 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from collections.abc import Coroutine
 from typing import Any
-
-
-class Backoff:
-    """Exponential reconnect delays with jitter, between ``low`` and ``high`` seconds."""
-
-    def __init__(self, low: float, high: float) -> None:
-        self._low = low
-        self._high = high
-        self._attempt = 0
-
-    def reset(self) -> None:
-        self._attempt = 0
-
-    def next(self) -> float:
-        delay = min(self._high, self._low * 2**self._attempt)
-        self._attempt = min(self._attempt + 1, 32)
-        return random.uniform(delay / 2, delay)
 
 
 async def wait_event(event: asyncio.Event, seconds: float | None) -> None:

@@ -79,6 +79,17 @@ def example(catalogue: Catalogue, profile_id: str, name: str) -> Example:
     return next(e for e in catalogue[profile_id].examples if e.name == name)
 
 
+def agent_for(tmp_path: Path, catalogue: Catalogue, **settings: Any) -> EdgeAgent:
+    """An agent that is not started: for its logic without brokers."""
+    return EdgeAgent(EdgeSettings(gateway_id="gw-unit", data_dir=tmp_path, **settings), catalogue)
+
+
+def dead_letters(data_dir: Path) -> list[dict[str, Any]]:
+    """The records of an agent's dead-letter log."""
+    lines = (data_dir / "deadletter.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
 def settings_for(gateway: Broker, cloud: Broker, data_dir: Path, **overrides: Any) -> EdgeSettings:
     values: dict[str, Any] = {
         "gateway_id": "gw-test",

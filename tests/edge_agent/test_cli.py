@@ -8,11 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from device_profiles import Catalogue
 from device_profiles.protocol import status_topic
 from edge_agent.cli import app
+from edge_agent.config import EdgeSettings
 from linli.mosquitto import Mosquitto
 from tests.edge_agent.helpers import TIMEOUT_S, example, payload_of, publish, watch
 
@@ -67,14 +69,59 @@ def test_a_corrupt_sequence_file_exits_1_with_the_reason(tmp_path: Path) -> None
     assert "Traceback" not in result.stderr
 
 
-def test_help_lists_the_options() -> None:
-    result = CliRunner().invoke(app, ["run", "--help"])
+def test_help_lists_each_option_with_its_variable_and_the_models_default() -> None:
+    result = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    for option in (
-        "--gateway-id", "--local-host", "--local-port", "--cloud-host", "--cloud-port",
-        "--data-dir", "--profiles-dir",
+    help_text = " ".join(result.output.split())
+    for option, field in (
+        ("--gateway-id", "gateway_id"), ("--local-host", "local_host"),
+        ("--local-port", "local_port"), ("--cloud-host", "cloud_host"),
+        ("--cloud-port", "cloud_port"), ("--data-dir", "data_dir"),
+        ("--profiles-dir", "profiles_dirs"), ("--log-level", "log_level"),
     ):  # fmt: skip
-        assert option in result.output
+        assert option in help_text
+        assert f"env LINLI_EDGE_{field.upper()}" in help_text
+    defaults = EdgeSettings(gateway_id="gw")
+    assert f"LINLI_EDGE_LOCAL_PORT; default {defaults.local_port})" in help_text
+    assert f"LINLI_EDGE_DATA_DIR; default ./{defaults.data_dir})" in help_text
+    assert "LINLI_EDGE_GATEWAY_ID; required)" in help_text
+
+
+def test_an_environment_variable_sets_an_option_and_the_option_overrides_it(
+    tmp_path: Path,
+) -> None:
+    """Both reach the settings the agent runs with: a corrupt sequence file in the data
+    directory named by the variable, then by the option, stops it with exit 1."""
+    from_env, from_option = tmp_path / "env", tmp_path / "option"
+    for directory in (from_env, from_option):
+        directory.mkdir()
+        (directory / "sequence").write_text(f"garbage in {directory.name}")
+    env = {"LINLI_EDGE_GATEWAY_ID": "gw-env", "LINLI_EDGE_DATA_DIR": str(from_env)}
+    result = CliRunner().invoke(app, ["run", "--local-port", "1"], env=env)
+    assert result.exit_code == 1, result.output
+    assert str(from_env / "sequence") in result.stderr
+    result = CliRunner().invoke(
+        app, ["run", "--local-port", "1", "--data-dir", str(from_option)], env=env
+    )
+    assert result.exit_code == 1, result.output
+    assert str(from_option / "sequence") in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "option"),
+    [
+        ("LINLI_EDGE_CLOUD_PORT", "70000", "--cloud-port"),
+        ("LINLI_EDGE_PROFILES_DIRS", "not-json", "--profiles-dir"),
+        ("LINLI_EDGE_LOG_LEVEL", "loud", "--log-level"),
+    ],
+)
+def test_an_invalid_variable_exits_2_naming_it_and_its_option(
+    variable: str, value: str, option: str
+) -> None:
+    result = CliRunner().invoke(app, ["run", "--gateway-id", "gw"], env={variable: value})
+    assert result.exit_code == 2
+    assert f"({option} or {variable})" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 async def test_sigterm_flushes_publishes_offline_and_exits_0(

@@ -22,19 +22,19 @@ def test_record_has_reason_topic_and_text_payload(tmp_path: Path) -> None:
     assert entry["category"] == "decode"
     assert entry["reason"] == "bad"
     assert entry["payload"] == "not json"
-    assert entry["payload_base64"] is False
+    assert "payload_b64" not in entry
     assert entry["payload_bytes"] == 8
     assert entry["truncated"] is False
     assert entry["ts"].startswith("20")
 
 
-def test_binary_payload_is_base64_with_a_flag(tmp_path: Path) -> None:
+def test_binary_payload_is_base64_in_its_own_field(tmp_path: Path) -> None:
     letters = DeadLetters(tmp_path / "dl.jsonl")
     raw = b"\xff\xfe\x00\x81binary"
     letters.record(topic="t", payload=raw, category="decode", reason="r")
     (entry,) = records(tmp_path / "dl.jsonl")
-    assert entry["payload_base64"] is True
-    assert base64.b64decode(entry["payload"]) == raw
+    assert "payload" not in entry
+    assert base64.b64decode(entry["payload_b64"]) == raw
 
 
 def test_payload_is_cut_at_4_kib(tmp_path: Path) -> None:
@@ -46,7 +46,7 @@ def test_payload_is_cut_at_4_kib(tmp_path: Path) -> None:
     assert big["payload"] == "x" * MAX_PAYLOAD_BYTES
     assert big["truncated"] is True
     assert big["payload_bytes"] == 10_000
-    assert split["payload_base64"] is False
+    assert "payload_b64" not in split
     assert split["payload"] == "a" + "é" * ((MAX_PAYLOAD_BYTES - 1) // 2)
 
 

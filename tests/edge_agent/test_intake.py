@@ -1,4 +1,4 @@
-"""The agent's logic without a broker: decode → item → outbox, dead letters, commands, settings."""
+"""A device message without a broker: decoded, judged, an item in the outbox or a dead letter."""
 
 from __future__ import annotations
 
@@ -10,26 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from device_profiles import Catalogue
 from device_profiles.decode import Decoded
 from device_profiles.examples import payload_bytes, run_example
 from edge_agent import EdgeAgent, EdgeSettings
 from edge_agent.sequence import SequenceError
-from tests.edge_agent.helpers import example, payload_of
+from tests.edge_agent.helpers import agent_for, dead_letters, example, payload_of
 from tests.sample_profiles import pump
 
 RECEIVED = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
-
-
-def agent_for(tmp_path: Path, catalogue: Catalogue, **settings: Any) -> EdgeAgent:
-    return EdgeAgent(EdgeSettings(gateway_id="gw-unit", data_dir=tmp_path, **settings), catalogue)
-
-
-def dead_letters(tmp_path: Path) -> list[dict[str, Any]]:
-    lines = (tmp_path / "deadletter.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines]
 
 
 def test_every_profile_example_becomes_an_item_with_its_metrics_and_alarm_flag(
@@ -149,68 +139,6 @@ def test_a_device_id_the_protocol_rejects_is_a_dead_letter(
     (entry,) = dead_letters(tmp_path)
     assert entry["category"] == "decode"
     assert "device_id" in entry["reason"]
-
-
-@pytest.mark.parametrize(
-    ("payload", "retained", "reason"),
-    [
-        (b"not json", False, "Invalid JSON"),
-        (b'{"v": 1, "id": "cmd-00001", "command": "open"}', False, "device_id"),
-        (b'{"v": 1, "id": "cmd-00001", "device_id": "a/b", "command": "open"}', False,
-         "cannot be a topic level"),
-        (b'{"v": 1, "id": "cmd-00001", "device_id": "g1", "command": "open"}', True, "retained"),
-    ],
-)  # fmt: skip
-def test_an_unusable_command_is_a_dead_letter(
-    tmp_path: Path, catalogue: Catalogue, payload: bytes, retained: bool, reason: str
-) -> None:
-    agent = agent_for(tmp_path, catalogue)
-    assert agent.process_command(payload, retained=retained) is False
-    (entry,) = dead_letters(tmp_path)
-    assert entry["category"] == "command"
-    assert entry["topic"] == "linli/v1/gw/gw-unit/down/command"
-    assert reason in entry["reason"]
-    assert agent.counters["commands_received"] == 0
-
-
-def test_a_valid_command_is_accepted(tmp_path: Path, catalogue: Catalogue) -> None:
-    agent = agent_for(tmp_path, catalogue)
-    command = {"v": 1, "id": "cmd-00001", "device_id": "g1", "command": "open", "args": {"s": 5}}
-    assert agent.process_command(json.dumps(command).encode()) is True
-    assert agent.counters["commands_received"] == 1
-    assert not (tmp_path / "deadletter.jsonl").exists()
-
-
-def test_settings_come_from_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("LINLI_EDGE_GATEWAY_ID", "maple-court")
-    monkeypatch.setenv("LINLI_EDGE_CLOUD_PORT", "18830")
-    monkeypatch.setenv("LINLI_EDGE_PROFILES_DIRS", json.dumps([str(tmp_path)]))
-    settings = EdgeSettings()  # gateway_id comes from the environment
-    assert settings.gateway_id == "maple-court"
-    assert settings.cloud_port == 18830
-    assert settings.profiles_dirs == [tmp_path]
-    assert settings.batch_max_items == 500
-    assert settings.batch_linger_s == 0.5
-    assert settings.status_interval_s == 30
-    assert settings.data_dir == Path("var/edge")
-
-
-@pytest.mark.parametrize(
-    "bad",
-    [
-        {"gateway_id": "has/slash"},
-        {"gateway_id": ""},
-        {"gateway_id": "gw", "batch_max_items": 0},
-        {"gateway_id": "gw", "batch_max_items": 5000},
-        {"gateway_id": "gw", "cloud_port": 0},
-        {"gateway_id": "gw", "batch_max_items": 100, "outbox_max_items": 10},
-    ],
-)
-def test_invalid_settings_are_refused(bad: dict[str, Any]) -> None:
-    with pytest.raises(ValidationError):
-        EdgeSettings(**bad)
 
 
 async def test_a_corrupt_sequence_file_stops_the_agent_before_it_connects(
