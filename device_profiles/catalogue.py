@@ -1,48 +1,41 @@
-"""Loading profiles from YAML with errors that name file, line and field.
+"""Loading profiles from YAML, with every problem as ``file:line: field: message``.
 
 The built-in catalogue ships inside the package; a site may add directories of its own.
+Reading the YAML and locating a problem are :mod:`plumbing.yamlfile`'s; a problem is a
+:class:`plumbing.issues.Issue` (``ProfileIssue`` here).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
 
 from device_profiles.decode import Decoded, DecodeError, decode, match_topic
-from device_profiles.schema import Profile, reference_problems
+from device_profiles.references import reference_problems
+from device_profiles.schema import Profile
+from plumbing.issues import Issue, IssuesError
+from plumbing.yamlfile import YamlDocument, read_mapping
+
+__all__ = [
+    "Catalogue",
+    "ProfileError",
+    "ProfileIssue",
+    "builtin_dir",
+    "load_document",
+    "load_file",
+    "profile_files",
+]
+
+ProfileIssue = Issue
+"""One problem in one profile file (``file`` is its path)."""
 
 
-@dataclass(frozen=True)
-class ProfileIssue:
-    """One problem in one profile file."""
-
-    file: Path
-    line: int | None
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else str(self.file)
-        return (
-            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-        )
-
-
-class ProfileError(Exception):
+class ProfileError(IssuesError):
     """One or more profile files are invalid; ``issues`` lists every problem found."""
-
-    def __init__(self, issues: Sequence[ProfileIssue]) -> None:
-        self.issues = list(issues)
-        super().__init__("\n".join(str(issue) for issue in self.issues))
 
 
 def builtin_dir() -> Path:
@@ -52,91 +45,38 @@ def builtin_dir() -> Path:
 
 def load_file(path: Path) -> Profile:
     """Load and validate one profile file; raise ProfileError listing every problem."""
-    yaml = YAML(typ="rt")
+    return load_document(path)[0]
+
+
+def load_document(path: Path) -> tuple[Profile, YamlDocument]:
+    """The profile in the file at ``path``, and the YAML document it was read from (to
+    locate what later checks find); ProfileError listing every problem."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ProfileError([ProfileIssue(path, None, "", f"cannot read: {exc.strerror}")]) from None
+        document = read_mapping(path, what="a profile")
+        plain = document.plain()
+    except IssuesError as exc:
+        raise ProfileError(exc.issues) from None
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        bad_line = data[: exc.start].count(b"\n") + 1
-        issue = ProfileIssue(path, bad_line, "", f"not UTF-8 text: {exc.reason}")
-        raise ProfileError([issue]) from None
-    try:
-        document = yaml.load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ProfileError([ProfileIssue(path, line, "", f"YAML: {problem}")]) from None
-    if not isinstance(document, CommentedMap):
-        raise ProfileError([ProfileIssue(path, 1, "", "a profile must be a YAML mapping")])
-    plain = _plain(document)
-    try:
-        return Profile.model_validate(plain)
+        return Profile.model_validate(plain), document
     except ValidationError as exc:
-        errors = exc.errors()
-    # Unresolved names, located; Profile itself reports them only as one summary at the
-    # root, and not at all while another part of the file is invalid.
-    located = reference_problems(plain)
-    issues = []
-    for error in errors:
-        loc = tuple(error["loc"])
-        if not loc and located:
-            continue
-        if error["type"] == "too_short" and _has_inner_error(loc, errors):
-            continue  # pydantic counts only the items that validated: noise after their errors
-        issues.append(ProfileIssue(path, line_of(document, loc), dotted(loc), error["msg"]))
-    for loc, message in located:
-        issues.append(ProfileIssue(path, line_of(document, loc), dotted(loc), message))
-    issues.sort(key=lambda issue: issue.line or 0)
-    raise ProfileError(issues)
+        raise ProfileError(_issues(document, plain, exc)) from None
 
 
-def _has_inner_error(loc: tuple[Any, ...], errors: Sequence[ErrorDetails]) -> bool:
-    return any(len(e["loc"]) > len(loc) and tuple(e["loc"][: len(loc)]) == loc for e in errors)
+def _issues(document: YamlDocument, plain: dict[str, Any], exc: ValidationError) -> list[Issue]:
+    """Every problem of a profile that failed validation, in file order.
 
-
-def _plain(node: Any) -> Any:
-    """ruamel's round-trip containers as plain dicts and lists (keys as text)."""
-    if isinstance(node, CommentedMap):
-        return {str(key): _plain(value) for key, value in node.items()}
-    if isinstance(node, CommentedSeq):
-        return [_plain(value) for value in node]
-    return node
-
-
-def dotted(loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    for part in loc:
-        if isinstance(part, int):
-            parts.append(f"[{part}]")
-        else:
-            parts.append(("." if parts else "") + str(part))
-    return "".join(parts)
-
-
-def line_of(document: CommentedMap, loc: tuple[Any, ...]) -> int | None:
-    """1-based line of the deepest node on ``loc`` that exists in the YAML document."""
-    node: Any = document
-    line: int | None = 1
-    for part in loc:
-        if isinstance(node, CommentedMap) and str(part) in {str(k) for k in node}:
-            key = next(k for k in node if str(k) == str(part))
-            if key not in node.lc.data:
-                break  # merged in from an anchor (``<<: *name``): no line of its own here
-            line = node.lc.key(key)[0] + 1
-            node = node[key]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
-            line = node.lc.item(part)[0] + 1
-            node = node[part]
-        else:
-            break
-    return line
+    Unresolved names are located here: Profile itself reports them only as one summary at
+    the root, and not at all while another part of the file is invalid.
+    """
+    located = [document.issue(loc, message) for loc, message in reference_problems(plain)]
+    issues = [
+        issue for issue in document.validation_issues(exc) if issue.field or not located
+    ]  # the root's summary repeats the located names
+    return sorted(issues + located, key=lambda issue: issue.line or 0)
 
 
 def profile_files(directories: Iterable[Path]) -> Iterator[Path]:
+    """The ``*.yaml`` files of each directory, sorted by name within it."""
     for directory in directories:
         yield from sorted(directory.glob("*.yaml"))
 

@@ -14,12 +14,10 @@ import pytest
 from device_profiles import Health, Profile
 from device_profiles.examples import run_example
 from device_profiles.schema import Example, Scalar
-from tests.device_profiles.profiles_under_test import load_catalogue
+from tests.device_profiles.profiles_under_test import CATALOGUE, LOAD_ERROR, PROFILES
 
 RECEIVED_AT = datetime(2025, 11, 27, 0, 0, tzinfo=UTC)
 
-CATALOGUE, LOAD_ERROR = load_catalogue()
-PROFILES: list[Profile] = list(CATALOGUE or ())
 EXAMPLES = [
     pytest.param(profile, example, id=f"{profile.id}/{example.name}")
     for profile in PROFILES

@@ -14,7 +14,14 @@ from typer.testing import CliRunner
 from device_profiles import Catalogue, Profile
 from device_profiles.catalogue import builtin_dir
 from device_profiles.cli import app, schema_text
-from tests.device_profiles.test_profile_errors import BROKEN, VALID, line_of, write
+from tests.device_profiles.profile_texts import (
+    BROKEN,
+    EVERY_RULE_KIND,
+    EVERY_RULE_KIND_EXAMPLES,
+    VALID,
+    line_of,
+    write,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = REPO / "docs" / "profile.schema.json"
@@ -22,57 +29,6 @@ CATALOGUE = Catalogue.load()
 BUILTINS = list(CATALOGUE)
 
 runner = CliRunner()
-
-# A site profile with a rule of every kind and a command, for ``show``.
-EVERY_RULE_KIND = (
-    VALID.replace(
-        "rules:\n",
-        "rules:\n"
-        "  - fault: offline\n"
-        "    silence: {heartbeats: 3}\n"
-        "  - fault: dry_often\n"
-        "    rate: {fault: dry_run, count: 3, window_s: 3600}\n",
-    )
-    .replace(
-        "faults:\n  dry_run:\n",
-        "faults:\n"
-        "  offline: {title: Pump silent}\n"
-        "  dry_often: {title: Runs dry often, severity: major, ticket: false}\n"
-        "  dry_run:\n",
-    )
-    .replace(
-        "ticket:\n",
-        "commands:\n"
-        "  reset:\n"
-        "    description: Reset the controller\n"
-        "    topic: testpump/{device_id}/cmd\n"
-        "    payload: {op: reset}\n"
-        "ticket:\n",
-    )
-)
-
-
-# ... with examples for those rules: a silence and a history of dry runs.
-EVERY_RULE_KIND_EXAMPLES = EVERY_RULE_KIND + (
-    "  - name: offline\n"
-    "    topic: testpump/pump-1/telemetry\n"
-    "    payload: {p: 32, dry: false}\n"
-    "    silent_for_s: 360\n"
-    "    expect: {device_id: pump-1, metrics: {pressure: 3.2}, faults: [offline], health: faulty}\n"
-    "  - name: dry_often\n"
-    "    topic: testpump/pump-1/telemetry\n"
-    "    history:\n"
-    "      - {payload: {p: 30, dry: true}, before_s: 600}\n"
-    "      - {payload: {p: 30, dry: false}, before_s: 500}\n"
-    "      - {payload: {p: 30, dry: true}, before_s: 400}\n"
-    "      - {payload: {p: 30, dry: false}, before_s: 300}\n"
-    "    payload: {p: 30, dry: true}\n"
-    "    expect:\n"
-    "      device_id: pump-1\n"
-    "      metrics: {pressure: 3.0}\n"
-    "      faults: [dry_run, dry_often]\n"
-    "      health: faulty\n"
-)
 
 
 def invoke(*args: str, stdin: str | None = None) -> tuple[int, str]:
@@ -132,9 +88,8 @@ def test_list_json() -> None:
     }
 
 
-def test_list_includes_a_site_directory(tmp_path: Path) -> None:
-    write(tmp_path, "pump.yaml", VALID)
-    code, out = invoke("list", "--profiles-dir", str(tmp_path))
+def test_list_includes_a_site_directory(site: Path) -> None:
+    code, out = invoke("list", "--profiles-dir", str(site))
     assert code == 0, out
     assert "test_water_pump" in out
     assert out.strip().splitlines()[-1] == f"{len(BUILTINS) + 1} profiles"
@@ -204,8 +159,7 @@ def test_show_prints_every_rule_kind_and_the_commands(tmp_path: Path) -> None:
 
 def test_show_json_is_the_profile() -> None:
     shown = stdout_json("show", "brightway_street_light", "--json")
-    profile = Catalogue.load()["brightway_street_light"]
-    assert Profile.model_validate(shown) == profile
+    assert Profile.model_validate(shown) == CATALOGUE["brightway_street_light"]
 
 
 def test_show_of_an_unknown_id_exits_2_suggesting_close_matches() -> None:
@@ -228,8 +182,8 @@ def test_show_of_an_unrelated_id_lists_the_known_ones() -> None:
 # --- validate -----------------------------------------------------------------------------
 
 
-def test_validate_a_good_file(tmp_path: Path) -> None:
-    path = write(tmp_path, "pump.yaml", VALID)
+def test_validate_a_good_file(site: Path) -> None:
+    path = site / "pump.yaml"
     code, out = invoke("validate", str(path))
     assert code == 0, out
     assert out.splitlines() == [f"ok  {path}  (test_water_pump 1.0.0)", "1 file, 0 errors"]
@@ -493,10 +447,9 @@ def test_decode_with_an_unknown_profile_exits_2() -> None:
     assert "did you mean acme_access_gate" in out
 
 
-def test_decode_with_a_site_profile(tmp_path: Path) -> None:
-    write(tmp_path, "pump.yaml", VALID)
+def test_decode_with_a_site_profile(site: Path) -> None:
     decoded = stdout_json(
-        "decode", "test_water_pump", '{"p": 10, "dry": true}', "--profiles-dir", str(tmp_path)
+        "decode", "test_water_pump", '{"p": 10, "dry": true}', "--profiles-dir", str(site)
     )
     assert isinstance(decoded, dict)
     assert decoded["topic"] == "testpump/pump-1/telemetry"
@@ -541,6 +494,60 @@ def test_the_committed_schema_is_current() -> None:
         "docs/profile.schema.json is stale: regenerate it with `make schema` "
         "(.venv/bin/linli profiles schema --output docs/profile.schema.json)"
     )
+
+
+# --- site directories: --profiles-dir or LINLI_PROFILES_DIRS -----------------------------
+
+ENV_DIRS = "LINLI_PROFILES_DIRS"
+
+
+def test_the_environment_names_site_directories(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_DIRS, json.dumps([str(site)]))
+    code, out = invoke("list")
+    assert code == 0, out
+    assert "test_water_pump" in out
+    assert out.strip().splitlines()[-1] == f"{len(BUILTINS) + 1} profiles"
+    decoded = stdout_json("decode", "test_water_pump", '{"p": 32, "dry": false}')
+    assert isinstance(decoded, dict)
+    assert decoded["reading"]["profile"] == "test_water_pump"
+
+
+def test_the_option_overrides_the_environment(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "broken"
+    write(broken, "pump.yaml", BROKEN)
+    monkeypatch.setenv(ENV_DIRS, json.dumps([str(broken)]))
+    assert invoke("list")[0] == 2  # the environment's directory is read ...
+    code, out = invoke("list", "--profiles-dir", str(site))  # ... unless the option is given
+    assert code == 0, out
+    assert "test_water_pump" in out
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("not json", "not valid JSON for its type"), ('{"a": 1}', "valid list")],
+    ids=["not_json", "not_a_list"],
+)
+def test_a_bad_environment_value_exits_2_naming_option_and_variable(
+    value: str, problem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_DIRS, value)
+    code, out = invoke("list")
+    assert code == 2
+    assert f"linli profiles: setting dirs (--profiles-dir or {ENV_DIRS}): " in out
+    assert problem in out
+
+
+@pytest.mark.parametrize("command", ["list", "show", "decode"])
+def test_the_help_names_the_environment_variable(command: str) -> None:
+    code, out = invoke(command, "--help")
+    assert code == 0, out
+    assert "--profiles-dir" in out
+    words = " ".join(out.replace("│", " ").split())  # the help as one line, without its box
+    assert f"(env {ENV_DIRS}, a JSON list)" in words
 
 
 # --- help and the front door -------------------------------------------------------------

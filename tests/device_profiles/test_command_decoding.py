@@ -21,11 +21,9 @@ from device_profiles.commands import (
 )
 from device_profiles.decode import MAX_PAYLOAD_BYTES
 from device_profiles.schema import CommandArg, Scalar
-from tests.device_profiles.profiles_under_test import load_catalogue
+from tests.device_profiles.profiles_under_test import CATALOGUE, LOAD_ERROR, PROFILES
 from tests.sample_profiles import pump
 
-CATALOGUE, LOAD_ERROR = load_catalogue()
-PROFILES: list[Profile] = list(CATALOGUE or ())
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 AWKWARD: dict[str, Any] = {

@@ -84,8 +84,8 @@ def test_decoded_names_device_profile_and_version() -> None:
     assert decoded.faults == ()
 
 
-def test_other_placeholders_match_one_level_each() -> None:
-    light = Catalogue.load()["brightway_street_light"]
+def test_other_placeholders_match_one_level_each(builtin_catalogue: Catalogue) -> None:
+    light = builtin_catalogue["brightway_street_light"]
     spec, values = match_topic(light, "brightway/zone-a/lamp/light-01/report") or (None, {})
     assert spec is not None
     assert values == {"zone": "zone-a", "device_id": "light-01"}
@@ -355,8 +355,8 @@ def test_csv_empty_cell_is_a_missing_field() -> None:
     assert "missing field 'battery'" in fails(csv_profile(), "1764201600,,0", CSV_TOPIC)
 
 
-def test_builtin_csv_dialect_rejects_json() -> None:
-    button = Catalogue.load()["safecall_alarm_button"]
+def test_builtin_csv_dialect_rejects_json(builtin_catalogue: Catalogue) -> None:
+    button = builtin_catalogue["safecall_alarm_button"]
     reason = fails(button, {"ts": 1, "battery": 5}, "safecall/sos-1/evt")
     assert "csv columns" in reason
 
@@ -458,8 +458,8 @@ def test_decode_is_pure() -> None:
     assert run(profile, payload) == run(profile, payload)
 
 
-def test_catalogue_decode_picks_the_profile_by_topic() -> None:
-    catalogue = Catalogue.load()
+def test_catalogue_decode_picks_the_profile_by_topic(builtin_catalogue: Catalogue) -> None:
+    catalogue = builtin_catalogue
     decoded = catalogue.decode("safecall/sos-9/evt", b"1764201600,50,0,0", RECEIVED_AT)
     assert (decoded.profile, decoded.device_id) == ("safecall_alarm_button", "sos-9")
     with pytest.raises(DecodeError, match="no profile claims"):

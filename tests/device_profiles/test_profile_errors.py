@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -13,88 +12,9 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 
 from device_profiles import Catalogue, Profile, ProfileError, ProfileIssue, load_file
-from device_profiles.catalogue import builtin_dir
+from device_profiles.catalogue import builtin_dir, load_document
+from tests.device_profiles.profile_texts import BROKEN, VALID, line_of, write
 from tests.device_profiles.profiles_under_test import ENV
-
-VALID = textwrap.dedent(
-    """\
-    schema: linli.profile/v1
-    id: test_water_pump
-    type: water_pump
-    name: Booster pump
-    category: water
-    vendor: Test Pumps
-    version: 1.0.0
-    heartbeat_s: 120
-    topics:
-      - pattern: testpump/{device_id}/telemetry
-    decode:
-      metrics:
-        pressure:
-          source: {path: p, scale: 0.1}
-          unit: bar
-          range: [0, 20]
-      faults:
-        - {path: dry, flag: dry_run}
-    faults:
-      dry_run:
-        title: Pump running dry
-        severity: critical
-      low_pressure:
-        title: Pressure low
-        severity: minor
-    rules:
-      - fault: low_pressure
-        when: {metric: pressure, op: "<", value: 1.5}
-    ticket:
-      skill: plumbing
-    examples:
-      - name: normal
-        topic: testpump/pump-1/telemetry
-        payload: {p: 32, dry: false}
-        expect:
-          device_id: pump-1
-          metrics: {pressure: 3.2}
-      - name: dry_run
-        topic: testpump/pump-1/telemetry
-        payload: {p: 30, dry: true}
-        expect:
-          device_id: pump-1
-          metrics: {pressure: 3.0}
-          faults: [dry_run]
-          health: faulty
-      - name: low_pressure
-        topic: testpump/pump-1/telemetry
-        payload: {p: 10, dry: false}
-        expect:
-          device_id: pump-1
-          metrics: {pressure: 1.0}
-          faults: [low_pressure]
-          health: degraded
-    """
-)
-
-# Four independent mistakes in one file.
-BROKEN = (
-    VALID.replace("heartbeat_s: 120", "heartbeat_s: often")
-    .replace("vendor: Test Pumps", "vendor: Test Pumps\ncolour: red")
-    .replace("pattern: testpump/{device_id}/telemetry", "pattern: testpump/telemetry")
-    .replace("  - fault: low_pressure", "  - fault: exploded")
-)
-
-
-def line_of(text: str, fragment: str) -> int:
-    """1-based line of the only line of ``text`` containing ``fragment``."""
-    lines = [n for n, line in enumerate(text.splitlines(), start=1) if fragment in line]
-    assert len(lines) == 1, f"{fragment!r} is on lines {lines}"
-    return lines[0]
-
-
-def write(directory: Path, name: str, text: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def issues_of(path: Path) -> list[ProfileIssue]:
@@ -111,6 +31,12 @@ def test_valid_profile_loads(tmp_path: Path) -> None:
     profile = load_file(write(tmp_path, "pump.yaml", VALID))
     assert profile.id == "test_water_pump"
     assert profile.rules[0].fault == "low_pressure"
+
+
+def test_load_document_keeps_the_yaml_to_locate_later_problems(tmp_path: Path) -> None:
+    profile, document = load_document(write(tmp_path, "pump.yaml", VALID))
+    assert profile == load_file(document.file)
+    assert document.line_of(("ticket", "skill")) == line_of(VALID, "skill: plumbing")
 
 
 def test_every_error_is_reported_with_file_line_and_field(tmp_path: Path) -> None:
@@ -208,7 +134,7 @@ def test_catalogue_reports_every_issue_in_every_file(tmp_path: Path) -> None:
     write(site, "b_pump.yaml", VALID.replace("heartbeat_s: 120", "heartbeat_s: -5"))
     with pytest.raises(ProfileError) as caught:
         Catalogue.load([site])
-    found = {(issue.file.name, issue.field) for issue in caught.value.issues}
+    found = {(Path(issue.file).name, issue.field) for issue in caught.value.issues}
     assert found == {
         ("a_pump.yaml", "heartbeat_s"),
         ("a_pump.yaml", "colour"),
@@ -237,12 +163,17 @@ def test_yaml_syntax_errors_report_a_line(tmp_path: Path, text: str, line: int) 
     assert issues[0].message.startswith("YAML: ")
 
 
-@pytest.mark.parametrize("text", ["", "- just\n- a list\n", "just text\n"])
-def test_a_profile_must_be_a_mapping(tmp_path: Path, text: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty file: a profile must be a YAML mapping"),
+        ("- just\n- a list\n", "a profile must be a YAML mapping"),
+        ("just text\n", "a profile must be a YAML mapping"),
+    ],
+)
+def test_a_profile_must_be_a_mapping(tmp_path: Path, text: str, message: str) -> None:
     issues = issues_of(write(tmp_path, "broken.yaml", text))
-    assert [(issue.line, issue.message) for issue in issues] == [
-        (1, "a profile must be a YAML mapping")
-    ]
+    assert [(issue.line, issue.message) for issue in issues] == [(1, message)]
 
 
 def test_non_utf8_file_is_reported_with_its_line(tmp_path: Path) -> None:
@@ -276,25 +207,24 @@ def test_site_profile_may_not_reuse_a_builtin_id(tmp_path: Path) -> None:
     write(tmp_path, "my_gate.yaml", builtin)
     with pytest.raises(ProfileError) as caught:
         Catalogue.load([tmp_path])
-    assert [(i.file.name, i.field) for i in caught.value.issues] == [("my_gate.yaml", "id")]
+    assert [(Path(i.file).name, i.field) for i in caught.value.issues] == [("my_gate.yaml", "id")]
 
 
-def test_site_directory_adds_profiles_beside_the_builtins(tmp_path: Path) -> None:
-    write(tmp_path, "pump.yaml", VALID)
-    write(tmp_path, "notes.txt", "not a profile")  # only *.yaml files are profiles
-    builtins = Catalogue.load()
-    catalogue = Catalogue.load([tmp_path])
-    assert len(catalogue) == len(builtins) + 1
+def test_site_directory_adds_profiles_beside_the_builtins(
+    site: Path, builtin_catalogue: Catalogue
+) -> None:
+    write(site, "notes.txt", "not a profile")  # only *.yaml files are profiles
+    catalogue = Catalogue.load([site])
+    assert len(catalogue) == len(builtin_catalogue) + 1
     assert catalogue["test_water_pump"].vendor == "Test Pumps"
-    assert {p.id for p in builtins} <= {p.id for p in catalogue}
+    assert {p.id for p in builtin_catalogue} <= {p.id for p in catalogue}
     profile = catalogue.profile_for_topic("testpump/pump-9/telemetry")
     assert profile is not None and profile.id == "test_water_pump"
     assert "testpump/+/telemetry" in catalogue.subscriptions()
 
 
-def test_site_directory_alone(tmp_path: Path) -> None:
-    write(tmp_path, "pump.yaml", VALID)
-    catalogue = Catalogue.load([tmp_path], builtin=False)
+def test_site_directory_alone(site: Path) -> None:
+    catalogue = Catalogue.load([site], builtin=False)
     assert [p.id for p in catalogue] == ["test_water_pump"]
 
 
