@@ -1,7 +1,19 @@
 """Linli device profiles: the open format every device type is described in.
 
 Pure code (no I/O beyond reading profile files on request) shared by the edge agent,
-the cloud and the simulators.
+the cloud and the simulators. What it holds, one idea a module:
+
+- the format: :mod:`~device_profiles.schema` (the models), :mod:`~device_profiles.topics`
+  (topic patterns and their placeholders), :mod:`~device_profiles.references` (names that
+  refer to each other), :mod:`~device_profiles.units`;
+- applying a profile: :mod:`~device_profiles.fields` (a payload's fields, read and
+  written), :mod:`~device_profiles.decode`, :mod:`~device_profiles.rules` (health),
+  :mod:`~device_profiles.encode` with :mod:`~device_profiles.vendor_values` (the inverse of
+  decoding), :mod:`~device_profiles.commands`, :mod:`~device_profiles.examples`;
+- files: :mod:`~device_profiles.catalogue` (loading, with located problems),
+  :mod:`~device_profiles.file_checks` (``validate``), :mod:`~device_profiles.describe`
+  (``show``, ``list``), :mod:`~device_profiles.cli` (``linli profiles``);
+- the wire protocol between edge and cloud: :mod:`~device_profiles.protocol`.
 """
 
 from device_profiles.catalogue import Catalogue, ProfileError, ProfileIssue, load_file

@@ -8,14 +8,12 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-from device_profiles.decode import MAX_PAYLOAD_BYTES
+from device_profiles import topics
+from device_profiles.fields import DecodeError, json_of, payload_text, preview
 from device_profiles.schema import CommandArg, CommandSpec, Profile, Scalar
-
-_WHOLE = re.compile(r"^\{([a-z_][a-z0-9_]*)\}$")
-_INSIDE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+from device_profiles.topics import PLACEHOLDER
 
 
 class CommandError(ValueError):
@@ -77,12 +75,10 @@ def _fill(template: Any, values: Mapping[str, Scalar]) -> Any:
     if isinstance(template, list):
         return [_fill(value, values) for value in template]
     if isinstance(template, str):
-        whole = _WHOLE.match(template)
+        whole = PLACEHOLDER.fullmatch(template)
         if whole and whole.group(1) in values:
             return values[whole.group(1)]
-        return _INSIDE.sub(
-            lambda m: _text(values[m.group(1)]) if m.group(1) in values else m.group(0), template
-        )
+        return topics.fill(template, {name: _text(value) for name, value in values.items()})
     return template
 
 
@@ -108,8 +104,8 @@ def encode_command(
         known = ", ".join(sorted(profile.commands)) or "none"
         raise CommandError(f"{profile.id} has no command {command!r} (known: {known})")
     values = check_args(command, spec.args, args)
-    topic = _fill(spec.topic, {**(placeholders or {}), "device_id": device_id})
-    if _INSIDE.search(topic):
+    topic = topics.fill(spec.topic, {**(placeholders or {}), "device_id": device_id})
+    if PLACEHOLDER.search(topic):
         raise CommandError(f"{command}: topic {topic!r} still has unfilled placeholders")
     body = _fill(spec.payload, values)
     payload = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
@@ -129,6 +125,10 @@ class DecodedCommand:
     """The topic's other placeholders (zone, site, ...)."""
 
 
+_Found = list[tuple[str, Any, bool]]
+"""Arguments found in a payload: (argument, value, whether the value is still text)."""
+
+
 class _Mismatch(Exception):
     """The payload does not have the shape of a command's template."""
 
@@ -142,18 +142,7 @@ def command_subscriptions(profile: Profile) -> tuple[str, ...]:
 
     Each level with a placeholder becomes ``+``; a filter that another one covers is left out.
     """
-    filters = dict.fromkeys(
-        "/".join("+" if _INSIDE.search(level) else level for level in spec.topic.split("/"))
-        for spec in profile.commands.values()
-    )
-    return tuple(f for f in filters if not any(_covers(g, f) for g in filters if g != f))
-
-
-def _covers(wider: str, narrower: str) -> bool:
-    levels, others = wider.split("/"), narrower.split("/")
-    return len(levels) == len(others) and all(
-        a in ("+", b) for a, b in zip(levels, others, strict=True)
-    )
+    return topics.subscriptions(spec.topic for spec in profile.commands.values())
 
 
 def decode_command(profile: Profile, topic: str, payload: bytes) -> DecodedCommand:
@@ -164,18 +153,16 @@ def decode_command(profile: Profile, topic: str, payload: bytes) -> DecodedComma
     payload fits no command, fits several, or carries an argument its spec refuses.
     """
     on_topic = [
-        (name, spec, found.groupdict())
+        (name, spec, values)
         for name, spec in profile.commands.items()
-        if (found := _topic_regex(spec.topic).fullmatch(topic))
+        if (values := topics.match(spec.topic, topic)) is not None
     ]
     if not on_topic:
         raise CommandError(f"topic {topic!r} is not a command topic of {profile.id}")
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise CommandError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CommandError(f"payload is not UTF-8: {exc.reason} at byte {exc.start}") from None
+        text = payload_text(payload)
+    except DecodeError as exc:
+        raise CommandError(exc.reason) from None
     document = _Document(text)
     decoded: list[DecodedCommand] = []
     refused: list[str] = []
@@ -193,31 +180,15 @@ def decode_command(profile: Profile, topic: str, payload: bytes) -> DecodedComma
         decoded.append(DecodedCommand(device_id, name, args, values))
     if len(decoded) > 1:
         names = ", ".join(command.name for command in decoded)
-        raise CommandError(f"payload {_preview(text)} is ambiguous: it fits {names}")
+        raise CommandError(f"payload {preview(text)} is ambiguous: it fits {names}")
     if decoded:
         return decoded[0]
     if refused:
         raise CommandError("; ".join(refused))
     raise CommandError(
-        f"payload {_preview(text)} on {topic!r} is no command of {profile.id} "
+        f"payload {preview(text)} on {topic!r} is no command of {profile.id} "
         f"({'; '.join(mismatches)})"
     )
-
-
-@lru_cache(maxsize=256)
-def _topic_regex(pattern: str) -> re.Pattern[str]:
-    """A regex for a command topic pattern, one named group per placeholder."""
-    parts: list[str] = []
-    seen: set[str] = set()
-    end = 0
-    for found in _INSIDE.finditer(pattern):
-        name = found.group(1)
-        parts.append(re.escape(pattern[end : found.start()]))
-        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>[^/]+)")
-        seen.add(name)
-        end = found.end()
-    parts.append(re.escape(pattern[end:]))
-    return re.compile("".join(parts))
 
 
 class _Document:
@@ -230,9 +201,9 @@ class _Document:
     def json(self) -> Any:
         if self._parsed is None:
             try:
-                self._parsed = (json.loads(self.text), None)
-            except (ValueError, RecursionError) as exc:  # ValueError: also ints over 4300 digits
-                self._parsed = (None, f"payload is not JSON: {exc}")
+                self._parsed = (json_of(self.text), None)
+            except DecodeError as exc:
+                self._parsed = (None, exc.reason)
         value, problem = self._parsed
         if problem is not None:
             raise _Mismatch(problem)
@@ -240,11 +211,11 @@ class _Document:
 
 
 def _decode_args(name: str, spec: CommandSpec, document: _Document) -> dict[str, Scalar]:
-    found: list[tuple[str, Any, bool]] = []  # (argument, value, whether it is still text)
+    found: _Found = []
     template = spec.payload
     if not isinstance(template, str):
         _match(template, document.json(), "", spec.args, found)
-    elif (whole := _WHOLE.match(template)) and whole.group(1) in spec.args:
+    elif (whole := PLACEHOLDER.fullmatch(template)) and whole.group(1) in spec.args:
         arg = whole.group(1)
         if spec.args[arg].type == "str":  # encode_command sends a text payload as it is
             found.append((arg, document.text, False))
@@ -270,13 +241,13 @@ def _match(
     node: Any,
     where: str,
     rules: Mapping[str, CommandArg],
-    found: list[tuple[str, Any, bool]],
+    found: _Found,
 ) -> None:
     """Check ``node`` (parsed JSON) has ``template``'s shape; collect argument values."""
     at = where or "payload"
     if isinstance(template, dict):
         if not isinstance(node, dict):
-            raise _Mismatch(f"{at} should be an object, got {_preview(node)}")
+            raise _Mismatch(f"{at} should be an object, got {preview(node)}")
         for key, value in template.items():  # the constants tell commands apart: first
             if key in node:
                 _match(value, node[key], f"{where}.{key}" if where else key, rules, found)
@@ -288,19 +259,19 @@ def _match(
             raise _Mismatch(f"{at} has unexpected {', '.join(map(repr, extra))}")
     elif isinstance(template, list):
         if not isinstance(node, list) or len(node) != len(template):
-            raise _Mismatch(f"{at} should be a list of {len(template)}, got {_preview(node)}")
+            raise _Mismatch(f"{at} should be a list of {len(template)}, got {preview(node)}")
         for i, (value, item) in enumerate(zip(template, node, strict=True)):
             _match(value, item, f"{where}[{i}]", rules, found)
     elif isinstance(template, str):
-        whole = _WHOLE.match(template)
+        whole = PLACEHOLDER.fullmatch(template)
         if whole and whole.group(1) in rules:
             found.append((whole.group(1), node, False))
         elif not isinstance(node, str):
-            raise _Mismatch(f"{at} should be text like {template!r}, got {_preview(node)}")
+            raise _Mismatch(f"{at} should be text like {template!r}, got {preview(node)}")
         else:
             _match_text(template, node, at, rules, found)
     elif not _same(template, node):
-        raise _Mismatch(f"{at} is {_preview(node)}, expected {_preview(template)}")
+        raise _Mismatch(f"{at} is {preview(node)}, expected {preview(template)}")
 
 
 def _match_text(
@@ -308,13 +279,13 @@ def _match_text(
     text: str,
     at: str,
     rules: Mapping[str, CommandArg],
-    found: list[tuple[str, Any, bool]],
+    found: _Found,
 ) -> None:
     """Match ``text`` against a template with ``{arg}`` inside; collect the arguments' text."""
     parts: list[str] = []
     names: list[str] = []
     end = 0
-    for placeholder in _INSIDE.finditer(template):
+    for placeholder in PLACEHOLDER.finditer(template):
         if placeholder.group(1) not in rules:
             continue  # encode_command leaves an unknown {name} as it is
         parts.append(re.escape(template[end : placeholder.start()]))
@@ -324,9 +295,9 @@ def _match_text(
     parts.append(re.escape(template[end:]))
     matched = re.fullmatch("".join(parts), text, re.DOTALL)
     if matched is None and not names:
-        raise _Mismatch(f"{at} is {_preview(text)}, expected {template!r}")
+        raise _Mismatch(f"{at} is {preview(text)}, expected {template!r}")
     if matched is None:
-        raise _Mismatch(f"{at} {_preview(text)} does not fit {template!r}")
+        raise _Mismatch(f"{at} {preview(text)} does not fit {template!r}")
     found.extend((arg, value, True) for arg, value in zip(names, matched.groups(), strict=True))
 
 
@@ -343,7 +314,7 @@ def _from_text(name: str, arg: str, rule: CommandArg, text: str) -> Any:
             return int(text) if _WHOLE_NUMBER.fullmatch(text) else float(text)
         except ValueError:  # more digits than int() converts
             pass
-    raise CommandError(f"{name}.{arg}: expected a number, got {_preview(text)}")
+    raise CommandError(f"{name}.{arg}: expected a number, got {preview(text)}")
 
 
 def _same(constant: Any, value: Any) -> bool:
@@ -351,8 +322,3 @@ def _same(constant: Any, value: Any) -> bool:
     if isinstance(constant, bool) or isinstance(value, bool):
         return type(constant) is type(value) and constant == value
     return bool(constant == value)
-
-
-def _preview(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -9,7 +9,8 @@ from typing import Any
 
 from device_profiles.decode import Decoded, DecodeError, decode, match_topic
 from device_profiles.rules import RuleState, Verdict, evaluate, health_of, silent_faults
-from device_profiles.schema import Example, Health, Loc, Profile, Scalar
+from device_profiles.schema import Example, Health, Profile, Scalar
+from plumbing.issues import Loc
 
 
 def payload_bytes(payload: dict[str, Any] | str) -> bytes:

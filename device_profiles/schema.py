@@ -8,22 +8,20 @@ fault opens, and example payloads that double as tests.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from device_profiles import topics
+from device_profiles.references import SNAKE_CASE, reference_problems
 from device_profiles.units import conversion
 
 PROFILE_SCHEMA = "linli.profile/v1"
 
 Scalar = float | int | bool | str
-_NAME = r"^[a-z][a-z0-9_]*$"
-_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
 class _Strict(BaseModel):
@@ -64,20 +62,11 @@ class Priority(StrEnum):
     URGENT = "urgent"
 
 
-@functools.lru_cache(maxsize=4096)
-def _topic_regex(pattern: str) -> re.Pattern[str]:
-    """The regular expression matching a topic pattern's topics (placeholders as groups)."""
-    parts = []
-    for level in pattern.split("/"):
-        match = _PLACEHOLDER.fullmatch(level)
-        parts.append(f"(?P<{match.group(1)}>[^/]+)" if match else re.escape(level))
-    return re.compile("^" + "/".join(parts) + "$")
-
-
 class TopicSpec(_Strict):
     """One MQTT topic layout, e.g. ``acme/gate/{device_id}/status``.
 
-    ``{name}`` placeholders each match one topic level; ``{device_id}`` is required.
+    Each ``{name}`` placeholder fills a whole topic level and appears once; ``{device_id}``
+    is required.
     """
 
     pattern: str
@@ -89,7 +78,7 @@ class TopicSpec(_Strict):
     @field_validator("pattern")
     @classmethod
     def _pattern_has_device_id(cls, value: str) -> str:
-        names = _PLACEHOLDER.findall(value)
+        names = topics.placeholders(value)
         if "device_id" not in names:
             raise ValueError("topic pattern must contain the {device_id} placeholder")
         repeated = sorted({name for name in names if names.count(name) > 1})
@@ -98,7 +87,7 @@ class TopicSpec(_Strict):
         if any(ch in value for ch in "+#"):
             raise ValueError("use {placeholders}, not MQTT wildcards, in a topic pattern")
         for level in value.split("/"):
-            if "{" in level and not _PLACEHOLDER.fullmatch(level):
+            if "{" in level and not topics.PLACEHOLDER.fullmatch(level):
                 raise ValueError(f"placeholder must fill a whole topic level: {level!r}")
         return value
 
@@ -113,16 +102,22 @@ class TopicSpec(_Strict):
     @property
     def subscription(self) -> str:
         """The MQTT subscription filter that receives this topic."""
-        return _PLACEHOLDER.sub("+", self.pattern)
+        return topics.subscription(self.pattern)
 
     @property
-    def regex(self) -> re.Pattern[str]:
-        return _topic_regex(self.pattern)
+    def placeholders(self) -> list[str]:
+        """The names of the pattern's placeholders, ``device_id`` among them."""
+        return topics.placeholders(self.pattern)
+
+    def match(self, topic: str) -> dict[str, str] | None:
+        """The placeholders' values if ``topic`` is one of this pattern's, else None."""
+        return topics.match(self.pattern, topic)
 
     def topic_for(self, device_id: str, **values: str) -> str:
-        """The concrete topic a device with this id publishes on."""
-        values["device_id"] = device_id
-        return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(1)), self.pattern)
+        """The concrete topic a device with this id publishes on; a placeholder not given
+        in ``values`` stands for itself (``{zone}`` becomes ``zone``)."""
+        names = {name: name for name in self.placeholders}
+        return topics.fill(self.pattern, {**names, **values, "device_id": device_id})
 
 
 class Field_(_Strict):
@@ -309,13 +304,21 @@ class CommandSpec(_Strict):
     @field_validator("topic")
     @classmethod
     def _topic_has_device_id(cls, value: str) -> str:
-        if "{device_id}" not in value:
+        if "device_id" not in topics.placeholders(value):
             raise ValueError("command topic must contain the {device_id} placeholder")
+        return value
+
+    @field_validator("args")
+    @classmethod
+    def _args_are_placeholder_names(cls, value: dict[str, CommandArg]) -> dict[str, CommandArg]:
+        for name in value:
+            if not re.fullmatch(topics.NAME, name):
+                raise ValueError(f"argument name {name!r} is no placeholder name ({topics.NAME})")
         return value
 
     @model_validator(mode="after")
     def _payload_names_known_args(self) -> CommandSpec:
-        used = set(_PLACEHOLDER.findall(json.dumps(self.payload)))
+        used = set(topics.placeholders(json.dumps(self.payload)))
         unknown = sorted(used - self.args.keys())
         if unknown:
             raise ValueError(f"payload template uses undeclared argument(s) {', '.join(unknown)}")
@@ -375,8 +378,8 @@ class Profile(_Strict):
     """One device type in one vendor dialect."""
 
     schema_: Literal["linli.profile/v1"] = Field(alias="schema")
-    id: Annotated[str, Field(pattern=_NAME, description="unique: device type in one dialect")]
-    type: Annotated[str, Field(pattern=_NAME, description="device type, e.g. access_gate")]
+    id: Annotated[str, Field(pattern=SNAKE_CASE, description="unique: device type in one dialect")]
+    type: Annotated[str, Field(pattern=SNAKE_CASE, description="device type, e.g. access_gate")]
     name: str
     category: str = Field(description="facility kind, e.g. access, lighting, alarm")
     vendor: str
@@ -402,82 +405,3 @@ class Profile(_Strict):
 
     def fault(self, name: str) -> Fault:
         return self.faults[name]
-
-
-Loc = tuple[str | int, ...]
-
-
-def _entries(node: Any) -> list[tuple[int, Any]]:
-    return list(enumerate(node)) if isinstance(node, (list, tuple)) else []
-
-
-def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
-    """Names in a profile document that do not resolve, each with the location of the name.
-
-    Works on the plain (alias-keyed) document so that a loader can report these problems
-    with their lines even when other parts of the file fail validation; parts too malformed
-    to check are skipped (validation reports them). :class:`Profile` applies the same checks.
-    """
-    problems: list[tuple[Loc, str]] = []
-    faults = data.get("faults", {})
-    declared: set[str] | None = None
-    if isinstance(faults, Mapping):
-        declared = {str(name) for name in faults}
-        for name in faults:
-            if not re.match(_NAME, str(name)):
-                problems.append(
-                    (("faults", str(name)), f"fault name {name!r} must be lower_snake_case")
-                )
-    decoding = data.get("decode")
-    metrics = decoding.get("metrics", {}) if isinstance(decoding, Mapping) else None
-    metric_names = {str(name) for name in metrics} if isinstance(metrics, Mapping) else None
-    decoding = decoding if isinstance(decoding, Mapping) else {}
-
-    def undeclared(fault: Any) -> bool:
-        return declared is not None and isinstance(fault, str) and fault not in declared
-
-    for i, source in _entries(decoding.get("faults")):
-        if not isinstance(source, Mapping):
-            continue
-        codes = source.get("codes")
-        if isinstance(codes, Mapping):
-            for code, fault in codes.items():
-                if undeclared(fault):
-                    loc: Loc = ("decode", "faults", i, "codes", str(code))
-                    problems.append((loc, f"decode.faults names undeclared fault {fault!r}"))
-        if undeclared(source.get("flag")):
-            loc = ("decode", "faults", i, "flag")
-            problems.append((loc, f"decode.faults names undeclared fault {source['flag']!r}"))
-    for i, rule in _entries(data.get("rules")):
-        if not isinstance(rule, Mapping):
-            continue
-        fault = rule.get("fault")
-        if undeclared(fault):
-            problems.append((("rules", i, "fault"), f"rule names undeclared fault {fault!r}"))
-        conditions: list[tuple[Loc, Any]] = [(("rules", i, "when"), rule.get("when"))]
-        key = "while" if "while" in rule else "while_"
-        conditions += [(("rules", i, key, j), cond) for j, cond in _entries(rule.get(key))]
-        counter = rule.get("counter")
-        if isinstance(counter, Mapping):
-            conditions.append((("rules", i, "counter"), counter))
-        for where, cond in conditions:
-            if not isinstance(cond, Mapping) or metric_names is None:
-                continue
-            metric = cond.get("metric")
-            if isinstance(metric, str) and metric not in metric_names:
-                message = f"rule for {fault!r} reads unknown metric {metric!r}"
-                problems.append(((*where, "metric"), message))
-        rate = rule.get("rate")
-        if isinstance(rate, Mapping) and undeclared(rate.get("fault")):
-            loc = ("rules", i, "rate", "fault")
-            problems.append((loc, f"rate rule counts undeclared fault {rate['fault']!r}"))
-    for i, example in _entries(data.get("examples")):
-        expect = example.get("expect") if isinstance(example, Mapping) else None
-        if not isinstance(expect, Mapping):
-            continue
-        for k, fault in _entries(expect.get("faults")):
-            if undeclared(fault):
-                name = example.get("name")
-                loc = ("examples", i, "expect", "faults", k)
-                problems.append((loc, f"example {name!r} expects undeclared fault {fault!r}"))
-    return problems

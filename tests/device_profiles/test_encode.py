@@ -21,16 +21,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from device_profiles import Decoded, Profile, decode
-from device_profiles.decode import DecodeError, _lookup, _read_field
 from device_profiles.encode import EncodeError, default_template, encode
 from device_profiles.examples import payload_bytes
+from device_profiles.fields import DecodeError, lookup, read_field
 from device_profiles.schema import Example, Metric, Scalar
-from tests.device_profiles.profiles_under_test import load_catalogue
+from tests.device_profiles.profiles_under_test import PROFILES
 
 RECEIVED_AT = datetime(2025, 11, 27, tzinfo=UTC)
 LATER = RECEIVED_AT + timedelta(days=3)  # the re-decode's receipt time: not the event time
 
-PROFILES: list[Profile] = list(load_catalogue()[0] or ())  # test_catalogue reports failures
 EXAMPLES = [
     pytest.param(profile, example, id=f"{profile.id}/{example.name}")
     for profile in PROFILES
@@ -64,14 +63,30 @@ def expressible(profile: Profile) -> set[str]:
 def on_first_topic(profile: Profile, example: Example) -> dict[str, str]:
     """The example's placeholder values; skip an example on another topic than the first
     (encode speaks the first topic)."""
-    found = profile.topics[0].regex.match(example.topic)
+    found = profile.topics[0].match(example.topic)
     if found is None:
         pytest.skip("example is on another topic than the profile's first")
-    return {name: value for name, value in found.groupdict().items() if name != "device_id"}
+    return {name: value for name, value in found.items() if name != "device_id"}
 
 
 def decode_example(profile: Profile, example: Example) -> Decoded:
     return decode(profile, example.topic, payload_bytes(example.payload), RECEIVED_AT)
+
+
+def reencode(profile: Profile, example: Example) -> tuple[Decoded, tuple[str, bytes]]:
+    """The example decoded, and its state encoded again on the example's own payload."""
+    placeholders = on_first_topic(profile, example)
+    decoded = decode_example(profile, example)
+    encoded = encode(
+        profile,
+        decoded.device_id,
+        decoded.metrics,
+        decoded.faults,
+        decoded.ts,
+        placeholders=placeholders,
+        template=example.payload,
+    )
+    return decoded, encoded
 
 
 def assert_decodes_back(
@@ -104,18 +119,7 @@ def strip_path(document: dict[str, Any], path: str) -> None:
 
 @by_example
 def test_example_round_trips_with_its_own_payload(profile: Profile, example: Example) -> None:
-    placeholders = on_first_topic(profile, example)
-    decoded = decode_example(profile, example)
-
-    topic, payload = encode(
-        profile,
-        decoded.device_id,
-        decoded.metrics,
-        decoded.faults,
-        decoded.ts,
-        placeholders=placeholders,
-        template=example.payload,
-    )
+    decoded, (topic, payload) = reencode(profile, example)
 
     assert topic == example.topic
     again = assert_decodes_back(
@@ -131,17 +135,7 @@ def test_example_round_trips_with_its_own_payload(profile: Profile, example: Exa
 def test_reencoding_an_example_reproduces_its_payload(profile: Profile, example: Example) -> None:
     """Nothing the state does not require is changed: the vendor's own values, types and
     noise survive (the timestamp is only added where the example has none)."""
-    placeholders = on_first_topic(profile, example)
-    decoded = decode_example(profile, example)
-    _, payload = encode(
-        profile,
-        decoded.device_id,
-        decoded.metrics,
-        decoded.faults,
-        decoded.ts,
-        placeholders=placeholders,
-        template=example.payload,
-    )
+    _, (_, payload) = reencode(profile, example)
     spec = profile.topics[0]
     if spec.format == "csv":
         assert isinstance(example.payload, str)
@@ -151,7 +145,7 @@ def test_reencoding_an_example_reproduces_its_payload(profile: Profile, example:
     original = example.payload if isinstance(example.payload, dict) else json.loads(example.payload)
     produced = json.loads(payload)
     stamp = profile.decode.timestamp
-    if stamp is not None and _lookup(original, stamp.path) is None:
+    if stamp is not None and lookup(original, stamp.path) is None:
         strip_path(produced, stamp.path)
     assert json.dumps(produced, sort_keys=True) == json.dumps(original, sort_keys=True)
 
@@ -208,7 +202,7 @@ def canonical_choices(name: str, metric: Metric) -> list[Scalar]:
     field = metric.source.model_copy(update={"path": "v"})
     for key in metric.source.map:
         try:
-            value = _read_field({"v": key}, field, name, metric.unit)
+            value = read_field({"v": key}, field, name, metric.unit)
         except DecodeError:
             continue
         if value is not None and value not in out:
@@ -270,7 +264,7 @@ def assert_inexpressible(
     template = default_template(profile)
     assert template is not None
     names = {fault for source in sources for fault in source.fault_names()}
-    topic = spec.topic_for("probe", **{n: "x" for n in spec.regex.groupindex if n != "device_id"})
+    topic = spec.topic_for("probe", **{n: "x" for n in spec.placeholders if n != "device_id"})
     for value in values:
         if spec.format == "csv":
             assert isinstance(template, str)
