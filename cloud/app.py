@@ -16,6 +16,7 @@ from cloud.health import watch_silence
 from cloud.ingest.worker import IngestWorker
 from cloud.services import Services
 from cloud.web.pages import make_router
+from plumbing.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ def create_app(services: Services) -> FastAPI:
                 group=services.settings.ingest_group,
                 client_id=services.settings.ingest_client_id,
                 session_expiry_s=services.settings.ingest_session_expiry_s,
+                backoff=Backoff(
+                    services.settings.reconnect_min_s, services.settings.reconnect_max_s
+                ),
             )
             app.state.ingest = worker
             tasks.append(asyncio.create_task(worker.run(), name="ingest"))
@@ -72,7 +76,11 @@ def create_app(services: Services) -> FastAPI:
         with services.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         worker = getattr(app.state, "ingest", None)
-        return {"status": "ok", "ingest_connected": bool(worker and worker.connected.is_set())}
+        return {
+            "status": "ok",
+            "ingest": "off" if worker is None else "on",
+            "ingest_connected": bool(worker and worker.connected.is_set()),
+        }
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

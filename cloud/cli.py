@@ -1,4 +1,8 @@
-"""``linli cloud``: run the cloud service or migrate its database."""
+"""``linli cloud``: run the cloud service or migrate its database.
+
+Every option is a setting of :class:`~cloud.config.CloudSettings`: an option given
+overrides its ``LINLI_CLOUD_*`` environment variable, which overrides the default.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +13,23 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cloud.config import CloudSettings
+from plumbing.settings import LogLevel, SettingsOptions, configure_logging
 
 if TYPE_CHECKING:
     from cloud.services import Services
 
-app = typer.Typer(no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="The cloud service: ingest, facility health, tickets, REST API and web UI.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
+OPTIONS = SettingsOptions(CloudSettings, program="linli cloud")
 
-def _settings(**overrides: object) -> CloudSettings:
-    from pydantic import ValidationError
-
-    try:
-        return CloudSettings.model_validate({k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"])
-            typer.echo(f"cloud settings: {field}: {error['msg']}", err=True)
-        raise typer.Exit(2) from None
+DataDir = Annotated[
+    Path | None, OPTIONS.option("data_dir", "--data-dir", metavar="DIR", file_okay=False)
+]
+DatabaseUrl = Annotated[str | None, OPTIONS.option("database_url", "--database-url", metavar="URL")]
 
 
 def _services(settings: CloudSettings) -> Services:
@@ -36,41 +40,39 @@ def _services(settings: CloudSettings) -> Services:
         return Services.build(settings)
     except ProfileError as exc:
         for issue in exc.issues:
-            typer.echo(f"invalid profile: {issue}", err=True)
+            typer.echo(f"linli cloud: invalid profile: {issue}", err=True)
         raise typer.Exit(2) from None
 
 
-@app.command()
+@app.command(
+    help="Serve the REST API and web UI, and ingest edge batches from the cloud broker "
+    "(unless --no-ingest). Every option can also be set in the environment, as its help says."
+)
 def run(
-    host: Annotated[str | None, typer.Option(help="HTTP bind address (default 127.0.0.1)")] = None,
-    port: Annotated[int | None, typer.Option(help="HTTP port (default 8080)")] = None,
-    mqtt_host: Annotated[str | None, typer.Option(help="cloud broker host")] = None,
-    mqtt_port: Annotated[int | None, typer.Option(help="cloud broker port (default 1883)")] = None,
-    data_dir: Annotated[
-        Path | None, typer.Option(help="data directory (default var/cloud)")
+    host: Annotated[str | None, OPTIONS.option("host", "--host", metavar="HOST")] = None,
+    port: Annotated[int | None, OPTIONS.option("port", "--port", metavar="PORT")] = None,
+    mqtt_host: Annotated[
+        str | None, OPTIONS.option("mqtt_host", "--mqtt-host", metavar="HOST")
     ] = None,
-    database_url: Annotated[
-        str | None, typer.Option(help="SQLAlchemy URL (default SQLite in the data directory)")
+    mqtt_port: Annotated[
+        int | None, OPTIONS.option("mqtt_port", "--mqtt-port", metavar="PORT")
     ] = None,
-    ingest: Annotated[bool, typer.Option(help="run an ingest worker in this process")] = True,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    ingest: Annotated[bool | None, OPTIONS.option("ingest", "--ingest/--no-ingest")] = None,
     profiles_dir: Annotated[
-        list[Path] | None, typer.Option(help="extra profile directory (repeatable)")
+        list[Path] | None,
+        OPTIONS.option("profiles_dirs", "--profiles-dir", metavar="DIR", file_okay=False),
+    ] = None,
+    log_level: Annotated[
+        LogLevel | None, OPTIONS.option("log_level", "--log-level", case_sensitive=False)
     ] = None,
 ) -> None:
-    """Serve the REST API and web UI, and ingest edge batches from the cloud broker.
-
-    Every option can also be set as LINLI_CLOUD_<OPTION> in the environment.
-    """
-    import logging
-
     import uvicorn
 
     from cloud.app import create_app
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    settings = _settings(
+    settings = OPTIONS.build(
         host=host,
         port=port,
         mqtt_host=mqtt_host,
@@ -79,31 +81,24 @@ def run(
         database_url=database_url,
         ingest=ingest,
         profiles_dirs=profiles_dir,
+        log_level=log_level,
     )
+    configure_logging(settings.log_level)
     services = _services(settings)
     application = create_app(services)
     try:
-        uvicorn.run(
-            application,
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-        )
+        uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
     finally:
         services.close()
     sys.exit(0)
 
 
-@app.command()
-def migrate(
-    data_dir: Annotated[Path | None, typer.Option(help="data directory")] = None,
-    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL")] = None,
-) -> None:
-    """Bring the database schema up to date (the service also does this at start)."""
+@app.command(help="Bring the database schema up to date (the service also does this at start).")
+def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     from cloud.db.engine import make_engine
     from cloud.db.engine import migrate as upgrade
 
-    settings = _settings(data_dir=data_dir, database_url=database_url)
+    settings = OPTIONS.build(data_dir=data_dir, database_url=database_url)
     engine = make_engine(settings.sqlalchemy_url())
     upgrade(engine)
     engine.dispose()

@@ -24,15 +24,10 @@ from device_profiles.protocol import (
     GatewayStatus,
     parse_up_topic,
 )
+from plumbing.backoff import Backoff
+from plumbing.issues import validation_summary
 
 log = logging.getLogger(__name__)
-
-
-def _reason(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "payload"
-    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {first['msg']}{more}"
 
 
 def _naive_timestamp(batch: Batch) -> str | None:
@@ -57,14 +52,14 @@ class IngestWorker:
         group: str,
         client_id: str | None = None,
         session_expiry_s: int = 0,
-        reconnect_s: float = 1.0,
+        backoff: Backoff | None = None,
     ) -> None:
         self._writer = writer
         self._metrics = metrics
         self._host = host
         self._port = port
         self._group = group
-        self._reconnect_s = reconnect_s
+        self._backoff = backoff or Backoff(0.5, 30.0)
         self._client_id = client_id or f"linli-ingest-{socket.gethostname()}-{os.getpid()}"
         self._session_expiry_s = session_expiry_s
         self.connected = asyncio.Event()
@@ -82,6 +77,7 @@ class IngestWorker:
                     session_expiry_s=self._session_expiry_s,
                 ) as subscription:
                     log.info("ingest connected to %s:%s", self._host, self._port)
+                    self._backoff.reset()
                     self._metrics.ingest_connected.set(1)
                     self.connected.set()
                     async for message in subscription.messages():
@@ -91,7 +87,7 @@ class IngestWorker:
             finally:
                 self._metrics.ingest_connected.set(0)
                 self.connected.clear()
-            await asyncio.sleep(self._reconnect_s)
+            await asyncio.sleep(self._backoff.next())
 
     async def handle(self, topic: str, payload: bytes) -> None:
         """Ingest one message; dead-letter it if it is not a valid protocol message."""
@@ -131,7 +127,9 @@ class IngestWorker:
             else:
                 await self._dead_letter(topic, payload, f"unknown message kind {kind!r}", "topic")
         except ValidationError as exc:
-            await self._dead_letter(topic, payload, _reason(exc), "invalid")
+            await self._dead_letter(
+                topic, payload, validation_summary(exc, root="payload"), "invalid"
+            )
         except SQLAlchemyError:
             log.exception("storing a message from %s failed", topic)
             self._metrics.batches.labels(result="error").inc()

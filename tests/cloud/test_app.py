@@ -58,4 +58,4 @@ def test_healthz(client: TestClient) -> None:
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "ingest_connected": False}
+    assert response.json() == {"status": "ok", "ingest": "off", "ingest_connected": False}

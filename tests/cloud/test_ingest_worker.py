@@ -22,6 +22,7 @@ from cloud.services import Services
 from device_profiles import Catalogue
 from device_profiles.protocol import GatewayStatus, batch_topic, status_topic
 from linli.mosquitto import Mosquitto
+from plumbing.backoff import Backoff
 from tests.cloud.conftest import build_services
 from tests.cloud.helpers import (
     BUTTON,
@@ -190,7 +191,7 @@ async def running(services: Services, cloud_broker: Mosquitto) -> AsyncIterator[
         host=cloud_broker.host,
         port=cloud_broker.port,
         group="linli-test",
-        reconnect_s=0.1,
+        backoff=Backoff(0.05, 0.1),
     )
     task = asyncio.create_task(worker.run(), name="ingest-under-test")
     try:
@@ -306,7 +307,7 @@ async def test_worker_learns_retained_status_published_before_it_started(
         host=cloud_broker.host,
         port=cloud_broker.port,
         group="linli-test",
-        reconnect_s=0.1,
+        backoff=Backoff(0.05, 0.1),
     )
     task = asyncio.create_task(worker.run(), name="late-ingest")
     try:
@@ -341,7 +342,7 @@ async def test_batches_published_while_the_worker_is_away_are_stored_on_return(
             group="linli-test",
             client_id="ingest-persistent",
             session_expiry_s=300,
-            reconnect_s=0.1,
+            backoff=Backoff(0.05, 0.1),
         )
 
     async def run_until_stopped(worker: IngestWorker, until: Callable[[], bool]) -> None:
