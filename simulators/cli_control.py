@@ -10,7 +10,15 @@ from typing import Annotated, Any
 
 import typer
 
-from simulators.cli_options import BrokerHost, BrokerPort, Duration, app, fail, send_control
+from simulators.cli_options import (
+    BrokerHost,
+    BrokerPort,
+    Duration,
+    app,
+    fail,
+    send_control,
+    settings_from,
+)
 
 TARGET_HELP = (
     "A device id (gate-01), or zone:NAME, type:NAME, profile:ID, or 'gateway'. "
@@ -33,18 +41,18 @@ def _target(text: str) -> dict[str, Any]:
     return {"device": text}
 
 
-def _send_event(host: str, port: int, event: dict[str, Any]) -> None:
-    """Check the event's form here (the simulator checks it against its devices), then send."""
-    import json
-
+def _send_event(host: str | None, port: int | None, event: dict[str, Any]) -> None:
+    """Check the event's form here (the simulator checks it against its devices), then send
+    it to the broker the options (or the environment) name."""
     from simulators.faults import EventCommand, encode_control
-    from simulators.scenario import Scenario, ScenarioError
+    from simulators.scenario import ScenarioError, event_from
 
+    settings = settings_from(broker_host=host, broker_port=port)
     try:
-        Scenario.parse(json.dumps({"events": [{**event, "at": 0}]}), source="request")
+        event_from(event, source="request")
     except ScenarioError as exc:
         raise fail(f"bad request: {exc}") from None
-    send_control(host, port, encode_control(EventCommand(event=event)))
+    send_control(settings, encode_control(EventCommand(event=event)))
 
 
 @app.command("fault")
@@ -85,8 +93,8 @@ def fault(
             "--count", min=1, help="garbage: payloads in the burst (10).", show_default=False
         ),
     ] = None,
-    broker_host: BrokerHost = "127.0.0.1",
-    broker_port: BrokerPort = 1883,
+    broker_host: BrokerHost = None,
+    broker_port: BrokerPort = None,
 ) -> None:
     """Ask the running simulator for a fault, now, for a while (simulated time).
 
@@ -113,8 +121,8 @@ def fault(
 def garbage(
     device_id: Annotated[str, typer.Argument(help="Device that sends malformed payloads.")],
     count: Annotated[int, typer.Option("--count", min=1, help="How many.")] = 1,
-    broker_host: BrokerHost = "127.0.0.1",
-    broker_port: BrokerPort = 1883,
+    broker_host: BrokerHost = None,
+    broker_port: BrokerPort = None,
 ) -> None:
     """Ask the running simulator to make a device publish malformed payloads at once."""
     _send_event(broker_host, broker_port, {"device": device_id, "fault": "garbage", "count": count})
@@ -125,8 +133,8 @@ def garbage(
 def silence(
     device_id: Annotated[str, typer.Argument(help="Device that falls silent, e.g. sos-02.")],
     duration: Duration = "1m",
-    broker_host: BrokerHost = "127.0.0.1",
-    broker_port: BrokerPort = 1883,
+    broker_host: BrokerHost = None,
+    broker_port: BrokerPort = None,
 ) -> None:
     """Ask the running simulator to make a device fall silent for a while.
 

@@ -1,15 +1,23 @@
-"""What the ``linli sim`` commands share: the Typer app, common options, the catalogue and
-community they build, and the control-topic sender."""
+"""What the ``linli sim`` commands share: the Typer app, the options made from
+:class:`simulators.config.SimSettings`, the catalogue and community they build, and the
+control-topic sender.
+
+Each setting's option is declared once here, as ``Annotated[T | None, option] = None``:
+its help is the setting's description, variable and default, and a command passes what it
+was given to :func:`settings_from`, which fills in the environment and the defaults.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from plumbing.settings import EXIT_INVALID, SettingsOptions
+from simulators.config import ConnectionMode, SimSettings
 
 if TYPE_CHECKING:
     import asyncio
@@ -23,52 +31,48 @@ app = typer.Typer(
     add_completion=False,
 )
 
-BrokerHost = Annotated[str, typer.Option("--broker-host", help="MQTT broker the devices use.")]
-BrokerPort = Annotated[int, typer.Option("--broker-port", min=1, max=65535, help="Its port.")]
-Seed = Annotated[int, typer.Option("--seed", help="Same seed, same community and faults.")]
-Gates = Annotated[
-    int | None,
-    typer.Option("--gates", min=0, help="Access gates (default 12).", show_default=False),
-]
-Lights = Annotated[
-    int | None,
-    typer.Option("--lights", min=0, help="Street lights (default 16).", show_default=False),
-]
-Buttons = Annotated[
-    int | None,
-    typer.Option("--buttons", min=0, help="Repair-alarm buttons (default 8).", show_default=False),
-]
-Counts = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--count",
-        metavar="PROFILE_ID=N",
-        help="Devices for any profile, e.g. acme_access_gate=3 (repeatable).",
-        show_default=False,
-    ),
-]
-ProfilesDirs = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--profiles-dir",
-        exists=True,
-        file_okay=False,
-        help="Extra directory of profile YAML files (repeatable).",
-        show_default=False,
-    ),
-]
-Speed = Annotated[
-    float,
-    typer.Option(
-        "--speed",
-        min=0.001,
-        help="Simulated seconds per real second: 60 runs an hour of the community in a minute.",
-    ),
-]
+options = SettingsOptions(SimSettings, program="linli sim")
+
+BrokerHost = Annotated[str | None, options.option("broker_host", "--broker-host", metavar="HOST")]
+BrokerPort = Annotated[int | None, options.option("broker_port", "--broker-port", metavar="PORT")]
+Seed = Annotated[int | None, options.option("seed", "--seed")]
+Speed = Annotated[float | None, options.option("speed", "--speed", metavar="FACTOR")]
 MinInterval = Annotated[
-    float,
-    typer.Option("--min-interval", min=0.0, help="Never report more often than this (s)."),
+    float | None, options.option("min_interval", "--min-interval", metavar="SECONDS")
 ]
+ReportEvery = Annotated[
+    float | None, options.option("report_every", "--report-every", metavar="SECONDS")
+]
+Gates = Annotated[int | None, options.option("gates", "--gates", metavar="N")]
+Lights = Annotated[int | None, options.option("lights", "--lights", metavar="N")]
+Buttons = Annotated[int | None, options.option("buttons", "--buttons", metavar="N")]
+Counts = Annotated[list[str] | None, options.option("counts", "--count", metavar="PROFILE_ID=N")]
+ProfilesDirs = Annotated[
+    list[Path] | None, options.option("profiles_dirs", "--profiles-dir", metavar="DIR")
+]
+ScenarioFile = Annotated[Path | None, options.option("scenario", "--scenario", metavar="FILE")]
+Mtbf = Annotated[str | None, options.option("mtbf", "--mtbf", metavar="DURATION")]
+FaultEvery = Annotated[
+    str | None, options.option("fault_every", "--fault-every", metavar="DURATION")
+]
+FirstFaultAfter = Annotated[
+    str | None, options.option("first_fault_after", "--first-fault-after", metavar="DURATION")
+]
+FaultDuration = Annotated[
+    str | None, options.option("fault_duration", "--fault-duration", metavar="MIN:MAX")
+]
+UplinkPort = Annotated[int | None, options.option("uplink_port", "--uplink-port", metavar="PORT")]
+CloudHost = Annotated[str | None, options.option("cloud_host", "--cloud-host", metavar="HOST")]
+CloudPort = Annotated[int | None, options.option("cloud_port", "--cloud-port", metavar="PORT")]
+ConnectionModeOption = Annotated[
+    ConnectionMode | None, options.option("connection_mode", "--connection-mode")
+]
+ConnectionCount = Annotated[int | None, options.option("connections", "--connections", metavar="N")]
+ConnectConcurrency = Annotated[
+    int | None, options.option("connect_concurrency", "--connect-concurrency", metavar="N")
+]
+MaxInFlight = Annotated[int | None, options.option("max_in_flight", "--max-in-flight", metavar="N")]
+LogLevel = Annotated[str | None, options.option("log_level", "--log-level", metavar="LEVEL")]
 
 Duration = Annotated[
     str,
@@ -80,56 +84,32 @@ Duration = Annotated[
 ]
 
 
-class ConnectionMode(StrEnum):
-    SHARED = "shared"
-    PER_DEVICE = "per-device"
-
-
-GATE_PROFILE = "acme_access_gate"
-LIGHT_PROFILE = "brightway_street_light"
-BUTTON_PROFILE = "safecall_alarm_button"
+def settings_from(**given: Any) -> SimSettings:
+    """The settings from the options given (None: not given), the environment and the
+    defaults; exit status 2, naming the option and variable, for an invalid one."""
+    return options.build(**given)
 
 
 def fail(message: str) -> typer.Exit:
     typer.echo(message, err=True)
-    return typer.Exit(2)
+    return typer.Exit(EXIT_INVALID)
 
 
-def catalogue_from(profiles_dirs: list[Path] | None) -> Catalogue:
+def catalogue_from(settings: SimSettings) -> Catalogue:
     from device_profiles.catalogue import Catalogue, ProfileError
 
     try:
-        return Catalogue.load(profiles_dirs or [])
+        return Catalogue.load(settings.profiles_dirs)
     except ProfileError as exc:
         raise fail(f"invalid device profiles:\n{exc}") from None
 
 
-def community_from(
-    catalogue: Catalogue,
-    seed: int,
-    gates: int | None,
-    lights: int | None,
-    buttons: int | None,
-    counts: list[str] | None,
-) -> Community:
+def community_from(catalogue: Catalogue, settings: SimSettings) -> Community:
     from simulators.community import Community
     from simulators.device import SimulatorError
 
-    wanted: dict[str, int] = {}
-    for item in counts or []:
-        profile_id, sep, number = item.partition("=")
-        if not sep or not number.strip().isdigit():
-            raise fail(f"--count expects PROFILE_ID=N, got {item!r}")
-        wanted[profile_id.strip()] = int(number)
-    for profile_id, count in (
-        (GATE_PROFILE, gates),
-        (LIGHT_PROFILE, lights),
-        (BUTTON_PROFILE, buttons),
-    ):
-        if count is not None:
-            wanted[profile_id] = count
     try:
-        return Community.generate(catalogue, wanted, seed)
+        return Community.generate(catalogue, settings.device_counts(), settings.seed)
     except (SimulatorError, ValueError) as exc:
         raise fail(str(exc)) from None
 
@@ -158,23 +138,15 @@ def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
             loop.remove_signal_handler(signum)
 
 
-def send_control(host: str, port: int, payload: bytes) -> None:
+def send_control(settings: SimSettings, payload: bytes) -> None:
+    """Publish ``payload`` on the control topic of the broker ``settings`` name."""
     import asyncio
 
     from simulators.faults import CONTROL_TOPIC
     from simulators.transport import TransportError, publish_once
 
+    host, port = settings.broker_host, settings.broker_port
     try:
         asyncio.run(publish_once(host, port, CONTROL_TOPIC, payload))
     except TransportError as exc:
         raise fail(f"{exc} (is the broker running?)") from None
-
-
-def seconds(text: str, option: str) -> float:
-    """Seconds from a duration option (``90``, ``90s``, ``5m``, ``1h30m``, ``2d``)."""
-    from simulators.scenario import parse_duration
-
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise fail(f"{option}: {exc}") from None

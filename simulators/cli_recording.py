@@ -18,6 +18,7 @@ from simulators.cli_options import (
     app,
     catalogue_from,
     fail,
+    settings_from,
     stop_on_signals,
 )
 
@@ -40,9 +41,9 @@ def record(
             show_default=False,
         ),
     ] = None,
-    broker_host: BrokerHost = "127.0.0.1",
-    broker_port: BrokerPort = 1883,
-    profiles_dir: ProfilesDirs = None,
+    broker_host: BrokerHost = None,
+    broker_port: BrokerPort = None,
+    profiles_dirs: ProfilesDirs = None,
     topics: Annotated[
         list[str] | None,
         typer.Option(
@@ -59,10 +60,14 @@ def record(
     from simulators.recording import RecordingError
     from simulators.transport import TransportError
 
-    catalogue = catalogue_from(profiles_dir)
+    settings = settings_from(
+        broker_host=broker_host, broker_port=broker_port, profiles_dirs=profiles_dirs
+    )
+    catalogue = catalogue_from(settings)
     filters = sorted({*catalogue.subscriptions(), *(topics or [])})
+    host, port = settings.broker_host, settings.broker_port
     try:
-        count, elapsed = asyncio.run(_record(broker_host, broker_port, filters, out, seconds))
+        count, elapsed = asyncio.run(_record(host, port, filters, out, seconds))
     except TransportError as exc:
         raise fail(f"{exc} (is the broker running?)") from None
     except RecordingError as exc:
@@ -117,8 +122,8 @@ def replay(
         float,
         typer.Option("--speed", min=0.001, help="Replay this many times faster than recorded."),
     ] = 1.0,
-    broker_host: BrokerHost = "127.0.0.1",
-    broker_port: BrokerPort = 1883,
+    broker_host: BrokerHost = None,
+    broker_port: BrokerPort = None,
 ) -> None:
     """Republish a recording (QoS 1) with its recorded timing, then exit.
 
@@ -129,18 +134,19 @@ def replay(
     from simulators.recording import RecordingError, check
     from simulators.transport import TransportError
 
+    settings = settings_from(broker_host=broker_host, broker_port=broker_port)
+    host, port = settings.broker_host, settings.broker_port
     try:
         summary = check(file)
     except RecordingError as exc:
         raise fail(f"bad recording: {exc}") from None
     typer.echo(
         f"replaying {summary.messages} messages ({summary.duration_s:.1f}s recorded, "
-        f"about {summary.duration_s / speed:.1f}s at speed {speed:g}) to "
-        f"{broker_host}:{broker_port}",
+        f"about {summary.duration_s / speed:.1f}s at speed {speed:g}) to {host}:{port}",
         err=True,
     )
     try:
-        result = asyncio.run(_replay(broker_host, broker_port, file, speed))
+        result = asyncio.run(_replay(host, port, file, speed))
     except TransportError as exc:
         raise fail(f"{exc} (is the broker running?)") from None
     except RecordingError as exc:

@@ -6,9 +6,10 @@ A recording is a text file of JSON lines, one per message, in the order they arr
     {"t": 1.057, "topic": "vendor/x/raw", "payload_b64": "AAEC/w=="}
 
 ``t`` is seconds since recording started; the payload is ``payload`` (text) when it is
-UTF-8, else ``payload_b64`` (base64). Replay sends the payloads byte for byte, so the event
-timestamps inside them are the recorded ones: a replayed fault is the same fault at the
-same event time, which is what testing rules against a recorded day needs.
+UTF-8, else ``payload_b64`` (base64), as :mod:`plumbing.payloads` keeps payloads. Replay
+sends the payloads byte for byte, so the event timestamps inside them are the recorded
+ones: a replayed fault is the same fault at the same event time, which is what testing
+rules against a recorded day needs.
 
 This module does no MQTT: :func:`replay` is given a ``publish`` function
 (:class:`simulators.transport.Publisher` in ``linli sim replay``).
@@ -17,18 +18,17 @@ This module does no MQTT: :func:`replay` is given a ``publish`` function
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from plumbing.payloads import FIELDS, payload_fields, payload_from
+from simulators.clock import wait_for_event
 from simulators.device import SimulatorError
 
 DEFAULT_REPLAY_WINDOW = 100
@@ -51,10 +51,7 @@ class Recorded:
 def encode(record: Recorded) -> str:
     """One line of a recording (without the newline)."""
     document: dict[str, Any] = {"t": round(record.t, 6), "topic": record.topic}
-    try:
-        document["payload"] = record.payload.decode("utf-8")
-    except UnicodeDecodeError:
-        document["payload_b64"] = base64.b64encode(record.payload).decode("ascii")
+    document.update(payload_fields(record.payload))
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -66,7 +63,7 @@ def decode(line: str) -> Recorded:
         raise ValueError(f"not JSON: {exc.msg} (column {exc.colno})") from None
     if not isinstance(document, dict):
         raise ValueError("expected a JSON object")
-    unknown = set(document) - {"t", "topic", "payload", "payload_b64"}
+    unknown = set(document) - {"t", "topic", *FIELDS}
     if unknown:
         raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
     t = document.get("t")
@@ -75,22 +72,7 @@ def decode(line: str) -> Recorded:
     topic = document.get("topic")
     if not isinstance(topic, str) or not topic or "+" in topic or "#" in topic:
         raise ValueError(f"'topic' must be a non-empty topic without wildcards, got {topic!r}")
-    if ("payload" in document) == ("payload_b64" in document):
-        raise ValueError("expected exactly one of 'payload' and 'payload_b64'")
-    if "payload" in document:
-        text = document["payload"]
-        if not isinstance(text, str):
-            raise ValueError("'payload' must be a string")
-        payload = text.encode("utf-8")
-    else:
-        encoded = document["payload_b64"]
-        if not isinstance(encoded, str):
-            raise ValueError("'payload_b64' must be a string")
-        try:
-            payload = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("'payload_b64' is not valid base64") from None
-    return Recorded(float(t), topic, payload)
+    return Recorded(float(t), topic, payload_from(document))
 
 
 def read(path: Path) -> Iterator[Recorded]:
@@ -190,12 +172,6 @@ def due_after(record: Recorded, speed: float) -> float:
     return record.t / speed
 
 
-async def _until(stop: asyncio.Event, delay: float) -> None:
-    with suppress(TimeoutError):
-        async with asyncio.timeout(delay):
-            await stop.wait()
-
-
 @dataclass
 class ReplayResult:
     """How a replay went: ``sent`` messages acknowledged; ``error`` if one failed."""
@@ -245,7 +221,7 @@ async def replay(
         for record in records:
             delay = started + due_after(record, speed) - clock()
             if delay > 0:
-                await _until(stop, delay)
+                await wait_for_event(stop, delay)
             await slots.acquire()
             if stop.is_set() or result.error is not None:
                 slots.release()

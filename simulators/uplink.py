@@ -9,7 +9,7 @@ accepted and then dropped before its CONNACK would wait out its connect timeout 
 Plain asyncio streams, no MQTT.
 
 Relays are stopped by aborting their transports, which ends their pipes' reads and drains;
-only tasks still connecting to the target are cancelled (``open_connection``, no aiomqtt).
+only tasks still connecting to the target are cancelled (``open_connection``, no MQTT client).
 """
 
 from __future__ import annotations

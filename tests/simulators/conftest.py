@@ -1,9 +1,14 @@
-"""Helpers for simulator tests: a subscriber that queues messages, a running simulator."""
+"""Helpers for simulator tests: a subscriber that queues messages, a running simulator, the
+``linli sim`` command, scenario files, and a clean ``LINLI_SIM_*`` environment."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+import os
+import signal
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,14 +16,55 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
+from typer.testing import CliRunner, Result
 
 from device_profiles.catalogue import Catalogue
 from device_profiles.decode import Decoded, DecodeError
 from linli.mosquitto import Mosquitto
-from simulators.simulator import Connect, Simulator
+from simulators.cli import app
+from simulators.scenario import Scenario, load_scenario
+from simulators.simulator import Connect, Simulator, SimulatorConfig
 from simulators.transport import SharedConnection
 
 TIMEOUT_S = 10.0
+FAST = SimulatorConfig(speed=600, min_interval_s=0.2)
+"""Ten simulated minutes a real second; reports at most five a second per device."""
+
+SimCli = Callable[..., Result]
+"""``sim_cli(*args, env=None)``: ``linli sim ARGS`` run in-process, with ``env`` set."""
+
+
+@pytest.fixture(autouse=True)
+def _no_sim_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``LINLI_SIM_*`` variables of whoever runs the tests do not reach them."""
+    for name in list(os.environ):
+        if name.startswith("LINLI_SIM_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def sim_cli() -> SimCli:
+    runner = CliRunner()
+
+    def invoke(*args: str, env: Mapping[str, str] | None = None) -> Result:
+        return runner.invoke(app, list(args), env=env)
+
+    return invoke
+
+
+@pytest.fixture
+def in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test runs in its own temporary directory: a file it writes is named as given."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def parse_scenario(text: str, name: str = "test.yaml") -> Scenario:
+    """The scenario in ``text`` (dedented), written to the file ``name`` and loaded from it
+    (use with the ``in_tmp_path`` fixture)."""
+    path = Path(name)
+    path.write_text(textwrap.dedent(text))
+    return load_scenario(path)
 
 
 async def eventually(condition: Callable[[], bool], within: float = TIMEOUT_S) -> None:
@@ -124,3 +170,25 @@ async def running_with(simulator: Simulator, connect: Connect) -> AsyncIterator[
     finally:
         stop.set()
         await asyncio.wait_for(task, TIMEOUT_S)
+
+
+@asynccontextmanager
+async def sim_run_process(*args: str) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``python -m simulators run ARGS`` in a session of its own, its output (stderr too)
+    piped; killed with its process group if it is still running at the end."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "simulators",
+        "run",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()

@@ -45,11 +45,6 @@ def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> fl
 START = local(2025, 11, 27)  # a Thursday, midnight local time
 
 
-@pytest.fixture(scope="module")
-def catalogue() -> Catalogue:
-    return Catalogue.load()
-
-
 def make(catalogue: Catalogue, profile_id: str, seed: int = 1) -> Behaviour:
     return behaviour_for(catalogue[profile_id], random.Random(seed))
 

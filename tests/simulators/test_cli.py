@@ -1,26 +1,27 @@
-"""``linli sim`` commands: list, fault, garbage (run is covered in test_simulator_mqtt)."""
+"""``linli sim`` commands: list, fault, garbage, run's checks before it starts (run itself is
+covered in test_simulator_mqtt), and settings from options, ``LINLI_SIM_*`` variables and
+the model's defaults."""
 
 from __future__ import annotations
 
 import asyncio
+import re
+import resource
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from device_profiles.catalogue import Catalogue
 from linli.mosquitto import Mosquitto, free_port
-from simulators.cli import app
 from simulators.community import DEFAULT_COUNTS, Community
+from simulators.config import SimSettings
 from simulators.faults import CONTROL_TOPIC, EventCommand, parse_control
 from simulators.simulator import Simulator, SimulatorConfig
-from tests.simulators.conftest import running, subscribed
-
-runner = CliRunner()
+from tests.simulators.conftest import SimCli, running, subscribed
 
 
-def test_list_prints_the_default_community() -> None:
-    result = runner.invoke(app, ["list", "--seed", "3"])
+def test_list_prints_the_default_community(sim_cli: SimCli) -> None:
+    result = sim_cli("list", "--seed", "3")
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     assert lines[-1] == f"{sum(DEFAULT_COUNTS.values())} devices"
@@ -29,39 +30,37 @@ def test_list_prints_the_default_community() -> None:
     assert "brightway/zone-a/lamp/light-a-01/report" in result.output
 
 
-def test_list_with_counts() -> None:
-    result = runner.invoke(
-        app, ["list", "--gates", "1", "--lights", "0", "--count", "safecall_alarm_button=2"]
-    )
+def test_list_with_counts(sim_cli: SimCli) -> None:
+    result = sim_cli("list", "--gates", "1", "--lights", "0", "--count", "safecall_alarm_button=2")
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1] == "3 devices"
 
 
-def test_list_rejects_an_unknown_profile() -> None:
-    result = runner.invoke(app, ["list", "--count", "teapot=3"])
+def test_list_rejects_an_unknown_profile(sim_cli: SimCli) -> None:
+    result = sim_cli("list", "--count", "teapot=3")
     assert result.exit_code == 2
     assert "teapot" in result.output
 
 
-def test_list_rejects_a_bad_profiles_dir(tmp_path: Path) -> None:
+def test_list_rejects_a_count_that_is_not_profile_and_number(sim_cli: SimCli) -> None:
+    result = sim_cli("list", "--count", "teapot")
+    assert result.exit_code == 2
+    assert "setting counts (--count or LINLI_SIM_COUNTS): expects PROFILE_ID=N" in result.output
+
+
+def test_list_rejects_a_bad_profiles_dir(sim_cli: SimCli, tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("schema: linli.profile/v1\nid: Bad Id\n")
-    result = runner.invoke(app, ["list", "--profiles-dir", str(tmp_path)])
+    result = sim_cli("list", "--profiles-dir", str(tmp_path))
     assert result.exit_code == 2
     assert "bad.yaml" in result.output
 
 
-async def test_fault_command_delivers_the_control_message(broker: Mosquitto) -> None:
-    argv = [
-        "fault",
-        "gate-01",
-        "motor_jammed",
-        "--for",
-        "7m",
-        "--broker-port",
-        str(broker.port),
-    ]
+async def test_fault_command_delivers_the_control_message(
+    sim_cli: SimCli, broker: Mosquitto
+) -> None:
+    argv = ["fault", "gate-01", "motor_jammed", "--for", "7m", "--broker-port", str(broker.port)]
     async with subscribed(broker, [CONTROL_TOPIC]) as inbox:
-        result = await asyncio.to_thread(runner.invoke, app, argv)
+        result = await asyncio.to_thread(sim_cli, *argv)
         assert result.exit_code == 0, result.output
         message = await inbox.next()
     assert parse_control(message.payload) == EventCommand(
@@ -97,12 +96,10 @@ async def test_fault_command_delivers_the_control_message(broker: Mosquitto) -> 
     ],
 )
 async def test_fault_command_aims_like_a_scenario_event(
-    broker: Mosquitto, argv: list[str], event: dict[str, object]
+    sim_cli: SimCli, broker: Mosquitto, argv: list[str], event: dict[str, object]
 ) -> None:
     async with subscribed(broker, [CONTROL_TOPIC]) as inbox:
-        result = await asyncio.to_thread(
-            runner.invoke, app, ["fault", *argv, "--broker-port", str(broker.port)]
-        )
+        result = await asyncio.to_thread(sim_cli, "fault", *argv, "--broker-port", str(broker.port))
         assert result.exit_code == 0, result.output
         message = await inbox.next()
     assert parse_control(message.payload) == EventCommand(event=event)
@@ -118,14 +115,16 @@ async def test_fault_command_aims_like_a_scenario_event(
         (["street:x", "silent"], "TARGET"),
     ],
 )
-def test_fault_command_refuses_a_bad_request_before_sending(argv: list[str], says: str) -> None:
-    result = runner.invoke(app, ["fault", *argv, "--broker-port", str(free_port())])
+def test_fault_command_refuses_a_bad_request_before_sending(
+    sim_cli: SimCli, argv: list[str], says: str
+) -> None:
+    result = sim_cli("fault", *argv, "--broker-port", str(free_port()))
     assert result.exit_code == 2
     assert says in result.output
 
 
 async def test_fault_command_breaks_a_running_device(
-    catalogue: Catalogue, broker: Mosquitto
+    sim_cli: SimCli, catalogue: Catalogue, broker: Mosquitto
 ) -> None:
     community = Community.generate(catalogue, {"brightway_street_light": 2}, seed=2)
     simulator = Simulator(community, SimulatorConfig(speed=1, min_interval_s=0))
@@ -134,7 +133,7 @@ async def test_fault_command_breaks_a_running_device(
         subscribed(broker, catalogue.subscriptions()) as inbox,
         running(simulator, broker.host, broker.port),
     ):
-        result = await asyncio.to_thread(runner.invoke, app, argv)
+        result = await asyncio.to_thread(sim_cli, *argv)
         assert result.exit_code == 0, result.output
         message = await inbox.next(
             lambda m: (
@@ -145,10 +144,11 @@ async def test_fault_command_breaks_a_running_device(
     assert message.topic == "brightway/zone-b/lamp/light-b-01/report"
 
 
-async def test_garbage_command(broker: Mosquitto) -> None:
+async def test_garbage_command(sim_cli: SimCli, broker: Mosquitto) -> None:
     async with subscribed(broker, [CONTROL_TOPIC]) as inbox:
-        argv = ["garbage", "sos-03", "--broker-port", str(broker.port)]
-        result = await asyncio.to_thread(runner.invoke, app, argv)
+        result = await asyncio.to_thread(
+            sim_cli, "garbage", "sos-03", "--broker-port", str(broker.port)
+        )
         assert result.exit_code == 0, result.output
         message = await inbox.next()
     assert parse_control(message.payload) == EventCommand(
@@ -156,21 +156,152 @@ async def test_garbage_command(broker: Mosquitto) -> None:
     )
 
 
-def test_fault_command_without_a_broker_exits_2() -> None:
+def test_fault_command_without_a_broker_exits_2(sim_cli: SimCli) -> None:
     port = free_port()
-    result = runner.invoke(app, ["fault", "gate-01", "motor_jammed", "--broker-port", str(port)])
+    result = sim_cli("fault", "gate-01", "motor_jammed", "--broker-port", str(port))
     assert result.exit_code == 2
     assert f"127.0.0.1:{port}" in result.output
     assert "is the broker running?" in result.output
 
 
-def test_run_refuses_a_scenario_with_gateway_faults_but_no_uplink(tmp_path: Path) -> None:
+# -- run: what it checks before it starts ----------------------------------------------------
+
+
+def test_run_refuses_a_scenario_with_gateway_faults_but_no_uplink(
+    sim_cli: SimCli, tmp_path: Path
+) -> None:
     script = tmp_path / "outage.yaml"
     script.write_text(
         "events:\n  - at: 1m\n    device: gate-01\n    fault: motor_jammed\n"
         "  - at: 2m\n    gateway: true\n    fault: uplink_loss\n    for: 5m\n"
     )
-    result = runner.invoke(app, ["run", "--scenario", str(script), "--broker-port", "1"])
+    result = sim_cli("run", "--scenario", str(script), "--broker-port", "1")
     assert result.exit_code == 2
     assert "line 5" in result.output
     assert "--uplink-port" in result.output
+
+
+def test_run_reports_too_few_open_files(sim_cli: SimCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (256, 256))
+    result = sim_cli("run", "--connection-mode", "per-device", "--count", "acme_access_gate=300")
+    assert result.exit_code == 2
+    assert "301 MQTT connections" in result.output and "ulimit" in result.output
+
+
+def test_connections_option_is_for_shared_mode_only(sim_cli: SimCli) -> None:
+    result = sim_cli("run", "--connection-mode", "per-device", "--connections", "4")
+    assert result.exit_code == 2
+    assert (
+        "setting connections (--connections or LINLI_SIM_CONNECTIONS): applies to "
+        "--connection-mode shared only"
+    ) in result.output
+
+
+# -- settings: option > LINLI_SIM_* variable > the model's default ----------------------------
+
+
+def _intervals(output: str) -> set[str]:
+    return set(re.findall(r"every (\S+)s ", output))
+
+
+def test_a_variable_sets_an_option(sim_cli: SimCli) -> None:
+    """acme_access_gate's heartbeat is 60 s: at speed 60 a report every second."""
+    argv = ("list", "--count", "acme_access_gate=2", "--min-interval", "0")
+    assert _intervals(sim_cli(*argv).output) == {"60"}
+    result = sim_cli(*argv, env={"LINLI_SIM_SPEED": "60"})
+    assert result.exit_code == 0, result.output
+    assert _intervals(result.output) == {"1"}
+
+
+def test_an_option_overrides_its_variable(sim_cli: SimCli) -> None:
+    env = {"LINLI_SIM_SPEED": "60", "LINLI_SIM_MIN_INTERVAL": "0"}
+    result = sim_cli("list", "--count", "acme_access_gate=1", "--speed", "30", env=env)
+    assert result.exit_code == 0, result.output
+    assert _intervals(result.output) == {"2"}
+
+
+async def test_the_broker_port_comes_from_the_environment(
+    sim_cli: SimCli, broker: Mosquitto
+) -> None:
+    env = {"LINLI_SIM_BROKER_PORT": str(broker.port)}
+    async with subscribed(broker, [CONTROL_TOPIC]) as inbox:
+        result = await asyncio.to_thread(sim_cli, "garbage", "sos-03", env=env)
+        assert result.exit_code == 0, result.output
+        message = await inbox.next()
+    assert parse_control(message.payload) == EventCommand(
+        event={"device": "sos-03", "fault": "garbage", "count": 1}
+    )
+    # and an option given wins: nothing listens on this one
+    port = free_port()
+    argv = ("garbage", "sos-03", "--broker-port", str(port))
+    result = await asyncio.to_thread(sim_cli, *argv, env=env)
+    assert result.exit_code == 2
+    assert f"127.0.0.1:{port}" in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "variable", "value", "says"),
+    [
+        (["list"], "LINLI_SIM_SPEED", "fast", "setting speed (--speed or LINLI_SIM_SPEED)"),
+        (["list"], "LINLI_SIM_SPEED", "0", "setting speed (--speed or LINLI_SIM_SPEED)"),
+        (
+            ["fault", "gate-01", "motor_jammed"],
+            "LINLI_SIM_BROKER_PORT",
+            "70000",
+            "setting broker_port (--broker-port or LINLI_SIM_BROKER_PORT)",
+        ),
+        (
+            ["run"],
+            "LINLI_SIM_FAULT_DURATION",
+            "2h",
+            "setting fault_duration (--fault-duration or LINLI_SIM_FAULT_DURATION): "
+            "expects MIN:MAX",
+        ),
+        (["run"], "LINLI_SIM_MTBF", "soon", "setting mtbf (--mtbf or LINLI_SIM_MTBF)"),
+        (
+            ["list"],
+            "LINLI_SIM_COUNTS",
+            "acme_access_gate=3",
+            "setting counts (--count or LINLI_SIM_COUNTS): not valid JSON",
+        ),
+    ],
+)
+def test_an_invalid_variable_is_named_with_its_option(
+    sim_cli: SimCli, command: list[str], variable: str, value: str, says: str
+) -> None:
+    result = sim_cli(*command, env={variable: value})
+    assert result.exit_code == 2
+    assert f"linli sim: {says}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_list_variable_takes_json(sim_cli: SimCli) -> None:
+    env = {"LINLI_SIM_COUNTS": '["acme_access_gate=2", "safecall_alarm_button=1"]'}
+    result = sim_cli("list", env=env)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == "3 devices"
+    result = sim_cli("list", env={"LINLI_SIM_COUNTS": '{"acme_access_gate": 4}'})
+    assert result.output.strip().splitlines()[-1] == "4 devices"
+
+
+@pytest.mark.parametrize(
+    ("command", "flag", "field"),
+    [
+        ("run", "--broker-port", "broker_port"),
+        ("run", "--speed", "speed"),
+        ("run", "--fault-duration", "fault_duration"),
+        ("run", "--connect-concurrency", "connect_concurrency"),
+        ("list", "--min-interval", "min_interval"),
+        ("fault", "--broker-host", "broker_host"),
+        ("record", "--broker-port", "broker_port"),
+    ],
+)
+def test_help_shows_each_variable_and_the_models_default(
+    sim_cli: SimCli, command: str, flag: str, field: str
+) -> None:
+    result = sim_cli(command, "--help", env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if f" {flag} " in line)
+    default = SimSettings.model_fields[field].default
+    shown = f"{default:g}" if isinstance(default, float) else str(default)
+    assert f"(env LINLI_SIM_{field.upper()}; default {shown})" in line, line

@@ -1,22 +1,14 @@
-"""Connection modes against a real Mosquitto: per-device connections with a last will,
-devices spread over several shared connections, and the open-file limit."""
+"""Connection modes against a real Mosquitto: per-device connections with a last will, and
+devices spread over several shared connections."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import resource
 import signal
-import sys
 from pathlib import Path
-
-import pytest
-from typer.testing import CliRunner
 
 from device_profiles.catalogue import Catalogue
 from linli.mosquitto import Mosquitto
-from simulators import transport as transport_module
-from simulators.cli import app
 from simulators.community import Community
 from simulators.faults import CONTROL_TOPIC, FaultCommand, SilenceCommand, encode_control
 from simulators.simulator import Simulator, SimulatorConfig
@@ -24,21 +16,20 @@ from simulators.transport import (
     WILL_PAYLOAD,
     WILL_TOPIC,
     DeviceConnections,
-    OpenFileLimit,
     SharedConnection,
-    ensure_open_files,
     will_topic,
 )
 from tests.simulators.conftest import (
+    FAST,
     TIMEOUT_S,
     Received,
     broker_log,
     eventually,
     running_with,
+    sim_run_process,
     subscribed,
 )
 
-FAST = SimulatorConfig(speed=600, min_interval_s=0.2)
 WILLS = WILL_TOPIC.format(device_id="+")
 
 
@@ -98,13 +89,13 @@ async def test_a_silenced_device_drops_and_the_broker_publishes_its_will(
         await inbox.publish(CONTROL_TOPIC, encode_control(command))
         will = await inbox.next(lambda m: m.topic.startswith("linli/sim/lwt/"))
         assert (will.topic, will.payload) == (will_topic("gate-02"), WILL_PAYLOAD)
-        assert simulator.is_silent("gate-02")
+        assert simulator.faults.is_silent("gate-02")
         # it comes back by itself: reconnected, and reporting again after its silence
         back = await inbox.next(
             lambda m: not m.topic.startswith("linli/sim/") and _device_of(m, catalogue) == "gate-02"
         )
         assert back.at - will.at >= 0.8
-        assert not simulator.is_silent("gate-02")
+        assert not simulator.faults.is_silent("gate-02")
         assert made[0].connected == len(ids)
         # no other device dropped meanwhile
         assert made[0].connects("gate-02") == 2
@@ -153,63 +144,19 @@ async def _logged(broker: Mosquitto, log_dir: Path, needles: list[str]) -> str:
     return broker_log(broker, log_dir)
 
 
-def test_open_file_limit_is_raised_to_the_hard_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[int, int]] = []
-    monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 65536))
-    monkeypatch.setattr(resource, "setrlimit", lambda _, limits: calls.append(limits))
-    assert ensure_open_files(5000) == 65536
-    assert calls == [(65536, 65536)]
-    calls.clear()
-    assert ensure_open_files(100) == 1024
-    assert calls == []
-
-
-def test_too_low_a_hard_limit_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 4096))
-    with pytest.raises(OpenFileLimit, match=r"5000 MQTT connections .* at most 4096"):
-        transport_module.ensure_open_files(5000)
-
-
-def test_cli_reports_too_few_open_files(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(resource, "getrlimit", lambda _: (256, 256))
-    argv = ["run", "--connection-mode", "per-device", "--count", "acme_access_gate=300"]
-    result = CliRunner().invoke(app, argv)
-    assert result.exit_code == 2
-    assert "301 MQTT connections" in result.output and "ulimit" in result.output
-
-
-def test_connections_option_is_for_shared_mode_only() -> None:
-    argv = ["run", "--connection-mode", "per-device", "--connections", "4"]
-    result = CliRunner().invoke(app, argv)
-    assert result.exit_code == 2
-    assert "--connections applies to --connection-mode shared only" in result.output
-
-
 async def test_sim_run_per_device_process(catalogue: Catalogue, broker: Mosquitto) -> None:
     argv = [
-        "-m", "simulators", "run",
         "--broker-port", str(broker.port),
         "--connection-mode", "per-device",
         "--speed", "600", "--min-interval", "0.2",
         "--count", "acme_access_gate=2",
     ]  # fmt: skip
     async with subscribed(broker, [*catalogue.subscriptions(), WILLS]) as inbox:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *argv,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
+        async with sim_run_process(*argv) as process:
             message = await inbox.next(within=15)
             assert message.topic in ("acme/gate/gate-01/state", "acme/gate/gate-02/state")
             process.send_signal(signal.SIGTERM)
             output, _ = await asyncio.wait_for(process.communicate(), TIMEOUT_S)
-        finally:
-            if process.returncode is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                await process.wait()
         # a clean stop disconnects every device properly: the broker publishes no will
         await inbox.publish("linli/sim/lwt/probe", b"probe")
         after = await inbox.next(lambda m: m.topic.startswith("linli/sim/lwt/"))

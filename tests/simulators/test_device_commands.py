@@ -260,7 +260,7 @@ async def test_bad_commands_are_logged_and_ignored(
         # a silent device misses its commands
         silence = SilenceCommand(device_id="gate-02", duration_s=600)
         await devices.inbox.publish(CONTROL_TOPIC, encode_control(silence))
-        await eventually(lambda: devices.simulator.is_silent("gate-02"))
+        await eventually(lambda: devices.simulator.faults.is_silent("gate-02"))
         await devices.inbox.publish(*encode_command(gate, "gate-02", "open", {}))
         # the simulator carries on: a good command after them all is acted on at once
         after = await devices.command("pump-01", "set_pressure", {"kpa": 500})

@@ -8,11 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from device_profiles.catalogue import Catalogue
 from linli.mosquitto import Mosquitto
-from simulators.cli import app
 from simulators.community import Community
 from simulators.faults import CONTROL_TOPIC, FaultCommand, encode_control
 from simulators.recording import (
@@ -27,9 +25,8 @@ from simulators.recording import (
 )
 from simulators.simulator import Simulator, SimulatorConfig
 from simulators.transport import Subscription
-from tests.simulators.conftest import TIMEOUT_S, running, subscribed
+from tests.simulators.conftest import TIMEOUT_S, SimCli, running, subscribed
 
-runner = CliRunner()
 BINARY = b"\x00\x01\xfe\xff"
 
 
@@ -148,14 +145,14 @@ async def test_record_captures_messages_with_their_timing(
 
 
 async def test_record_command_captures_a_running_simulator(
-    catalogue: Catalogue, broker: Mosquitto, tmp_path: Path
+    catalogue: Catalogue, broker: Mosquitto, tmp_path: Path, sim_cli: SimCli
 ) -> None:
     community = Community.generate(catalogue, {"acme_access_gate": 2}, seed=1)
     simulator = Simulator(community, SimulatorConfig(speed=600, min_interval_s=0.1))
     out = tmp_path / "sim.jsonl"
     argv = ["record", "--broker-port", str(broker.port), "--out", str(out), "--seconds", "1"]
     async with running(simulator, broker.host, broker.port):
-        result = await asyncio.to_thread(runner.invoke, app, argv)
+        result = await asyncio.to_thread(sim_cli, *argv)
     assert result.exit_code == 0, result.output
     records = list(read(out))
     assert f"recorded {len(records)} messages" in result.output
@@ -166,7 +163,7 @@ async def test_record_command_captures_a_running_simulator(
 
 
 async def test_replay_at_speed_10_republishes_in_order(
-    catalogue: Catalogue, broker: Mosquitto, tmp_path: Path
+    catalogue: Catalogue, broker: Mosquitto, tmp_path: Path, sim_cli: SimCli
 ) -> None:
     # a recorded fault: the payload (and its event timestamp) comes back byte for byte
     gate = Community.generate(catalogue, {"acme_access_gate": 1}).get("gate-01")
@@ -181,7 +178,7 @@ async def test_replay_at_speed_10_republishes_in_order(
     path = _write(tmp_path / "day.jsonl", records)
     argv = ["replay", str(path), "--broker-port", str(broker.port), "--speed", "10"]
     async with subscribed(broker, [gate.topic, "vendor/#"]) as inbox:
-        result = await asyncio.to_thread(runner.invoke, app, argv)
+        result = await asyncio.to_thread(sim_cli, *argv)
         assert result.exit_code == 0, result.output
         received = [await inbox.next() for _ in records]
     assert "sent 5 messages" in result.output
@@ -190,18 +187,18 @@ async def test_replay_at_speed_10_republishes_in_order(
     assert 0.15 <= received[-1].at - received[0].at < 1.5
 
 
-def test_replay_reports_a_corrupt_line_by_number(tmp_path: Path) -> None:
+def test_replay_reports_a_corrupt_line_by_number(tmp_path: Path, sim_cli: SimCli) -> None:
     path = _write(tmp_path / "day.jsonl", [Recorded(0, "a", b"1")] * 2)
     with path.open("a") as file:
         file.write('{"t": 3, "topic": "a", "payload": \n')
-    result = runner.invoke(app, ["replay", str(path), "--broker-port", "1"])
+    result = sim_cli("replay", str(path), "--broker-port", "1")
     assert result.exit_code == 2
     assert f"bad recording: {path}:3: not JSON" in result.output
     assert "Traceback" not in result.output
 
 
 async def test_faults_recorded_arrive_again_on_replay(
-    catalogue: Catalogue, broker: Mosquitto, tmp_path: Path
+    catalogue: Catalogue, broker: Mosquitto, tmp_path: Path, sim_cli: SimCli
 ) -> None:
     """Record a simulator while a fault is injected, replay it: the fault comes again."""
     community = Community.generate(catalogue, {"acme_access_gate": 1}, seed=1)
@@ -225,7 +222,7 @@ async def test_faults_recorded_arrive_again_on_replay(
             await asyncio.wait_for(faulty.wait(), TIMEOUT_S)
     argv = ["replay", str(path), "--broker-port", str(broker.port), "--speed", "100"]
     async with subscribed(broker, catalogue.subscriptions()) as inbox:
-        result = await asyncio.to_thread(runner.invoke, app, argv)
+        result = await asyncio.to_thread(sim_cli, *argv)
         assert result.exit_code == 0, result.output
         again = await inbox.next(lambda m: m.decoded(catalogue).faults != ())
     assert again.decoded(catalogue).faults == ("motor_jammed",)

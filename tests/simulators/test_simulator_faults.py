@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -29,7 +28,7 @@ from linli.mosquitto import Mosquitto
 from simulators.community import Community
 from simulators.device import SimulatedDevice
 from simulators.faults import CONTROL_TOPIC, EventCommand, FaultCommand, encode_control
-from simulators.scenario import RandomFaults, Scenario
+from simulators.scenario import RandomFaults, Scenario, scenario_from
 from simulators.simulator import Connect, Simulator, SimulatorConfig
 from simulators.transport import WILL_PAYLOAD, WILL_TOPIC, DeviceConnections, SharedConnection
 from simulators.uplink import Uplink
@@ -62,7 +61,7 @@ def _scenario(*events: Mapping[str, Any], random: Mapping[str, Any] | None = Non
     document: dict[str, Any] = {"events": list(events)} if events else {}
     if random is not None:
         document["random"] = dict(random)
-    return Scenario.parse(json.dumps(document), source="test")
+    return scenario_from(document, source="test")
 
 
 def _event(**fields: Any) -> bytes:
@@ -73,8 +72,8 @@ def _event(**fields: Any) -> bytes:
 
 
 def _logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    """What the simulator logged."""
-    return [r for r in caplog.records if r.name == "simulators.simulator"]
+    """What the simulator logged: its loop, and the faults it carried out."""
+    return [r for r in caplog.records if r.name in ("simulators.simulator", "simulators.injection")]
 
 
 def _now() -> float:
@@ -153,7 +152,7 @@ async def test_scenario_event_fires_and_ends_on_the_simulated_clock(
         assert 1.0 <= broken.at - origin < 2.5  # 10 simulated minutes at 600x: 1 s
         recovered = await inbox.next(reports.of("gate-01", faulty=False))
         assert 0.8 <= recovered.at - broken.at < 2.5  # `for: 10m`: 1 s later
-        assert simulator.fault_of("gate-01") is None
+        assert simulator.faults.fault_of("gate-01") is None
 
 
 async def test_events_at_the_same_time_affect_exactly_their_targets(
@@ -222,7 +221,7 @@ async def test_flapping_alternates_with_its_period_until_it_ends(
     gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(changes)]
     assert all(0.35 < gap < 1.5 for gap in gaps[:-1]), gaps  # the period: 0.5 s
     assert 2.3 < changes[-1][0] < 3.5, changes  # ends after `for`, 2.5 s; then stays normal
-    assert simulator.fault_of("gate-01") is None
+    assert simulator.faults.fault_of("gate-01") is None
 
 
 # -- power loss ----------------------------------------------------------------------------
@@ -248,7 +247,7 @@ async def test_zone_power_loss_silences_its_lights_with_their_last_wills(
         sent = _now()
         power_loss = _event(zone="zone-a", category="lighting", fault="power_loss", for_="15m")
         await inbox.publish(CONTROL_TOPIC, power_loss)
-        await eventually(lambda: all(simulator.is_silent(d) == (d in dark) for d in ids))
+        await eventually(lambda: all(simulator.faults.is_silent(d) == (d in dark) for d in ids))
         wills: dict[str, Received] = {}
         heard: dict[str, list[float]] = {}
         while True:
@@ -272,7 +271,7 @@ async def test_zone_power_loss_silences_its_lights_with_their_last_wills(
         else:
             assert meanwhile, f"{device_id} was not heard during the power loss"
     assert all(made[0].connects(d) == (2 if d in dark else 1) for d in ids)
-    assert not any(simulator.is_silent(d) for d in ids)
+    assert not any(simulator.faults.is_silent(d) for d in ids)
 
 
 # -- the gateway ---------------------------------------------------------------------------
@@ -330,7 +329,7 @@ async def test_uplink_loss_cuts_the_edge_off_the_cloud_until_it_is_restored(
             await eventually(lambda: not uplink.is_cut)
             assert 0.7 < _now() - will.at < 3.0  # `for: 10m`: 1 s
             await _cloud_reachable(uplink, cloud)
-            assert not any(simulator.is_silent(d.device_id) for d in community)
+            assert not any(simulator.faults.is_silent(d.device_id) for d in community)
 
 
 async def test_gateway_power_loss_also_silences_every_device(
@@ -353,7 +352,7 @@ async def test_gateway_power_loss_also_silences_every_device(
             loss = _event(gateway=True, fault="gateway_power_loss", for_="10m")
             await inbox.publish(CONTROL_TOPIC, loss)
             will = await cloud.next(lambda m: m.topic == EDGE_WILL)
-            assert all(simulator.is_silent(device_id) for device_id in ids)
+            assert all(simulator.faults.is_silent(device_id) for device_id in ids)
             silent_at = _now()
             await _cut_off(edge)
             await eventually(lambda: not uplink.is_cut)
@@ -367,13 +366,13 @@ async def test_gateway_power_loss_also_silences_every_device(
                 if message.at > restored - 0.1:
                     back.add(str(reports.device(message)))
             await _cloud_reachable(uplink, cloud)
-            assert not any(simulator.is_silent(device_id) for device_id in ids)
+            assert not any(simulator.faults.is_silent(device_id) for device_id in ids)
 
 
 async def test_gateway_faults_without_an_uplink_are_refused(
     catalogue: Catalogue, broker: Mosquitto, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="simulators.simulator")
+    caplog.set_level(logging.INFO, logger="simulators")
     community = _community(catalogue, {"acme_access_gate": 2})
     ids = [device.device_id for device in community]
     reports = Reports(catalogue, community)
@@ -394,7 +393,7 @@ async def test_gateway_faults_without_an_uplink_are_refused(
         await inbox.publish(CONTROL_TOPIC, encode_control(good))
         await inbox.next(reports.of("gate-01", faulty=True))
         await eventually(lambda: len(refused()) == 3)  # the scenario's event at 0.1 s too
-        assert not any(simulator.is_silent(device_id) for device_id in ids)
+        assert not any(simulator.faults.is_silent(device_id) for device_id in ids)
         await inbox.next(reports.of("gate-02"))  # still reporting
     messages = refused()
     assert sum(m.startswith("ignored control message") for m in messages) == 2
@@ -438,7 +437,7 @@ INJECTED = re.compile(r"^fault \w+ on \S+ for ")
 async def test_random_faults_come_at_about_the_rate_of_their_mtbf(
     catalogue: Catalogue, broker: Mosquitto, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="simulators.simulator")
+    caplog.set_level(logging.INFO, logger="simulators")
     devices, mtbf_s = 6, 240.0
     rate = devices * SPEED / mtbf_s  # 15 faults a real second across the community
     random_faults = RandomFaults(mtbf_s=mtbf_s, duration_s=(30.0, 30.0))  # 0.05 s each
@@ -465,7 +464,7 @@ async def test_random_faults_come_at_about_the_rate_of_their_mtbf(
 async def test_no_random_fault_when_no_device_can_fail(
     broker: Mosquitto, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="simulators.simulator")
+    caplog.set_level(logging.INFO, logger="simulators")
     profile = pump()  # its only example is a healthy one: it can show no fault
     devices = tuple(
         SimulatedDevice(f"p{i}", profile, f"test/pump/p{i}", MappingProxyType({}), i / 4, "zone-a")
@@ -484,8 +483,8 @@ async def test_no_random_fault_when_no_device_can_fail(
             lambda: sum(r.msg.startswith("random fault skipped") for r in _logged(caplog)) >= 5
         )
         await inbox.next()
-        assert not any(simulator.fault_of(d.device_id) for d in community)
-        assert not any(simulator.is_silent(d.device_id) for d in community)
+        assert not any(simulator.faults.fault_of(d.device_id) for d in community)
+        assert not any(simulator.faults.is_silent(d.device_id) for d in community)
     assert not [r for r in _logged(caplog) if INJECTED.match(r.getMessage())]
     assert not [r for r in _logged(caplog) if r.levelno >= logging.WARNING]
 
@@ -496,7 +495,7 @@ async def test_no_random_fault_when_no_device_can_fail(
 async def test_bad_event_control_messages_are_refused_and_the_simulator_runs_on(
     catalogue: Catalogue, broker: Mosquitto, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="simulators.simulator")
+    caplog.set_level(logging.WARNING, logger="simulators")
     community = _community(catalogue, {"acme_access_gate": 2, "brightway_street_light": 2})
     reports = Reports(catalogue, community)
     bad_events: list[dict[str, Any]] = [
@@ -520,8 +519,10 @@ async def test_bad_event_control_messages_are_refused_and_the_simulator_runs_on(
             await inbox.publish(CONTROL_TOPIC, payload)
         await inbox.publish(CONTROL_TOPIC, _event(device="gate-02", fault="motor_jammed"))
         await inbox.next(reports.of("gate-02", faulty=True))
-        assert [d.device_id for d in community if simulator.fault_of(d.device_id)] == ["gate-02"]
-        assert not any(simulator.is_silent(d.device_id) for d in community)
+        assert [d.device_id for d in community if simulator.faults.fault_of(d.device_id)] == [
+            "gate-02"
+        ]
+        assert not any(simulator.faults.is_silent(d.device_id) for d in community)
     refused = [r.getMessage() for r in _logged(caplog)]
     assert len(refused) == len(bad), refused
     assert all(message.startswith("ignored control message") for message in refused)

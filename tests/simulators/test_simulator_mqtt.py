@@ -1,11 +1,10 @@
-"""The simulator against a real Mosquitto: heartbeats, injected faults, control robustness."""
+"""The simulator: its configuration, and against a real Mosquitto: heartbeats, injected
+faults, control robustness, reconnecting, the ``sim run`` process."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC
@@ -19,9 +18,15 @@ from linli.mosquitto import Mosquitto
 from simulators.community import Community
 from simulators.faults import CONTROL_TOPIC, FaultCommand, GarbageCommand, encode_control
 from simulators.simulator import Simulator, SimulatorConfig
-from tests.simulators.conftest import TIMEOUT_S, Received, running, subscribed
+from tests.simulators.conftest import (
+    FAST,
+    TIMEOUT_S,
+    Received,
+    running,
+    sim_run_process,
+    subscribed,
+)
 
-FAST = SimulatorConfig(speed=600, min_interval_s=0.2)
 SLOW = SimulatorConfig(speed=1, min_interval_s=0)  # heartbeats a minute or more apart
 
 
@@ -58,6 +63,18 @@ def _faults(message: Received, catalogue: Catalogue) -> tuple[str, ...]:
     return evaluate(catalogue[reading.profile], reading).faults
 
 
+def test_config_validation() -> None:
+    with pytest.raises(ValueError, match="speed"):
+        SimulatorConfig(speed=0)
+    with pytest.raises(ValueError, match="fault_duration_s"):
+        SimulatorConfig(fault_duration_s=(5, 1))
+
+
+def test_config_rejects_an_empty_window() -> None:
+    with pytest.raises(ValueError, match="max_in_flight"):
+        SimulatorConfig(max_in_flight=0)
+
+
 async def test_devices_report_on_their_heartbeat(catalogue: Catalogue, broker: Mosquitto) -> None:
     community = _community(catalogue, gates=2, lights=2, buttons=2)
     simulator = Simulator(community, FAST)
@@ -90,7 +107,7 @@ async def test_control_fault_reports_at_once_and_recovers(
         assert broken.decoded(catalogue).faults == ("motor_jammed",)
         recovered = await inbox.next(_from("gate-01", catalogue, ()))
         assert duration * 0.9 <= recovered.at - broken.at < duration + 2.0
-        assert simulator.fault_of("gate-01") is None
+        assert simulator.faults.fault_of("gate-01") is None
 
 
 async def test_bad_control_messages_do_not_stop_the_simulator(
@@ -115,7 +132,7 @@ async def test_bad_control_messages_do_not_stop_the_simulator(
         await inbox.publish(CONTROL_TOPIC, encode_control(good))
         await inbox.next(_from("sos-01", catalogue, ("help_requested",)))
         assert not task.done()
-        assert simulator.fault_of("gate-01") is None
+        assert simulator.faults.fault_of("gate-01") is None
 
 
 async def test_garbage_action_publishes_a_malformed_payload(
@@ -184,28 +201,18 @@ async def test_sim_run_process_stops_cleanly_on_signal(
     catalogue: Catalogue, broker: Mosquitto, signum: int
 ) -> None:
     argv = [
-        "-m", "simulators", "run",
         "--broker-port", str(broker.port),
         "--speed", "600", "--min-interval", "0.2",
         "--gates", "1", "--lights", "0", "--buttons", "0",
     ]  # fmt: skip
-    async with subscribed(broker, catalogue.subscriptions()) as inbox:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *argv,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            message = await inbox.next(within=15)
-            assert message.decoded(catalogue).device_id == "gate-01"
-            process.send_signal(signum)
-            output, _ = await asyncio.wait_for(process.communicate(), TIMEOUT_S)
-        finally:
-            if process.returncode is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                await process.wait()
+    async with (
+        subscribed(broker, catalogue.subscriptions()) as inbox,
+        sim_run_process(*argv) as process,
+    ):
+        message = await inbox.next(within=15)
+        assert message.decoded(catalogue).device_id == "gate-01"
+        process.send_signal(signum)
+        output, _ = await asyncio.wait_for(process.communicate(), TIMEOUT_S)
     assert process.returncode == 0, output.decode()
     assert b"simulating 1 devices" in output
 

@@ -1,24 +1,17 @@
-"""Fault scenarios: durations, parsing, errors with file and line, selection, random faults."""
+"""Reading scenarios: every kind and its options, and every problem named by file, line and
+field (from a file), or by source and field (from values, as a control message gives)."""
 
 from __future__ import annotations
 
 import json
-import math
-import random
-import statistics
-import textwrap
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from device_profiles.catalogue import Catalogue
-from device_profiles.schema import Profile
-from simulators.community import Community
-from simulators.device import fault_examples
-from simulators.faults import DEFAULT_FAULT_DURATION_S, MAX_FAULT_DURATION_S, RANDOM_DURATION_S
+from simulators.faults import DEFAULT_FAULT_DURATION_S, RANDOM_DURATION_S
 from simulators.scenario import (
     DEFAULT_FLAP_PERIOD_S,
     DEFAULT_GARBAGE_COUNT,
@@ -35,116 +28,22 @@ from simulators.scenario import (
     ScenarioError,
     ScriptedFault,
     Target,
-    check_against,
-    format_duration,
-    parse_duration,
-    select,
+    event_from,
+    load_scenario,
+    scenario_from,
 )
+from tests.simulators.conftest import parse_scenario as parse
 
-SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "simulators" / "scenarios"
-
-
-@dataclass(frozen=True)
-class Dev:
-    """A stand-in for a simulated device: what a scenario needs of one."""
-
-    device_id: str
-    profile: Profile
-    zone: str | None = None
-
-
-@pytest.fixture(scope="module")
-def catalogue() -> Catalogue:
-    return Catalogue.load()
-
-
-@pytest.fixture(scope="module")
-def devices(catalogue: Catalogue) -> list[Dev]:
-    gate = catalogue["acme_access_gate"]
-    light = catalogue["brightway_street_light"]
-    return [
-        Dev("gate-01", gate, "zone-a"),
-        Dev("gate-02", gate, "zone-b"),
-        Dev("light-a-01", light, "zone-a"),
-        Dev("light-a-02", light, "zone-a"),
-        Dev("light-b-01", light, "zone-b"),
-        Dev("pump-01", catalogue["aquaboost_water_pump"], "zone-a"),
-        Dev("booster-01", catalogue["hydropro_water_pump"], "zone-b"),
-        Dev("sos-01", catalogue["safecall_alarm_button"], None),
-    ]
-
-
-def parse(text: str, source: str = "test.yaml") -> Scenario:
-    return Scenario.parse(textwrap.dedent(text), source)
+pytestmark = pytest.mark.usefixtures("in_tmp_path")
 
 
 def issues(text: str) -> list[str]:
-    """The lines of the ScenarioError that parsing ``text`` (as test.yaml) raises."""
+    """The lines of the ScenarioError that loading ``text`` (as test.yaml) raises."""
     with pytest.raises(ScenarioError) as caught:
         parse(text)
     lines = str(caught.value).splitlines()
     assert len(lines) == len(caught.value.issues)
     return lines
-
-
-def ids(chosen: list[Dev]) -> list[str]:
-    return [device.device_id for device in chosen]
-
-
-# --- durations --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        (90, 90.0),
-        (2.5, 2.5),
-        (0, 0.0),
-        ("90", 90.0),
-        ("0", 0.0),
-        ("90s", 90.0),
-        ("5m", 300.0),
-        ("1h30m", 5400.0),
-        ("1.5h", 5400.0),
-        ("2d", 172800.0),
-        ("1d2h3m4s", 93784.0),
-        (" 1h 30m ", 5400.0),
-        ("1e3", 1000.0),
-    ],
-)
-def test_durations_parse(text: str | int | float, seconds: float) -> None:
-    assert parse_duration(text) == seconds
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("", "not a duration"),
-        ("5x", "not a duration"),
-        ("5 minutes", "not a duration"),
-        ("30m1h", "largest first"),
-        ("1h30", "not a duration"),
-        ("m", "not a duration"),
-        ("-5m", "must not be negative"),
-        (-1, "must not be negative"),
-        ("inf", "not a duration"),
-        (math.inf, "finite"),
-        (math.nan, "finite"),
-        ("1e999", "finite"),
-        (10**400, "finite"),
-        (True, "number of seconds or text"),
-    ],
-)
-def test_bad_durations_say_why(text: str | int | float, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        parse_duration(text)
-
-
-def test_format_duration() -> None:
-    assert format_duration(MAX_FAULT_DURATION_S) == "7d"
-    assert format_duration(5400) == "1h30m"
-    assert format_duration(0) == "0s"
-    assert format_duration(1.5) == "1.5s"
 
 
 # --- parsing ----------------------------------------------------------------------------
@@ -248,12 +147,38 @@ def test_random_faults_parse_with_defaults() -> None:
 def test_name_defaults_to_the_file_name(tmp_path: Path) -> None:
     path = tmp_path / "quiet_night.yaml"
     path.write_text("events:\n  - {at: 1m, device: sos-01, fault: silent}\n")
-    scenario = Scenario.load(path)
+    scenario = load_scenario(path)
     assert (scenario.name, scenario.source) == ("quiet_night", str(path))
-    assert Scenario.parse("random: {mtbf: 1d}").name == "<scenario>"
+    assert scenario_from({"random": {"mtbf": "1d"}}).name == "<scenario>"
 
 
-# --- errors -----------------------------------------------------------------------------
+def test_values_parse_as_a_file_does() -> None:
+    text = "events:\n  - {at: 2m, device: gate-01, fault: motor_jammed, for: 10m}\n"
+    from_file = parse(text)
+    from_values = scenario_from(
+        {"events": [{"at": "2m", "device": "gate-01", "fault": "motor_jammed", "for": "10m"}]},
+        "control message",
+    )
+    assert from_values.source == "control message"
+    assert from_values.events == tuple(
+        ScriptedFault(e.at_s, e.target, e.fault, e.duration_s, 0, index=e.index)
+        for e in from_file.events
+    )
+
+
+def test_an_event_from_values_is_due_now_and_says_its_source() -> None:
+    event = event_from({"zone": "zone-a", "category": "lighting", "fault": "power_loss"}, "req")
+    assert (event.at_s, event.target, event.fault) == (
+        0,
+        Target(zone="zone-a", category="lighting"),
+        POWER_LOSS,
+    )
+    with pytest.raises(ScenarioError) as caught:
+        event_from({"device": "gate-01", "fault": "motor_jammed", "for": "8d"}, "req")
+    assert str(caught.value) == "req: events[0].for: at most 7d, got 8d"
+
+
+# --- problems, each with file, line and field ---------------------------------------------
 
 EVENT = "events:\n  - at: 1m\n"  # the event starts on line 2; its next key is on line 3
 
@@ -395,13 +320,18 @@ def test_bad_yaml_is_a_scenario_error_with_a_line(text: str, line: int, message:
 
 def test_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="cannot read"):
-        Scenario.load(tmp_path / "missing.yaml")
+        load_scenario(tmp_path / "missing.yaml")
     with pytest.raises(ScenarioError, match="cannot read"):
-        Scenario.load(tmp_path)
+        load_scenario(tmp_path)
     binary = tmp_path / "binary.yaml"
     binary.write_bytes(b"name: x\nevents: \xff\n")
     with pytest.raises(ScenarioError, match=r"binary.yaml:2: not UTF-8"):
-        Scenario.load(binary)
+        load_scenario(binary)
+
+
+def test_an_alias_that_contains_itself_is_a_scenario_error() -> None:
+    (problem,) = issues("events: &loop\n  - *loop\n")
+    assert problem == "test.yaml:1: YAML: an alias refers to itself"
 
 
 _KEYS = ["at", "device", "devices", "zone", "fault", "for", "flap", "period", "count", "gateway"]
@@ -428,186 +358,13 @@ def test_any_document_parses_or_fails_with_a_scenario_error(
         text = json.dumps(document, allow_nan=False)  # JSON is YAML
     except ValueError:
         return
-    try:
-        Scenario.parse(text)
-    except ScenarioError as exc:
-        assert exc.issues
-        assert all(str(issue).startswith("<scenario>") for issue in exc.issues)
-
-
-# --- selecting and checking against devices ----------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("target", "expected"),
-    [
-        (Target(device="light-a-02"), ["light-a-02"]),
-        (Target(device="nope"), []),
-        (Target(devices=("sos-01", "gate-01")), ["gate-01", "sos-01"]),
-        (Target(zone="zone-b"), ["gate-02", "light-b-01", "booster-01"]),
-        (Target(zone="zone-a", category="lighting"), ["light-a-01", "light-a-02"]),
-        (Target(profile="acme_access_gate"), ["gate-01", "gate-02"]),
-        (Target(type="water_pump"), ["pump-01", "booster-01"]),
-        (Target(type="water_pump", category="lighting"), []),
-        (
-            Target(profile="brightway_street_light", category="lighting"),
-            ["light-a-01", "light-a-02", "light-b-01"],
-        ),
-        (Target(gateway=True), []),
-        (Target(), []),
-    ],
-)
-def test_select(devices: list[Dev], target: Target, expected: list[str]) -> None:
-    assert ids(select(target, devices)) == expected
-
-
-def test_describe() -> None:
-    assert Target(device="gate-01").describe() == "device gate-01"
-    assert Target(devices=("a", "b")).describe() == "devices a, b"
-    assert (
-        Target(zone="zone-a", category="lighting").describe() == "lighting devices in zone zone-a"
-    )
-    assert Target(type="water_pump").describe() == "devices of type water_pump"
-    assert Target(profile="p").describe() == "devices of profile p"
-    assert Target(gateway=True).describe() == "the gateway"
-
-
-def test_check_against_accepts_what_can_run(devices: list[Dev]) -> None:
-    scenario = parse(
-        """\
-        events:
-          - {at: 1m, device: gate-01, fault: motor_jammed}
-          - {at: 1m, type: water_pump, fault: pump_room_flooded}   # only the hydropro can
-          - {at: 1m, zone: zone-a, fault: power_loss}
-          - {at: 1m, devices: [pump-01, booster-01], fault: flapping, flap: low_pressure}
-          - {at: 1m, device: sos-01, fault: garbage}
-          - {at: 1m, gateway: true, fault: uplink_loss}
-        """
-    )
-    check_against(scenario, devices)
-
-
-def test_check_against_lists_every_event_that_cannot_run(devices: list[Dev]) -> None:
-    scenario = parse(
-        """\
-        events:
-          - at: 1m
-            device: gate-1
-            fault: motor_jammed
-          - at: 2m
-            device: gate-01
-            fault: lamp_out
-          - at: 3m
-            zone: zone-c
-            fault: silent
-          - at: 4m
-            zone: zone-a
-            category: alarm
-            fault: silent
-          - at: 5m
-            devices: [light-a-01, gate-01]
-            fault: lamp_out
-          - at: 6m
-            device: pump-01
-            fault: flapping
-            flap: pump_room_flooded
-          - at: 7m
-            type: street_light
-            fault: offline
-          - at: 0
-            devices: [gate-01, nobody]
-            fault: silent
-          - at: 8m
-            profile: no_such_profile
-            fault: silent
-        """
-    )
-    with pytest.raises(ScenarioError) as caught:
-        check_against(scenario, devices)
-    problems = str(caught.value).splitlines()
-    assert [p.split(": ")[0:2] for p in problems] == [
-        ["test.yaml:2", "events[0].device"],
-        ["test.yaml:5", "events[1].fault"],
-        ["test.yaml:8", "events[2].zone"],
-        ["test.yaml:11", "events[3].zone"],
-        ["test.yaml:15", "events[4].fault"],
-        ["test.yaml:18", "events[5].flap"],
-        ["test.yaml:22", "events[6].fault"],
-        ["test.yaml:25", "events[7].devices"],
-        ["test.yaml:28", "events[8].profile"],
+    loads: list[tuple[str, Callable[[], Scenario]]] = [
+        ("any.yaml", lambda: parse(text, "any.yaml")),
+        ("<scenario>", lambda: scenario_from(document)),
     ]
-    typo, lamp, zone_c, alarm, mixed, flap, offline, nobody, profile = problems
-    assert "no simulated device 'nobody'" in nobody
-    assert "did you mean 'gate-01'?" in typo
-    assert "profile acme_access_gate has no fault 'lamp_out'" in lamp
-    assert "it can show: motor_jammed" in lamp
-    assert "zone 'zone-c'" in zone_c and "zone-a, zone-b" in zone_c
-    assert "no alarm device in zone 'zone-a'" in alarm
-    assert "device gate-01 cannot show 'lamp_out'" in mixed
-    assert "pump_room_flooded" in flap
-    assert "no example payload showing 'offline'" in offline
-    assert "no_such_profile" in profile and "acme_access_gate" in profile
-
-
-def test_the_profiles_have_a_fault_without_an_example(catalogue: Catalogue) -> None:
-    """``offline`` above is declared but has no example payload (a device shows it by silence)."""
-    light = catalogue["brightway_street_light"]
-    assert "offline" in light.faults and "offline" not in fault_examples(light)
-
-
-# --- random faults ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("count", [1, 10, 200])
-def test_next_delay_has_mean_mtbf_over_devices(count: int) -> None:
-    faults = RandomFaults(mtbf_s=30 * 86400)
-    rng = random.Random(7)
-    draws = [faults.next_delay(rng, count) for _ in range(20_000)]
-    expected = faults.mtbf_s / count
-    # the mean of 20000 exponential draws has a standard error of 0.7% of the mean
-    assert statistics.fmean(draws) == pytest.approx(expected, rel=0.03)
-    assert statistics.median(draws) == pytest.approx(expected * math.log(2), rel=0.05)
-    assert min(draws) >= 0
-
-
-def test_next_delay_without_devices_is_never() -> None:
-    assert RandomFaults(3600).next_delay(random.Random(1), 0) == math.inf
-
-
-def test_next_delay_is_reproducible() -> None:
-    faults = RandomFaults(3600)
-    first = [faults.next_delay(random.Random(3), 5) for _ in range(3)]
-    assert first == [faults.next_delay(random.Random(3), 5) for _ in range(3)]
-
-
-@pytest.mark.parametrize(
-    ("mtbf", "duration", "kinds"),
-    [
-        (0, (1, 2), (DEVICE_FAULTS,)),
-        (math.inf, (1, 2), (DEVICE_FAULTS,)),
-        (3600, (2, 1), (DEVICE_FAULTS,)),
-        (3600, (0, 1), (DEVICE_FAULTS,)),
-        (3600, (1, MAX_FAULT_DURATION_S + 1), (DEVICE_FAULTS,)),
-        (3600, (1, 2), ()),
-        (3600, (1, 2), (GARBAGE,)),
-    ],
-)
-def test_random_faults_refuse_nonsense(
-    mtbf: float, duration: tuple[float, float], kinds: tuple[str, ...]
-) -> None:
-    with pytest.raises(ValueError):
-        RandomFaults(mtbf, duration, kinds)
-
-
-# --- the example scenarios ------------------------------------------------------------------
-
-
-def test_example_scenarios_run_on_the_demo_community(catalogue: Catalogue) -> None:
-    community = Community.generate(catalogue)
-    devices = [Dev(d.device_id, d.profile, d.zone) for d in community]
-    files = sorted(SCENARIOS_DIR.glob("*.yaml"))
-    assert files
-    for path in files:
-        scenario = Scenario.load(path)
-        assert scenario.events or scenario.random, path
-        check_against(scenario, devices)
+    for source, load in loads:
+        try:
+            load()
+        except ScenarioError as exc:
+            assert exc.issues
+            assert all(str(issue).startswith(source) for issue in exc.issues)
