@@ -4,193 +4,76 @@ Two Mosquitto brokers (gateway and cloud), then the cloud, the edge agent and th
 simulator, each a separate ``python -m linli ...`` process in its own process group with
 its output in ``<data-dir>/logs/``. Ctrl-C or SIGTERM stops everything; a child that dies
 on its own stops everything too, with its log tail shown.
+
+Every option is a setting of :class:`DemoSettings`: an option given overrides its
+``LINLI_DEMO_*`` environment variable, which overrides the default.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType, TracebackType
 from typing import Annotated
 
 import typer
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from linli.mosquitto import BrokerError, Mosquitto, free_port
+from linli.processes import (
+    Child,
+    ProcessGroup,
+    StopRequest,
+    describe_status,
+    linli_command,
+    log_tail,
+)
+from plumbing.settings import Port, SettingsOptions
 
-DEFAULT_HTTP_PORT = 8080
+__all__ = ["DemoSettings", "demo", "linli_command"]
+
+
+class DemoSettings(BaseSettings):
+    """What ``linli demo`` runs; env prefix ``LINLI_DEMO_``."""
+
+    model_config = SettingsConfigDict(env_prefix="LINLI_DEMO_", extra="forbid")
+
+    gateway_port: Port | None = Field(
+        default=None, description="MQTT port of the gateway broker (default: a free port)"
+    )
+    cloud_port: Port | None = Field(
+        default=None, description="MQTT port of the cloud broker (default: a free port)"
+    )
+    http_port: Port = Field(
+        default=8080, description="port of the web UI and API (a free one if it is busy)"
+    )
+    data_dir: Path = Field(default=Path("var"), description="where data and logs go")
+    seed: int = Field(default=1, description="simulator seed: same seed, same community")
+    fault_every_s: float = Field(
+        default=120.0, ge=0, description="a random device fault this often (real seconds); 0: none"
+    )
+    speed: float = Field(
+        default=60.0,
+        ge=0.001,
+        description="simulated seconds per real second (60: a day in 24 minutes)",
+    )
+    scenario: Path | None = Field(
+        default=None, description="also run this fault scenario (YAML, see docs/simulator.md)"
+    )
+
+
+OPTIONS = SettingsOptions(DemoSettings, program="linli demo")
+
+
 HEALTH_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 10.0
-POLL_S = 0.05
 WATCH_S = 0.5
 GATEWAY_ID = "demo-gw"
 DEMO_FAULT_DURATION = "1h:4h"
 """Random faults last 1 to 4 simulated hours: 1 to 4 minutes at the default speed, long enough for
 rules that need a fault to hold (a lamp out for two minutes)."""
 FIRST_FAULT_AFTER_S = 20.0  # a newcomer sees the repair loop start within the first minute
-
-
-def log_tail(path: Path, lines: int = 20) -> str:
-    """The last ``lines`` lines of a log file (or a note that it cannot be read)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        return f"(cannot read {path}: {exc.strerror})"
-    tail = text.rstrip("\n").splitlines()[-lines:]
-    return "\n".join(tail) if tail else "(empty log)"
-
-
-@dataclass
-class Child:
-    """One supervised process, the leader of its own process group."""
-
-    name: str
-    argv: tuple[str, ...]
-    log_path: Path
-    process: subprocess.Popen[bytes]
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def exit_status(self) -> int | None:
-        """The exit code (negative: killed by that signal), or None while it runs.
-
-        Does not reap the process: while it is an unreaped zombie its pid, and so its
-        process-group id, cannot be reused, which keeps signalling the group safe.
-        """
-        if self.process.returncode is not None:
-            return self.process.returncode
-        try:
-            result = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            return self.process.poll()
-        if result is None:
-            return None
-        if result.si_code == os.CLD_EXITED:
-            return result.si_status
-        return -result.si_status
-
-    def signal_group(self, signum: int) -> None:
-        """Send ``signum`` to every process in the child's group (no error if it is empty)."""
-        if self.process.returncode is not None:
-            return
-        try:
-            os.killpg(self.pid, signum)
-        except ProcessLookupError:
-            return
-
-
-class ProcessGroup:
-    """Supervised child processes: start, watch, and stop them all, leaving nothing behind.
-
-    Each child runs in a new session (so Ctrl-C at the terminal reaches only the parent)
-    with stdout and stderr in ``<log_dir>/<name>.log``.
-    """
-
-    def __init__(self, log_dir: Path, *, env: Mapping[str, str] | None = None) -> None:
-        self.log_dir = log_dir
-        self._env = dict(os.environ if env is None else env)
-        self._env.setdefault("PYTHONUNBUFFERED", "1")
-        self._children: list[Child] = []
-
-    @property
-    def children(self) -> tuple[Child, ...]:
-        return tuple(self._children)
-
-    def start(self, name: str, argv: Sequence[str]) -> Child:
-        """Start ``argv`` as child ``name``; its output goes to ``<log_dir>/<name>.log``."""
-        if any(child.name == name for child in self._children):
-            raise ValueError(f"a child named {name!r} is already running")
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.log_dir / f"{name}.log"
-        with log_path.open("wb") as log_file:
-            process = subprocess.Popen(
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                env=self._env,
-                start_new_session=True,
-            )
-        child = Child(name, tuple(argv), log_path, process)
-        self._children.append(child)
-        return child
-
-    def first_exited(self) -> tuple[Child, int] | None:
-        """A child that has exited, with its exit status; None while all run."""
-        for child in self._children:
-            status = child.exit_status()
-            if status is not None:
-                return child, status
-        return None
-
-    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
-        """Stop every child, the last started first.
-
-        Each group gets SIGTERM and the leader is waited for, all within ``timeout``
-        seconds in total; then every group gets SIGKILL, which also ends any process a
-        child left behind, and the leaders are reaped.
-        """
-        deadline = time.monotonic() + timeout
-        for child in reversed(self._children):
-            if child.exit_status() is None:
-                child.signal_group(signal.SIGTERM)
-                while child.exit_status() is None and time.monotonic() < deadline:
-                    time.sleep(POLL_S)
-        for child in self._children:
-            child.signal_group(signal.SIGKILL)
-            child.process.wait()
-        self._children.clear()
-
-    def __enter__(self) -> ProcessGroup:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class StopRequest:
-    """Set by SIGINT or SIGTERM while :meth:`installed`; the demo checks it between steps."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self.signal_name: str | None = None
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-    def wait(self, timeout: float) -> bool:
-        return self._event.wait(timeout)
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.signal_name = signal.Signals(signum).name
-        self._event.set()
-
-    @contextmanager
-    def installed(self) -> Iterator[StopRequest]:
-        previous = {
-            signum: signal.signal(signum, self._handle)
-            for signum in (signal.SIGINT, signal.SIGTERM)
-        }
-        try:
-            yield self
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -211,27 +94,8 @@ def choose_http_port(wanted: int) -> tuple[int, bool]:
     return free_port(), True
 
 
-def default_data_dir() -> Path:
-    return Path(os.environ.get("LINLI_DATA") or "./var")
-
-
-def linli_command(*args: str) -> list[str]:
-    """The argv that runs ``linli ARGS...`` with this Python."""
-    return [sys.executable, "-m", "linli", *args]
-
-
 class DemoFailed(Exception):
     """A part of the demo failed to start or died; the message says which and why."""
-
-
-def describe_status(status: int) -> str:
-    """``exit code 3`` or ``killed by SIGKILL`` for a Popen-style exit status."""
-    if status >= 0:
-        return f"exit code {status}"
-    try:
-        return f"killed by {signal.Signals(-status).name}"
-    except ValueError:
-        return f"killed by signal {-status}"
 
 
 def _failure(child: Child, status: int) -> DemoFailed:
@@ -300,69 +164,39 @@ def _banner(http_port: int, gateway: Mosquitto, cloud: Mosquitto, log_dir: Path)
 
 def demo(
     gateway_port: Annotated[
-        int | None,
-        typer.Option(
-            "--gateway-port",
-            min=1,
-            max=65535,
-            help="MQTT port of the gateway broker (default: a free port).",
-            show_default=False,
-        ),
+        int | None, OPTIONS.option("gateway_port", "--gateway-port", metavar="PORT")
     ] = None,
     cloud_port: Annotated[
-        int | None,
-        typer.Option(
-            "--cloud-port",
-            min=1,
-            max=65535,
-            help="MQTT port of the cloud broker (default: a free port).",
-            show_default=False,
-        ),
+        int | None, OPTIONS.option("cloud_port", "--cloud-port", metavar="PORT")
     ] = None,
     http_port: Annotated[
-        int,
-        typer.Option(
-            "--http-port", min=1, max=65535, help="Web UI and API port (a free one if busy)."
-        ),
-    ] = DEFAULT_HTTP_PORT,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir",
-            file_okay=False,
-            help="Where data and logs go (default: $LINLI_DATA or ./var).",
-            show_default=False,
-        ),
+        int | None, OPTIONS.option("http_port", "--http-port", metavar="PORT")
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Simulator seed.")] = 1,
+    data_dir: Annotated[
+        Path | None, OPTIONS.option("data_dir", "--data-dir", metavar="DIR", file_okay=False)
+    ] = None,
+    seed: Annotated[int | None, OPTIONS.option("seed", "--seed", metavar="N")] = None,
     fault_every: Annotated[
-        float,
-        typer.Option(
-            "--fault-every",
-            min=0.0,
-            metavar="SECONDS",
-            help="A random device fault this often (real seconds); 0: none.",
-        ),
-    ] = 120.0,
-    speed: Annotated[
-        float,
-        typer.Option(
-            "--speed", min=0.001, help="Simulated seconds per real second (60: a day in 24 min)."
-        ),
-    ] = 60.0,
+        float | None, OPTIONS.option("fault_every_s", "--fault-every", metavar="SECONDS")
+    ] = None,
+    speed: Annotated[float | None, OPTIONS.option("speed", "--speed", metavar="X")] = None,
     scenario: Annotated[
         Path | None,
-        typer.Option(
-            "--scenario",
-            exists=True,
-            dir_okay=False,
-            help="Also run this fault scenario (YAML, see docs/simulator.md).",
-            show_default=False,
-        ),
+        OPTIONS.option("scenario", "--scenario", metavar="FILE", exists=True, dir_okay=False),
     ] = None,
 ) -> None:
     """Run brokers, cloud, edge agent and simulator on this machine until Ctrl-C."""
-    data = (data_dir or default_data_dir()).resolve()
+    settings = OPTIONS.build(
+        gateway_port=gateway_port,
+        cloud_port=cloud_port,
+        http_port=http_port,
+        data_dir=data_dir,
+        seed=seed,
+        fault_every_s=fault_every,
+        speed=speed,
+        scenario=scenario,
+    )
+    data = settings.data_dir.resolve()
     log_dir = data / "logs"
     try:
         for directory in (log_dir, data / "cloud", data / "edge"):
@@ -370,17 +204,17 @@ def demo(
     except OSError as exc:
         typer.echo(f"demo failed: cannot create {exc.filename}: {exc.strerror}", err=True)
         raise typer.Exit(1) from None
-    port, changed = choose_http_port(http_port)
+    port, changed = choose_http_port(settings.http_port)
     if changed:
-        typer.echo(f"port {http_port} is busy; the web UI uses port {port} instead")
+        typer.echo(f"port {settings.http_port} is busy; the web UI uses port {port} instead")
     stop = StopRequest()
-    gateway = Mosquitto(gateway_port, name="gateway", log_dir=log_dir)
-    cloud = Mosquitto(cloud_port, name="cloud", log_dir=log_dir)
+    gateway = Mosquitto(settings.gateway_port, name="gateway", log_dir=log_dir)
+    cloud = Mosquitto(settings.cloud_port, name="cloud", log_dir=log_dir)
     group = ProcessGroup(log_dir)
     code = 0
     with stop.installed():
         try:
-            _run(data, port, gateway, cloud, group, stop, seed, fault_every, speed, scenario)
+            _run(settings, data, port, gateway, cloud, group, stop)
         except (DemoFailed, BrokerError) as exc:
             typer.echo(f"demo failed: {exc}", err=True)
             code = 1
@@ -398,17 +232,15 @@ def demo(
 
 
 def _run(
+    settings: DemoSettings,
     data: Path,
     http_port: int,
     gateway: Mosquitto,
     cloud: Mosquitto,
     group: ProcessGroup,
     stop: StopRequest,
-    seed: int,
-    fault_every: float,
-    speed: float,
-    scenario: Path | None,
 ) -> None:
+    speed, fault_every, scenario = settings.speed, settings.fault_every_s, settings.scenario
     gateway.start()
     cloud.start()
     typer.echo(f"brokers up: gateway :{gateway.port}, cloud :{cloud.port}")
@@ -440,7 +272,7 @@ def _run(
             "--broker-port", str(gateway.port),
             "--uplink-port", str(uplink_port),
             "--cloud-port", str(cloud.port),
-            "--seed", str(seed),
+            "--seed", str(settings.seed),
             "--speed", str(speed),
             # times below are simulated ones
             "--fault-every", str(fault_every * speed),

@@ -1,4 +1,5 @@
-"""The demo's process supervision: children start, are watched, and are stopped completely."""
+"""``linli demo``: the whole system in one command — it comes up, reports a dying child,
+stops everything, and takes its settings from options or LINLI_DEMO_* variables."""
 
 from __future__ import annotations
 
@@ -9,100 +10,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
+from typer.testing import CliRunner
 
-from linli.demo import ProcessGroup, StopRequest, choose_http_port, describe_status, log_tail
+from linli.cli import app
+from linli.demo import DemoSettings, choose_http_port
 from linli.mosquitto import free_port
 from tests.conftest import require_mosquitto
-
-pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
-
-IGNORES_SIGTERM = (
-    "import signal, time\n"
-    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-    "print('ready', flush=True)\n"
-    "time.sleep(60)\n"
-)
-
-
-def _eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
-
-
-def _live_members(pgid: int) -> list[int]:
-    """Processes (not zombies) in process group ``pgid``."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        state, pgrp = fields[0], int(fields[2])
-        if pgrp == pgid and state != "Z":
-            members.append(int(entry.name))
-    return members
-
-
-def test_stop_leaves_nothing_running(tmp_path: Path) -> None:
-    group = ProcessGroup(tmp_path)
-    # a child whose grandchild ignores SIGTERM and outlives it, and a child that ignores SIGTERM
-    forking = group.start("forking", ["sh", "-c", "(trap '' TERM; exec sleep 60) & echo $!; wait"])
-    stubborn = group.start("stubborn", [sys.executable, "-c", IGNORES_SIGTERM])
-    _eventually(lambda: log_tail(forking.log_path).strip().isdigit())
-    _eventually(lambda: log_tail(stubborn.log_path) == "ready")
-    grandchild = int(log_tail(forking.log_path))
-    pgids = [forking.pid, stubborn.pid]
-    assert all(_live_members(pgid) for pgid in pgids)
-    assert grandchild in _live_members(forking.pid)
-    assert group.first_exited() is None
-
-    started = time.monotonic()
-    group.stop(timeout=1.0)
-    assert time.monotonic() - started < 5.0
-    assert [_live_members(pgid) for pgid in pgids] == [[], []]
-    assert forking.process.returncode is not None
-    assert stubborn.process.returncode == -signal.SIGKILL
-    assert group.children == ()
-
-
-def test_a_child_that_exits_is_reported_with_its_log(tmp_path: Path) -> None:
-    with ProcessGroup(tmp_path) as group:
-        group.start("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"])
-        group.start("crasher", [sys.executable, "-c", "print('boom'); raise SystemExit(3)"])
-        _eventually(lambda: group.first_exited() is not None)
-        exited = group.first_exited()
-        assert exited is not None
-        child, status = exited
-        assert (child.name, status) == ("crasher", 3)
-        assert log_tail(child.log_path) == "boom"
-        # not reaped by the check: asking again gives the same answer
-        assert group.first_exited() == (child, 3)
-    assert child.process.returncode == 3
-
-
-def test_a_child_killed_by_a_signal_has_a_negative_status(tmp_path: Path) -> None:
-    with ProcessGroup(tmp_path) as group:
-        child = group.start("victim", [sys.executable, "-c", "import time; time.sleep(60)"])
-        os.kill(child.pid, signal.SIGKILL)
-        _eventually(lambda: group.first_exited() is not None)
-        assert group.first_exited() == (child, -signal.SIGKILL)
-
-
-def test_children_need_unique_names(tmp_path: Path) -> None:
-    with ProcessGroup(tmp_path) as group:
-        group.start("one", ["true"])
-        with pytest.raises(ValueError, match="one"):
-            group.start("one", ["true"])
 
 
 def test_busy_http_port_is_replaced() -> None:
@@ -113,31 +28,6 @@ def test_busy_http_port_is_replaced() -> None:
         replacement, changed = choose_http_port(busy)
         assert changed and replacement != busy
     assert choose_http_port(replacement) == (replacement, False)
-
-
-def test_stop_request_catches_sigterm() -> None:
-    before = signal.getsignal(signal.SIGTERM)
-    stop = StopRequest()
-    with stop.installed():
-        os.kill(os.getpid(), signal.SIGTERM)
-        assert stop.wait(5.0)
-    assert stop.signal_name == "SIGTERM"
-    assert signal.getsignal(signal.SIGTERM) is before
-
-
-def test_log_tail(tmp_path: Path) -> None:
-    log = tmp_path / "x.log"
-    assert "cannot read" in log_tail(log)
-    log.write_text("".join(f"line {i}\n" for i in range(30)))
-    assert log_tail(log, lines=2) == "line 28\nline 29"
-    log.write_text("")
-    assert log_tail(log) == "(empty log)"
-
-
-def test_describe_status() -> None:
-    assert describe_status(0) == "exit code 0"
-    assert describe_status(3) == "exit code 3"
-    assert describe_status(-signal.SIGKILL) == "killed by SIGKILL"
 
 
 # ``linli demo`` end to end with stand-ins for the cloud, edge agent and simulator (real
@@ -222,12 +112,26 @@ def _marker(tmp_path: Path) -> str:
     return f"linli-demo-test:{tmp_path}"
 
 
-def _start_demo(tmp_path: Path, cloud_mode: str) -> subprocess.Popen[bytes]:
+def _start_demo(
+    tmp_path: Path,
+    cloud_mode: str,
+    *,
+    env: dict[str, str] | None = None,
+    data_dir: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """The demo with stand-ins; its data in ``data_dir`` (default: tmp_path/data; None:
+    not given, so its variable or default decides)."""
     require_mosquitto()
     argv = [sys.executable, "-c", FAKE_DEMO, _marker(tmp_path), cloud_mode]
-    argv += ["--data-dir", str(tmp_path / "data"), "--http-port", str(free_port())]
+    if data_dir is not None or env is None:
+        argv += ["--data-dir", str(data_dir or tmp_path / "data")]
+    argv += ["--http-port", str(free_port())]
     return subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -272,3 +176,36 @@ def test_demo_fails_when_the_cloud_dies(tmp_path: Path) -> None:
     assert "cloud exited unexpectedly (exit code 4)" in output
     assert "cloud exploded" in output
     assert _processes_with(_marker(tmp_path)) == []
+
+
+def test_help_shows_each_options_variable_and_the_models_default() -> None:
+    result = CliRunner().invoke(app, ["demo", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    help_text = " ".join(result.output.split())
+    default_port = DemoSettings.model_fields["http_port"].default
+    assert f"(env LINLI_DEMO_HTTP_PORT; default {default_port})" in help_text
+    assert "(env LINLI_DEMO_DATA_DIR; default ./var)" in help_text
+    assert "(env LINLI_DEMO_GATEWAY_PORT)" in help_text
+
+
+def test_an_invalid_variable_stops_the_demo_before_it_starts_anything(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["demo", "--data-dir", str(tmp_path)], env={"LINLI_DEMO_SPEED": "0"}
+    )
+    assert result.exit_code == 2
+    assert "setting speed (--speed or LINLI_DEMO_SPEED)" in result.stderr
+    assert not (tmp_path / "logs").exists()
+
+
+def test_the_data_directory_comes_from_its_variable_and_the_option_overrides_it(
+    tmp_path: Path,
+) -> None:
+    """The demo puts its logs under its data directory, wherever that is set."""
+    from_env, from_option = tmp_path / "env", tmp_path / "option"
+    env = {"LINLI_DEMO_DATA_DIR": str(from_env)}
+    demo = _start_demo(tmp_path, "dies", env=env, data_dir=None)
+    demo.communicate(timeout=20)
+    assert (from_env / "logs" / "cloud.log").exists()
+    demo = _start_demo(tmp_path, "dies", env=env, data_dir=from_option)
+    demo.communicate(timeout=20)
+    assert (from_option / "logs" / "cloud.log").exists()
