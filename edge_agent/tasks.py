@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
-
-async def wait_event(event: asyncio.Event, seconds: float | None) -> None:
-    """Until ``event`` is set or ``seconds`` passed (None: no limit)."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), seconds)
+from plumbing.tasks import wait_event as wait_event
 
 
 async def wait_all(*events: asyncio.Event) -> None:

@@ -1,10 +1,15 @@
-"""MQTT 5 for asyncio, on paho-mqtt, with the control over acknowledgements Linli needs.
+"""MQTT for asyncio, on paho-mqtt, with the control over acknowledgements Linli needs.
 
-:class:`Client` is an async context manager around one connection. Beyond what most asyncio
+:class:`Client` is an async context manager around one connection, MQTT 5 by default or
+MQTT 3.1.1 (``protocol="3.1.1"``, as many real devices speak it). Beyond what most asyncio
 MQTT clients offer, it can leave the acknowledgement of a received QoS 1 message to the
 application (``manual_ack=True``, then :meth:`Client.ack` once the message is stored), keep a
 session (``clean_start=False`` with ``session_expiry_s``) and bound what the broker sends
-ahead of those acknowledgements (``receive_maximum``). A connection that ends before the
+ahead of those acknowledgements (``receive_maximum``) and what it sends ahead of the broker's
+(``max_in_flight``). Messages arrive through :meth:`Client.messages`, or, for many
+connections in one process, through an ``on_message`` callback that needs no task.
+:meth:`Client.wait_lost` says when and why a connection ended; :meth:`Client.abort` ends it
+at once without DISCONNECT, as a device losing power would. A connection that ends before the
 broker's CONNACK fails at once rather than after a timeout. Every failure is an
 :class:`MqttError`.
 
@@ -23,7 +28,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -35,7 +40,12 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_MAX_IN_FLIGHT = 20
+"""Outgoing QoS 1 and 2 messages awaiting the broker's acknowledgement at once (paho's)."""
 _MISC_EVERY_S = 1.0
+
+MqttVersion = Literal["5", "3.1.1"]
+"""The protocol a :class:`Client` speaks."""
 
 
 class MqttError(Exception):
@@ -54,6 +64,11 @@ class Message:
     mid: int
 
 
+def topic_matches(topic: str, topic_filter: str) -> bool:
+    """Whether ``topic`` matches the subscription filter ``topic_filter`` (``+``, ``#``)."""
+    return paho.topic_matches_sub(topic_filter, topic)
+
+
 @dataclass(frozen=True, slots=True)
 class Will:
     """What the broker publishes for the client if its connection dies without DISCONNECT."""
@@ -65,10 +80,20 @@ class Will:
 
 
 class Client:
-    """One MQTT 5 connection; ``async with Client(...) as client:`` connects and disconnects.
+    """One MQTT connection; ``async with Client(...) as client:`` connects and disconnects.
 
     ``receive_maximum`` is how many QoS 1 messages the broker may send before earlier ones
     are acknowledged (with ``manual_ack``, before the application called :meth:`ack`).
+    ``max_in_flight`` is how many QoS 1 and 2 messages this client sends before the broker
+    acknowledged earlier ones (0: no limit); later ones wait in paho, in order.
+
+    ``protocol`` is ``"5"`` or ``"3.1.1"``; MQTT 3.1.1 has no session expiry and no receive
+    maximum (ValueError if given), and ``clean_start=False`` keeps the session until a clean
+    connection ends it.
+
+    ``on_message``, if given, is called in the event loop's thread with every message the
+    subscriptions receive, instead of :meth:`messages` yielding them; an exception it raises
+    is logged and the connection goes on.
     """
 
     def __init__(
@@ -84,7 +109,16 @@ class Client:
         will: Will | None = None,
         keepalive_s: int = 30,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        protocol: MqttVersion = "5",
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        on_message: Callable[[Message], None] | None = None,
     ) -> None:
+        if protocol not in ("5", "3.1.1"):
+            raise ValueError(f"protocol must be '5' or '3.1.1', got {protocol!r}")
+        if protocol == "3.1.1" and (session_expiry_s or receive_maximum is not None):
+            raise ValueError("session_expiry_s and receive_maximum need MQTT 5")
+        if max_in_flight < 0:
+            raise ValueError(f"max_in_flight must be 0 (no limit) or more, got {max_in_flight}")
         self.host = host
         self.port = port
         self.name = f"{host}:{port}"
@@ -94,6 +128,8 @@ class Client:
         self._keepalive_s = keepalive_s
         self._timeout_s = timeout_s
         self._manual_ack = manual_ack
+        self._mqtt5 = protocol == "5"
+        self._on_message_given = on_message
         self.session_present = False
         """Whether the broker still had this client's session when it connected."""
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -101,17 +137,22 @@ class Client:
         self._connected: asyncio.Future[None] | None = None
         self._lost: asyncio.Future[str] | None = None
         self._pending: dict[int, asyncio.Future[Any]] = {}
-        self._incoming: asyncio.Queue[Message] = asyncio.Queue()
+        # made with the first message or the first call of messages(): thousands of
+        # connections that only publish, or hand messages to on_message, need none
+        self._incoming: asyncio.Queue[Message] | None = None
         self._misc: asyncio.Task[None] | None = None
         self._sock: int | None = None
         paho_client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
-            protocol=paho.MQTTv5,
+            protocol=paho.MQTTv5 if self._mqtt5 else paho.MQTTv311,
+            clean_session=None if self._mqtt5 else clean_start,
             reconnect_on_failure=False,
         )
+        paho_client.connect_timeout = timeout_s
         paho_client.manual_ack_set(manual_ack)
         paho_client.max_queued_messages_set(0)
+        paho_client.max_inflight_messages_set(max_in_flight)
         if will is not None:
             paho_client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
         paho_client.on_connect = self._on_connect
@@ -134,30 +175,42 @@ class Client:
         self._loop_thread = threading.get_ident()
         self._connected = loop.create_future()
         self._lost = loop.create_future()
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        if self._session_expiry_s:
-            properties.SessionExpiryInterval = self._session_expiry_s
-        if self._receive_maximum is not None:
-            properties.ReceiveMaximum = self._receive_maximum
+        properties: Properties | None = None
+        if self._mqtt5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            if self._session_expiry_s:
+                properties.SessionExpiryInterval = self._session_expiry_s
+            if self._receive_maximum is not None:
+                properties.ReceiveMaximum = self._receive_maximum
         try:
             async with asyncio.timeout(self._timeout_s):
                 await loop.run_in_executor(None, self._connect_blocking, properties)
                 await self._connected
         except TimeoutError:
-            self._close_socket()
+            self._not_connected("no answer")
             raise MqttError(f"{self.name}: no answer within {self._timeout_s:g} s") from None
         except (OSError, MqttError) as exc:
-            self._close_socket()
+            self._not_connected("refused")
             if isinstance(exc, MqttError):
                 raise
             raise MqttError(f"{self.name}: {exc.strerror or exc}") from None
         except BaseException:
-            self._close_socket()
+            self._not_connected("connecting was interrupted")
             raise
         self._misc = loop.create_task(self._keep_alive(), name=f"mqtt-misc-{self.name}")
         return self
 
-    def _connect_blocking(self, properties: Properties) -> None:
+    def _not_connected(self, reason: str) -> None:
+        """After a failed connect: nothing left open, and the client says it is not connected."""
+        assert self._connected is not None
+        self._connected.cancel()  # nobody awaits it any more
+        self._close_socket()
+        self._fail_all(f"not connected: {reason}")
+
+    def _connect_blocking(self, properties: Properties | None) -> None:
+        if properties is None:  # MQTT 3.1.1: clean_session was given to paho's Client
+            self._paho.connect(self.host, self.port, keepalive=self._keepalive_s)
+            return
         self._paho.connect(
             self.host,
             self.port,
@@ -178,23 +231,39 @@ class Client:
                 async with asyncio.timeout(self._timeout_s):
                     await asyncio.shield(self._lost)
         self._close_socket()
+        self._fail_all("disconnected")  # should the broker not have answered the DISCONNECT
         if self._misc is not None:
             self._misc.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._misc
 
     def abort(self) -> None:
-        """Drop the connection at once, without DISCONNECT: the broker publishes the will."""
+        """Drop the connection at once, without DISCONNECT: the broker publishes the will.
+
+        When it returns the connection is over: :meth:`wait_lost` is done, and what waited
+        for an acknowledgement has failed with MqttError.
+        """
+        self._abort("connection aborted")
+
+    def _abort(self, reason: str) -> None:
         sock = self._paho.socket()
         if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
         self._close_socket()
-        self._fail_all("connection aborted")
+        self._fail_all(reason)
 
     @property
     def is_connected(self) -> bool:
         return self._lost is not None and not self._lost.done()
+
+    def wait_lost(self) -> asyncio.Future[str]:
+        """A future done, with the reason, once the connection has ended: broken, aborted or
+        disconnected. Await it, or wait for it with others (``asyncio.wait``) without a task;
+        cancelling it leaves the connection alone. MqttError before connecting."""
+        if self._lost is None:
+            raise MqttError(f"{self.name}: not connected")
+        return asyncio.shield(self._lost)
 
     async def _keep_alive(self) -> None:
         while self._paho.loop_misc() == MQTTErrorCode.MQTT_ERR_SUCCESS:  # noqa: ASYNC110
@@ -214,8 +283,10 @@ class Client:
         """Subscribe to every filter in one SUBSCRIBE; MqttError if any is refused."""
         if not filters:
             return
-        topics = [(f, SubscribeOptions(qos=qos)) for f in filters]
-        result, mid = self._paho.subscribe(topics)
+        if self._mqtt5:
+            result, mid = self._paho.subscribe([(f, SubscribeOptions(qos=qos)) for f in filters])
+        else:
+            result, mid = self._paho.subscribe([(f, qos) for f in filters])
         self._check(result, "subscribe")
         assert mid is not None
         codes: list[ReasonCode] = await self._wait_for(mid, "subscribe")
@@ -235,12 +306,17 @@ class Client:
     async def publish(
         self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
     ) -> None:
-        """Publish; with QoS 1 this returns once the broker's PUBACK has arrived (MqttError
-        if it refused the message or the connection broke first)."""
+        """Publish; with QoS 1 this returns once the broker's PUBACK has arrived, with QoS 2
+        its PUBCOMP (MqttError if it refused the message or the connection broke first)."""
+        lost = self._lost
+        if lost is None or lost.done():
+            reason = "not connected" if lost is None else lost.result()
+            raise MqttError(f"{self.name}: publish to {topic} failed: {reason}")
         info = self._paho.publish(topic, payload, qos=qos, retain=retain)
-        self._check(info.rc, f"publish to {topic}")
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:  # the hot path: no message made ahead
+            self._check(info.rc, f"publish to {topic}")
         if qos > 0:
-            await self._wait_for(info.mid, f"publish to {topic}")
+            await self._wait_for(info.mid, "publish to", topic)
 
     def ack(self, message: Message) -> None:
         """Acknowledge ``message`` to the broker (``manual_ack`` only; a no-op for QoS 0).
@@ -251,17 +327,22 @@ class Client:
             self._paho.ack(message.mid, message.qos)
 
     async def messages(self) -> AsyncIterator[Message]:
-        """Messages on the subscribed filters, until the connection breaks (MqttError)."""
+        """Messages on the subscribed filters, until the connection breaks (MqttError).
+
+        RuntimeError for a client made with ``on_message``, which takes them instead."""
+        if self._on_message_given is not None:
+            raise RuntimeError(f"{self.name}: messages go to on_message")
+        incoming = self._queue()
         lost = self._lost
         if lost is None:
             raise MqttError(f"{self.name}: not connected")
         while True:
-            if not self._incoming.empty():
-                yield self._incoming.get_nowait()
+            if not incoming.empty():
+                yield incoming.get_nowait()
                 continue
             if lost.done():
                 raise MqttError(f"{self.name}: connection lost: {lost.result()}")
-            getting = asyncio.ensure_future(self._incoming.get())
+            getting = asyncio.ensure_future(incoming.get())
             waiting: set[asyncio.Future[Any]] = {getting, lost}
             try:
                 await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
@@ -275,18 +356,22 @@ class Client:
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise MqttError(f"{self.name}: {action} failed: {paho.error_string(result)}")
 
-    async def _wait_for(self, mid: int, action: str) -> Any:
+    async def _wait_for(self, mid: int, action: str, topic: str | None = None) -> Any:
+        """The broker's answer to ``mid``; MqttError naming ``action`` (on ``topic``) if
+        none comes in time or the connection ends first."""
         assert self._loop is not None and self._lost is not None
         if self._lost.done():
-            raise MqttError(f"{self.name}: {action} failed: {self._lost.result()}")
+            what = action if topic is None else f"{action} {topic}"
+            raise MqttError(f"{self.name}: {what} failed: {self._lost.result()}")
         waiter = self._loop.create_future()
         self._pending[mid] = waiter
         try:
             async with asyncio.timeout(self._timeout_s):
                 return await waiter
         except TimeoutError:
+            what = action if topic is None else f"{action} {topic}"
             raise MqttError(
-                f"{self.name}: {action}: no answer within {self._timeout_s:g} s"
+                f"{self.name}: {what}: no answer within {self._timeout_s:g} s"
             ) from None
         finally:
             self._pending.pop(mid, None)
@@ -319,16 +404,26 @@ class Client:
         self._fail_all(f"disconnected ({reason})")
 
     def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
-        self._incoming.put_nowait(
-            Message(
-                topic=message.topic,
-                payload=bytes(message.payload),
-                qos=message.qos,
-                retain=bool(message.retain),
-                dup=bool(message.dup),
-                mid=message.mid,
-            )
+        received = Message(
+            topic=message.topic,
+            payload=bytes(message.payload),
+            qos=message.qos,
+            retain=bool(message.retain),
+            dup=bool(message.dup),
+            mid=message.mid,
         )
+        if self._on_message_given is None:
+            self._queue().put_nowait(received)
+            return
+        try:
+            self._on_message_given(received)
+        except Exception:  # one bad message must not end the connection
+            log.exception("%s: message on %r not handled", self.name, received.topic)
+
+    def _queue(self) -> asyncio.Queue[Message]:
+        if self._incoming is None:
+            self._incoming = asyncio.Queue()
+        return self._incoming
 
     def _settle(self, mid: int, value: Any = None, error: str | None = None) -> None:
         waiter = self._pending.get(mid)
@@ -355,13 +450,15 @@ class Client:
         self._settle(mid)
 
     # The socket callbacks come from the event loop's thread, except while connecting, when
-    # they come from the worker thread that connects: those are handed to the loop.
+    # they come from the worker thread that connects: those are handed to the loop. A socket
+    # already closed (fileno -1) is one this client closed itself (abort, a failed connect)
+    # and stopped watching: paho may still report it, from wherever it is garbage-collected.
 
     def _in_loop(self, action: Callable[..., None], *args: Any) -> None:
         assert self._loop is not None
         if threading.get_ident() == self._loop_thread:
             action(*args)
-        else:
+        elif not self._loop.is_closed():
             self._loop.call_soon_threadsafe(action, *args)
 
     def _on_socket_open(self, client: paho.Client, userdata: object, sock: Any) -> None:
@@ -369,11 +466,34 @@ class Client:
 
     def _watch_socket(self, fileno: int) -> None:
         assert self._loop is not None
+        current = self._paho.socket()
+        if fileno < 0 or current is None or current.fileno() != fileno:
+            return  # closed (and its number maybe reused) before the loop got to it
+        if self._lost is not None and self._lost.done():
+            self._close_socket()  # connected after __aenter__ gave up waiting: not wanted
+            return
         self._sock = fileno
-        self._loop.add_reader(fileno, self._paho.loop_read)
+        self._loop.add_reader(fileno, self._read)
+
+    def _read(self) -> None:
+        try:
+            self._paho.loop_read()
+        except Exception as exc:  # paho did not handle it: end the connection, not the loop
+            log.debug("%s: read failed", self.name, exc_info=True)
+            self._abort(f"read failed: {exc}")
+
+    def _write(self) -> None:
+        try:
+            self._paho.loop_write()
+        except Exception as exc:
+            log.debug("%s: write failed", self.name, exc_info=True)
+            self._abort(f"write failed: {exc}")
 
     def _on_socket_close(self, client: paho.Client, userdata: object, sock: Any) -> None:
-        self._in_loop(self._unwatch_socket, sock.fileno())
+        fileno = sock.fileno()
+        if fileno < 0:
+            return
+        self._in_loop(self._unwatch_socket, fileno)
         self._in_loop(self._fail_all, "connection closed")
 
     def _unwatch_socket(self, fileno: int) -> None:
@@ -387,16 +507,20 @@ class Client:
             self._sock = None
 
     def _on_socket_register_write(self, client: paho.Client, userdata: object, sock: Any) -> None:
-        self._in_loop(self._want_write, sock.fileno(), True)
+        fileno = sock.fileno()
+        if fileno >= 0:
+            self._in_loop(self._want_write, fileno, True)
 
     def _on_socket_unregister_write(self, client: paho.Client, userdata: object, sock: Any) -> None:
-        self._in_loop(self._want_write, sock.fileno(), False)
+        fileno = sock.fileno()
+        if fileno >= 0:
+            self._in_loop(self._want_write, fileno, False)
 
     def _want_write(self, fileno: int, wanted: bool) -> None:
         assert self._loop is not None
         if fileno < 0 or fileno != self._sock:
             return
         if wanted:
-            self._loop.add_writer(fileno, self._paho.loop_write)
+            self._loop.add_writer(fileno, self._write)
         else:
             self._loop.remove_writer(fileno)

@@ -11,28 +11,14 @@ Event timestamps in the payloads are *not* simulated time: they are the wall clo
 against their own clocks. At speed 1 the two agree.
 
 What waits in real time (the next due event, a replayed message, a reconnect) waits with
-:func:`wait_for_event`, which a stop or a change cuts short.
+:func:`plumbing.tasks.wait_event`, which a stop or a change cuts short.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections.abc import Callable
-from contextlib import suppress
-
-
-async def wait_for_event(event: asyncio.Event, delay: float | None) -> None:
-    """Until ``event`` is set or ``delay`` real seconds pass (None: no limit).
-
-    ``asyncio.timeout`` rather than ``asyncio.wait_for``: on Python 3.11 ``wait_for`` can
-    swallow a cancellation that races with its timeout, which would leave the task running
-    after it was told to stop.
-    """
-    with suppress(TimeoutError):
-        async with asyncio.timeout(delay):
-            await event.wait()
 
 
 class SimClock:

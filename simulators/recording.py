@@ -28,7 +28,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from plumbing.payloads import FIELDS, payload_fields, payload_from
-from simulators.clock import wait_for_event
+from plumbing.tasks import wait_event
 from simulators.device import SimulatorError
 
 DEFAULT_REPLAY_WINDOW = 100
@@ -221,7 +221,7 @@ async def replay(
         for record in records:
             delay = started + due_after(record, speed) - clock()
             if delay > 0:
-                await wait_for_event(stop, delay)
+                await wait_event(stop, delay)
             await slots.acquire()
             if stop.is_set() or result.error is not None:
                 slots.release()

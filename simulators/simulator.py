@@ -29,8 +29,10 @@ from datetime import datetime, tzinfo
 from device_profiles.commands import CommandError, command_subscriptions, decode_command
 from device_profiles.schema import Profile
 from plumbing.backoff import Backoff
+from plumbing.mqtt import topic_matches
+from plumbing.tasks import wait_event
 from simulators.behaviour import DEFAULT_LATITUDE, behaviour_for
-from simulators.clock import SimClock, wait_for_event
+from simulators.clock import SimClock
 from simulators.community import Community
 from simulators.device import SimulatedDevice, SimulatorError
 from simulators.faults import CONTROL_TOPIC, RANDOM_DURATION_S
@@ -43,7 +45,6 @@ from simulators.transport import (
     RECONNECT_MAX_S,
     Transport,
     TransportError,
-    topic_matches,
 )
 from simulators.uplink import Uplink
 
@@ -273,7 +274,7 @@ class Simulator:
                 continue
             delay = backoff.next()
             log.warning("%s; retrying in %.1fs", lost, delay)
-            await wait_for_event(stop, delay)
+            await wait_event(stop, delay)
 
     async def _serve(self, transport: Transport, stop: asyncio.Event) -> None:
         self.faults.transport = transport
@@ -331,7 +332,7 @@ class Simulator:
                     return
                 next_when = schedule.next_when()
                 timeout = None if next_when is None else next_when - time.monotonic()
-                await wait_for_event(schedule.wakeup, timeout)
+                await wait_event(schedule.wakeup, timeout)
         finally:
             # in-flight publishes end by themselves (acknowledged, failed or timed out);
             # the transport must not close under them

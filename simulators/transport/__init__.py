@@ -1,14 +1,15 @@
-"""MQTT for the simulator: the only package that talks to an MQTT client library.
+"""MQTT for the simulator: how simulated devices reach the broker.
 
 The simulator publishes through a :class:`Transport` and receives through it the control
-topic's messages and the commands sent to its devices. Its modules, one idea each:
+topic's messages and the commands sent to its devices. Every connection is a
+:class:`plumbing.mqtt.Client` (the MQTT client of every Linli component) speaking MQTT
+3.1.1, as many real devices do; what is here is the simulator's own: supervision, connection
+modes, and the open-file limit. Its modules, one idea each:
 
-- :mod:`~simulators.transport.client` — one MQTT connection on the asyncio loop, through
-  paho-mqtt's public API (the only module that calls paho): connect, subscribe, publish,
-  disconnect cleanly or abort without DISCONNECT; MQTT topic matching;
 - :mod:`~simulators.transport.link` — connection supervision: a :class:`Link` reconnects
-  after a backoff with full jitter and can be held down; :class:`Connections`, the links of
-  one transport started and closed together;
+  after a backoff with full jitter and can be held down (cut without DISCONNECT, so the
+  broker publishes the will); :class:`Connections`, the links of one transport started and
+  closed together;
 - :mod:`~simulators.transport.shared` — :class:`SharedConnection`: every device over a few
   connections (one by default), round-robin; the first also carries the subscriptions;
 - :mod:`~simulators.transport.per_device` — :class:`DeviceConnections`: a connection per
@@ -26,12 +27,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from simulators.transport.client import TransportError, Will, topic_matches
 from simulators.transport.link import (
     CONNECT_TIMEOUT_S,
     DEFAULT_CONNECT_CONCURRENCY,
     FIRST_RECONNECT_S,
     RECONNECT_MAX_S,
+    TransportError,
 )
 from simulators.transport.open_files import OpenFileLimit, ensure_open_files
 from simulators.transport.per_device import (
@@ -78,9 +79,7 @@ __all__ = [
     "Subscription",
     "Transport",
     "TransportError",
-    "Will",
     "ensure_open_files",
     "publish_once",
-    "topic_matches",
     "will_topic",
 ]

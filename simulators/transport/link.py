@@ -1,8 +1,9 @@
 """Connection supervision: one MQTT connection kept up, and a transport's connections together.
 
-A :class:`Link` is kept up by its own supervisor task: it connects (at most as many links
-of one transport at a time as their shared gate lets through), subscribes, serves until
-the connection is lost, and reconnects after a delay drawn by
+Each connection is a :class:`plumbing.mqtt.Client` speaking MQTT 3.1.1, as many real
+devices do. A :class:`Link` is kept up by its own supervisor task: it connects (at most as
+many links of one transport at a time as their shared gate lets through), subscribes,
+serves until the connection is lost, and reconnects after a delay drawn by
 :class:`plumbing.backoff.Backoff` (full jitter); a connection that stayed up
 :data:`STABLE_AFTER_S` resets the backoff. :meth:`Link.hold` cuts the connection without
 DISCONNECT (the broker publishes the will) and keeps it down until :meth:`Link.release`.
@@ -21,15 +22,21 @@ import os
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any
 
 from plumbing.backoff import Backoff
-from simulators.clock import wait_for_event
-from simulators.transport.client import MqttConnection, OnMessage, TransportError, Will
+from plumbing.mqtt import Client, Message, MqttError, MqttVersion, Will
+from plumbing.tasks import wait_event
 from simulators.transport.open_files import ensure_open_files
 
 log = logging.getLogger(__name__)
+
+MQTT_VERSION: MqttVersion = "3.1.1"
+"""What the simulated devices speak: MQTT 3.1.1, as many real devices do."""
+KEEPALIVE_S = 60
+"""Seconds between keepalive pings on an idle connection."""
 
 CONNECT_TIMEOUT_S = 10.0
 DEFAULT_CONNECT_CONCURRENCY = 50
@@ -41,7 +48,14 @@ RECONNECT_MAX_S = 10.0
 STABLE_AFTER_S = 10.0
 """A connection that stayed up this long resets its reconnect backoff."""
 MAX_IN_FLIGHT_PER_CONNECTION = 1000
-"""QoS 1/2 messages one connection may have unacknowledged before paho queues them."""
+"""QoS 1/2 messages one connection may have unacknowledged before later ones wait in it."""
+
+OnMessage = Callable[[str, bytes], None]
+"""Handed (topic, payload) of every message a subscription receives."""
+
+
+class TransportError(Exception):
+    """The broker could not be reached, or the connection to it was lost."""
 
 
 def unique_client_id(role: str) -> str:
@@ -72,7 +86,7 @@ class Link:
         *,
         will: Will | None = None,
         subscriptions: Sequence[str] = (),
-        on_message: OnMessage | None = None,
+        on_message: Callable[[Message], None] | None = None,
         on_change: Callable[[Link], None] | None = None,
         timeout_s: float = CONNECT_TIMEOUT_S,
         reconnect_max_s: float = RECONNECT_MAX_S,
@@ -94,7 +108,7 @@ class Link:
         self._timeout_s = timeout_s
         self._backoff = Backoff(FIRST_RECONNECT_S, reconnect_max_s, rng=random.Random(client_id))
         self._log_level = logging.DEBUG if quiet else logging.WARNING
-        self._connection: MqttConnection | None = None
+        self._client: Client | None = None
         self._closing = False
         self._held = False
         self._changed = asyncio.Event()
@@ -129,8 +143,8 @@ class Link:
 
     async def publish(self, topic: str, payload: bytes, qos: int) -> None:
         """Publish; waits up to the timeout for a connection that is being re-established."""
-        connection = self._connection if self.up.is_set() else None
-        if connection is None:
+        client = self._client if self.up.is_set() else None
+        if client is None:
             if self._held or self._closing:
                 raise TransportError(f"{self.client_id} is offline")
             try:
@@ -139,50 +153,56 @@ class Link:
             except TimeoutError:
                 reason = f": {self.last_error}" if self.last_error else ""
                 raise TransportError(f"{self.client_id} is not connected{reason}") from None
-            connection = self._connection
-            if connection is None:
+            client = self._client
+            if client is None:
                 raise TransportError(f"{self.client_id} is offline")
         try:
-            await connection.publish(topic, payload, qos)
-        except TransportError as exc:
-            raise TransportError(f"publish on {topic} by {self.client_id} failed: {exc}") from exc
+            await client.publish(topic, payload, qos=qos)
+        except MqttError as exc:
+            raise TransportError(f"{self.client_id}: {exc}") from exc
 
     # -- the supervisor ---------------------------------------------------------------
 
     async def _supervise(self) -> None:
-        loop = asyncio.get_running_loop()
         while not self._closing:
             if self._held:
                 self._changed.clear()
                 if self._held and not self._closing:
                     await self._changed.wait()
                 continue
-            connection = await self._connect()
+            lost = await self._session()
+            if lost:
+                await self._pause(lost)
+
+    async def _session(self) -> str | None:
+        """One connection, from connecting to its end; what to log before reconnecting
+        (None: it was closed or held, or never attempted)."""
+        loop = asyncio.get_running_loop()
+        async with AsyncExitStack() as connection:
+            client = await self._connect(connection)
             self.attempted.set()
-            if connection is None:
-                if not (self._closing or self._held):
-                    await self._pause(self.last_error)
-                continue
+            if client is None:
+                return None if self._closing or self._held else self.last_error
             connected_at = loop.time()
-            self._connection = connection
+            self._client = client
             self.connects += 1
             self._set_up(True)
             try:
-                lost = await self._serve(connection)
+                lost = await self._serve(client)
             finally:
                 self._set_up(False)
-                self._connection = None
-            if loop.time() - connected_at >= STABLE_AFTER_S:
-                self._backoff.reset()
-            if lost:
-                await self._pause(f"{self.client_id} lost: {lost}")
+                self._client = None
+        # leaving the stack disconnected cleanly (no will), unless _serve aborted
+        if loop.time() - connected_at >= STABLE_AFTER_S:
+            self._backoff.reset()
+        return None if lost is None else f"{self.client_id} lost: {lost}"
 
     async def _pause(self, problem: str | None) -> None:
         """Wait out the next reconnect delay; close, hold or release cut it short."""
         delay = self._backoff.next()
         log.log(self._log_level, "%s; reconnecting in %.1fs", problem, delay)
         self._changed.clear()
-        await wait_for_event(self._changed, delay)
+        await wait_event(self._changed, delay)
 
     def _set_up(self, up: bool) -> None:
         if up:
@@ -192,54 +212,57 @@ class Link:
         if self._on_change is not None:
             self._on_change(self)
 
-    async def _connect(self) -> MqttConnection | None:
+    async def _connect(self, connection: AsyncExitStack) -> Client | None:
+        """A client connected and subscribed, whose disconnection ``connection`` holds; None,
+        with ``last_error`` set, if that failed (or close or hold came first)."""
         async with self._gate:
             if self._closing or self._held:
                 return None
-            connection = MqttConnection(
+            client = Client(
                 self.host,
                 self.port,
-                self.client_id,
-                timeout_s=self._timeout_s,
+                client_id=self.client_id,
+                protocol=MQTT_VERSION,
                 will=self._will,
                 max_in_flight=MAX_IN_FLIGHT_PER_CONNECTION,
                 on_message=self._on_message,
+                keepalive_s=KEEPALIVE_S,
+                timeout_s=self._timeout_s,
             )
-            where = f"{self.host}:{self.port}"
             try:
-                await connection.connect()
-            except TransportError as exc:
-                self.last_error = f"cannot connect to MQTT broker {where}: {exc}"
+                await connection.enter_async_context(client)
+            except MqttError as exc:
+                self.last_error = f"cannot connect to MQTT broker {exc}"
                 return None
             try:
-                await connection.subscribe(self._subscriptions)
-            except TransportError as exc:
+                await client.subscribe(self._subscriptions)
+            except MqttError as exc:
                 filters = ", ".join(self._subscriptions)
-                self.last_error = f"cannot subscribe to {filters} on {where}: {exc}"
-                await connection.disconnect()
+                self.last_error = f"cannot subscribe to {filters}: {exc}"
                 return None
             self.last_error = None
-            log.debug("connected to %s as %s", where, self.client_id)
-            return connection
+            log.debug("connected to %s as %s", client.name, self.client_id)
+            return client
 
-    async def _serve(self, connection: MqttConnection) -> str | None:
-        """Until the connection is lost (the reason) or close/hold asks (None)."""
+    async def _serve(self, client: Client) -> str | None:
+        """Until the connection is lost (the reason) or close/hold asks (None); a hold
+        aborts the connection, a close leaves disconnecting to the caller."""
+
+        def wake(_: object) -> None:
+            if self._client is client:  # not once this connection is over
+                self._changed.set()
+
+        lost = client.wait_lost()
+        lost.add_done_callback(wake)
         while True:
             self._changed.clear()
+            if lost.done():
+                return lost.result()
             if self._closing or self._held:
                 break
-            poke = asyncio.ensure_future(self._changed.wait())
-            waiting: set[asyncio.Future[Any]] = {connection.lost, poke}
-            try:
-                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                poke.cancel()
-            if connection.lost.done():
-                return connection.lost.result()
-        if self._closing and not self._held:
-            await connection.disconnect()
-        else:
-            await connection.abort()
+            await self._changed.wait()
+        if self._held:
+            client.abort()
             log.info("%s dropped without DISCONNECT", self.client_id)
         return None
 
@@ -276,9 +299,9 @@ class Connections:
             **options,
         )
 
-    def _deliver(self, topic: str, payload: bytes) -> None:
+    def _deliver(self, message: Message) -> None:
         """Queue a received message for :meth:`incoming`."""
-        self._incoming.put_nowait((topic, payload))
+        self._incoming.put_nowait((message.topic, message.payload))
 
     async def _start(self, links: Sequence[Link], ready: Sequence[Link]) -> None:
         """Start every link and wait for the first attempt of those in ``ready``;

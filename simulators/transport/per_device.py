@@ -8,14 +8,15 @@ import logging
 import time
 from collections.abc import Sequence
 
+from plumbing.mqtt import Will
 from simulators.faults import CONTROL_TOPIC
-from simulators.transport.client import TransportError, Will
 from simulators.transport.link import (
     CONNECT_TIMEOUT_S,
     DEFAULT_CONNECT_CONCURRENCY,
     RECONNECT_MAX_S,
     Connections,
     Link,
+    TransportError,
     connect_gate,
     unique_client_id,
 )

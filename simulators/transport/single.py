@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from simulators.transport.client import MqttConnection, OnMessage, TransportError
+from plumbing.mqtt import Client, Message, MqttError
 from simulators.transport.link import (
     CONNECT_TIMEOUT_S,
+    MQTT_VERSION,
     Connections,
+    OnMessage,
+    TransportError,
     connect_gate,
     unique_client_id,
 )
@@ -39,10 +42,13 @@ class Subscription(Connections):
             unique_client_id("record"),
             connect_gate(1),
             subscriptions=self.filters,
-            on_message=self._on_message,
+            on_message=self._hand_over,
         )
         await self._start([link], ready=[link])
         return self
+
+    def _hand_over(self, message: Message) -> None:
+        self._on_message(message.topic, message.payload)
 
 
 class Publisher(Connections):
@@ -66,12 +72,11 @@ async def publish_once(
     host: str, port: int, topic: str, payload: bytes, *, timeout_s: float = 5.0
 ) -> None:
     """Connect, publish one message with QoS 1, disconnect; TransportError on failure."""
-    connection = MqttConnection(host, port, unique_client_id("cli"), timeout_s=timeout_s)
+    client = Client(
+        host, port, client_id=unique_client_id("cli"), protocol=MQTT_VERSION, timeout_s=timeout_s
+    )
     try:
-        await connection.connect()
-        try:
-            await connection.publish(topic, payload, qos=1)
-        finally:
-            await connection.disconnect()
-    except TransportError as exc:
-        raise TransportError(f"cannot publish to MQTT broker {host}:{port}: {exc}") from None
+        async with client:
+            await client.publish(topic, payload, qos=1)
+    except MqttError as exc:
+        raise TransportError(f"cannot publish to MQTT broker {exc}") from None

@@ -1,15 +1,21 @@
 """plumbing.mqtt against a real Mosquitto: acknowledgement after the fact, kept sessions,
-receive maximum, last will, and failures as MqttError."""
+receive maximum, last will, failures as MqttError, MQTT 3.1.1, messages to a callback, and
+waiting for the end of a connection; what is sent ahead of the broker's acknowledgements
+against a broker that holds them back."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from linli.mosquitto import Mosquitto, free_port
-from plumbing.mqtt import Client, Message, MqttError, Will
+from plumbing.mqtt import Client, Message, MqttError, Will, topic_matches
 
 TIMEOUT_S = 10.0
 
@@ -47,10 +53,13 @@ async def publish(broker: Mosquitto, count: int, topic: str = "t/a") -> None:
 
 async def test_a_refused_connection_fails_at_once_with_mqtt_error() -> None:
     started = time.monotonic()
+    client = Client("127.0.0.1", free_port(), client_id="nobody")
     with pytest.raises(MqttError, match="refused"):
-        async with Client("127.0.0.1", free_port(), client_id="nobody"):
+        async with client:
             pass
     assert time.monotonic() - started < 2
+    assert not client.is_connected
+    assert "not connected" in await client.wait_lost()
 
 
 async def test_messages_not_acknowledged_come_again_marked_as_redelivered(
@@ -122,3 +131,213 @@ async def test_a_broker_that_goes_away_ends_messages_and_publish_with_mqtt_error
                     pass
         with pytest.raises(MqttError):
             await client.publish("t/a", b"late", qos=1)
+
+
+def broker_log(broker: Mosquitto, log_dir: Path) -> str:
+    path = log_dir / f"mosquitto-{broker.name}.log"
+    return path.read_text() if path.exists() else ""
+
+
+async def test_mqtt_3_1_1_is_spoken_on_request_and_keeps_a_session_without_clean_start(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    def device(**options: object) -> Client:
+        return Client(
+            broker.host,
+            broker.port,
+            client_id="v311",
+            protocol="3.1.1",
+            will=Will("status/v311", b"offline", retain=False),
+            **options,  # type: ignore[arg-type]
+        )
+
+    async with device(clean_start=False) as client:
+        assert client.session_present is False
+        await client.subscribe(["t/#", "status/#"])
+    await publish(broker, 3)
+    async with device(clean_start=False) as client:
+        assert client.session_present is True
+        kept = await take(client, 3)
+        await client.publish("t/own", b"own", qos=2)
+        (own,) = await take(client, 1)
+    async with device() as client:  # clean: the session is gone
+        assert client.session_present is False
+    assert [m.payload for m in kept] == [b"0", b"1", b"2"]
+    assert (own.topic, own.payload) == ("t/own", b"own")
+    log = broker_log(broker, tmp_path)  # Mosquitto flushes every line
+    assert "as v311 (p2," in log  # p2: MQTT 3.1.1
+    assert "as publisher (p5," in log  # the default: MQTT 5
+
+
+def test_mqtt_3_1_1_has_no_session_expiry_nor_receive_maximum() -> None:
+    for options in ({"session_expiry_s": 60}, {"receive_maximum": 10}):
+        with pytest.raises(ValueError, match="need MQTT 5"):
+            Client("127.0.0.1", 1883, client_id="x", protocol="3.1.1", **options)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="protocol"):
+        Client("127.0.0.1", 1883, client_id="x", protocol="3")  # type: ignore[arg-type]
+
+
+async def test_on_message_takes_every_message_instead_of_the_iterator(broker: Mosquitto) -> None:
+    got: list[Message] = []
+    arrived = asyncio.Event()
+
+    def on_message(message: Message) -> None:
+        if message.payload == b"bad":
+            raise ValueError("a bad message")
+        got.append(message)
+        if len(got) == 3:
+            arrived.set()
+
+    async with Client(
+        broker.host, broker.port, client_id="callback", on_message=on_message
+    ) as client:
+        await client.subscribe(["a/+", "b/#"])
+        async with Client(broker.host, broker.port, client_id="sender") as sender:
+            for topic, payload in [("a/1", b"1"), ("a/2", b"bad"), ("c/1", b"x"), ("b/2/3", b"2")]:
+                await sender.publish(topic, payload)
+            await sender.publish("a/3", b"3", qos=0)
+        async with asyncio.timeout(TIMEOUT_S):
+            await arrived.wait()
+        assert client.is_connected  # the exception was logged, the connection went on
+        with pytest.raises(RuntimeError, match="on_message"):
+            await anext(aiter(client.messages()))
+    assert [(m.topic, m.payload, m.qos) for m in got] == [
+        ("a/1", b"1", 1),
+        ("b/2/3", b"2", 1),
+        ("a/3", b"3", 0),
+    ]
+
+
+async def test_wait_lost_says_when_and_why_the_connection_ended(broker: Mosquitto) -> None:
+    client = Client(broker.host, broker.port, client_id="x", keepalive_s=5)
+    with pytest.raises(MqttError, match="not connected"):
+        client.wait_lost()
+    async with client:
+        lost = client.wait_lost()
+        other = client.wait_lost()
+        other.cancel()  # a waiter given up leaves the connection alone
+        await asyncio.sleep(0.1)
+        assert not lost.done() and client.is_connected
+        await client.publish("t/a", b"still up")
+    assert lost.done() and lost.result()  # a clean end is an end too
+
+    async with Client(broker.host, broker.port, client_id="y") as client:
+        client.abort()
+        assert client.wait_lost().done()  # at once: nothing to await after an abort
+        assert "aborted" in await client.wait_lost()
+        assert not client.is_connected
+        with pytest.raises(MqttError, match="aborted"):
+            await client.publish("t/a", b"late", qos=1)
+        with pytest.raises(MqttError, match="aborted"):
+            await client.publish("t/a", b"late", qos=0)
+
+    async with Client(broker.host, broker.port, client_id="z", keepalive_s=5) as client:
+        broker.stop()
+        async with asyncio.timeout(TIMEOUT_S):
+            reason = await client.wait_lost()
+    assert reason
+
+
+class SilentBroker:
+    """Just enough of an MQTT 5 broker to see what a client sends before any PUBACK: it
+    accepts the connection, records every PUBLISH, and acknowledges only on request."""
+
+    def __init__(self) -> None:
+        self.published: list[bytes] = []
+        self.arrived = asyncio.Condition()
+        self._writer: asyncio.StreamWriter | None = None
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> SilentBroker:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        if self._writer is not None:
+            self._writer.close()
+        self._server.close()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                kind = (await reader.readexactly(1))[0] >> 4
+                length, shift = 0, 0
+                while True:
+                    byte = (await reader.readexactly(1))[0]
+                    length |= (byte & 0x7F) << shift
+                    shift += 7
+                    if not byte & 0x80:
+                        break
+                body = await reader.readexactly(length)
+                if kind == 1:  # CONNECT: CONNACK, accepted, no properties
+                    writer.write(b"\x20\x03\x00\x00\x00")
+                elif kind == 3:  # PUBLISH at QoS 1: topic, packet id, properties, payload
+                    topic_length = int.from_bytes(body[:2])
+                    self.published.append(body[2 + topic_length : 4 + topic_length])
+                    async with self.arrived:
+                        self.arrived.notify_all()
+
+    def puback(self, packet_id: bytes) -> None:
+        assert self._writer is not None
+        self._writer.write(b"\x40\x02" + packet_id)
+
+    async def until(self, count: int) -> None:
+        async with asyncio.timeout(TIMEOUT_S), self.arrived:
+            await self.arrived.wait_for(lambda: len(self.published) >= count)
+
+
+async def test_max_in_flight_bounds_what_is_sent_ahead_of_the_brokers_acks() -> None:
+    async with (
+        SilentBroker() as broker,
+        Client("127.0.0.1", broker.port, client_id="x", max_in_flight=2) as client,
+    ):
+        sending = [asyncio.create_task(client.publish("t/a", str(n).encode())) for n in range(5)]
+        await broker.until(2)
+        await asyncio.sleep(0.3)
+        assert len(broker.published) == 2  # three wait in the client for an ack
+        broker.puback(broker.published[0])
+        await broker.until(3)
+        await asyncio.sleep(0.3)
+        assert len(broker.published) == 3
+        for packet_id in broker.published[1:]:
+            broker.puback(packet_id)
+        await broker.until(5)
+        for packet_id in broker.published[3:]:
+            broker.puback(packet_id)
+        async with asyncio.timeout(TIMEOUT_S):
+            await asyncio.gather(*sending)
+    assert len(set(broker.published)) == 5
+
+
+def test_topic_matching() -> None:
+    assert topic_matches("acme/gate/gate-01/cmd", "acme/gate/+/cmd")
+    assert topic_matches("linli/sim/control", "linli/sim/#")
+    assert topic_matches("linli/sim", "linli/sim/#")
+    assert not topic_matches("acme/gate/gate-01/state", "acme/gate/+/cmd")
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_an_aborted_client_collected_in_another_thread_after_its_loop_closed_is_quiet(
+    broker: Mosquitto,
+) -> None:
+    async def aborted() -> Client:
+        async with Client(broker.host, broker.port, client_id="x") as client:
+            client.abort()
+        return client
+
+    held = [asyncio.run(aborted())]
+
+    def collect() -> None:  # paho closes what it thinks is its socket when collected
+        held.clear()
+        gc.collect()
+
+    thread = threading.Thread(target=collect)
+    thread.start()
+    thread.join()

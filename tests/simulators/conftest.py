@@ -8,19 +8,20 @@ import os
 import signal
 import sys
 import textwrap
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiomqtt
 import pytest
 from typer.testing import CliRunner, Result
 
 from device_profiles.catalogue import Catalogue
 from device_profiles.decode import Decoded, DecodeError
 from linli.mosquitto import Mosquitto
+from plumbing.mqtt import Client, Message
 from simulators.cli import app
 from simulators.scenario import Scenario, load_scenario
 from simulators.simulator import Connect, Simulator, SimulatorConfig
@@ -107,16 +108,18 @@ class Received:
 class Inbox:
     """Messages a test client received, in order, for awaiting with a predicate."""
 
-    def __init__(self, client: aiomqtt.Client) -> None:
-        self.client = client
+    def __init__(self, broker: Mosquitto) -> None:
+        self.client = Client(
+            broker.host,
+            broker.port,
+            client_id=f"test-inbox-{uuid.uuid4().hex[:8]}",
+            on_message=self._take,
+        )
         self._queue: asyncio.Queue[Received] = asyncio.Queue()
 
-    async def _pump(self) -> None:
-        loop = asyncio.get_running_loop()
-        async for message in self.client.messages:
-            payload = message.payload
-            data = payload if isinstance(payload, bytes) else str(payload).encode()
-            await self._queue.put(Received(str(message.topic), data, loop.time()))
+    def _take(self, message: Message) -> None:
+        at = asyncio.get_running_loop().time()
+        self._queue.put_nowait(Received(message.topic, message.payload, at))
 
     async def next(
         self, predicate: Callable[[Received], bool] = lambda _: True, within: float = TIMEOUT_S
@@ -138,17 +141,10 @@ class Inbox:
 @asynccontextmanager
 async def subscribed(broker: Mosquitto, filters: Sequence[str]) -> AsyncIterator[Inbox]:
     """A client subscribed to ``filters`` (subscriptions confirmed before this yields)."""
-    async with aiomqtt.Client(broker.host, broker.port, identifier=None) as client:
-        for topic_filter in filters:
-            await client.subscribe(topic_filter, qos=1)
-        inbox = Inbox(client)
-        pump = asyncio.create_task(inbox._pump())
-        try:
-            yield inbox
-        finally:
-            pump.cancel()
-            with suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                await pump
+    inbox = Inbox(broker)
+    async with inbox.client as client:
+        await client.subscribe(filters)
+        yield inbox
 
 
 @asynccontextmanager

@@ -1,11 +1,8 @@
-"""Simulated time, and waiting in real time until an event or a delay."""
+"""Simulated time: speed times as fast as the monotonic clock, and the real time it takes."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-
-from simulators.clock import SimClock, wait_for_event
+from simulators.clock import SimClock
 
 
 def test_simulated_time_runs_speed_times_as_fast() -> None:
@@ -18,15 +15,3 @@ def test_simulated_time_runs_speed_times_as_fast() -> None:
     assert clock.real(600) == 10
     assert clock.deadline(60) == 103.0
     assert clock.deadline_at(600) == 110.0
-
-
-async def test_a_wait_ends_when_the_event_is_set_or_the_delay_passes() -> None:
-    event = asyncio.Event()
-    started = time.monotonic()
-    await wait_for_event(event, 0.05)
-    assert 0.04 < time.monotonic() - started < 1
-    asyncio.get_running_loop().call_later(0.05, event.set)
-    started = time.monotonic()
-    await wait_for_event(event, 10)
-    assert time.monotonic() - started < 1
-    await wait_for_event(event, None)  # set: at once

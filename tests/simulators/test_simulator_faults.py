@@ -20,11 +20,11 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-import aiomqtt
 import pytest
 
 from device_profiles.catalogue import Catalogue
 from linli.mosquitto import Mosquitto
+from plumbing.mqtt import Client, Will
 from simulators.community import Community
 from simulators.device import SimulatedDevice
 from simulators.faults import CONTROL_TOPIC, EventCommand, FaultCommand, encode_control
@@ -278,20 +278,18 @@ async def test_zone_power_loss_silences_its_lights_with_their_last_wills(
 
 
 @asynccontextmanager
-async def _edge_agent(uplink: Uplink) -> AsyncIterator[aiomqtt.Client]:
+async def _edge_agent(uplink: Uplink) -> AsyncIterator[Client]:
     """An MQTT client with a last will, connected to the cloud broker through the gateway's
     uplink: it stands in for the edge agent."""
-    will = aiomqtt.Will(EDGE_WILL, b"edge offline", qos=1)
-    client = aiomqtt.Client("127.0.0.1", uplink.port, identifier="edge-agent", will=will)
-    async with client:
+    will = Will(EDGE_WILL, b"edge offline", retain=False)
+    async with Client("127.0.0.1", uplink.port, client_id="edge-agent", will=will) as client:
         yield client
 
 
-async def _cut_off(edge: aiomqtt.Client) -> None:
+async def _cut_off(edge: Client) -> None:
     """Returns once the edge client notices its connection is gone."""
-    with pytest.raises(aiomqtt.MqttError):
-        while True:
-            await asyncio.wait_for(anext(edge.messages), TIMEOUT_S)
+    async with asyncio.timeout(TIMEOUT_S):
+        await edge.wait_lost()
 
 
 async def _cloud_reachable(uplink: Uplink, cloud: Inbox) -> None:

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from linli.mosquitto import Mosquitto, free_port
-from simulators.transport.client import Will
+from plumbing.mqtt import Will
 from simulators.transport.link import Link, connect_gate
 from tests.conftest import require_mosquitto
 from tests.simulators.conftest import TIMEOUT_S, subscribed
@@ -32,7 +32,7 @@ async def test_a_link_keeps_trying_until_the_broker_is_there(tmp_path: Path) -> 
 
 
 async def test_a_held_link_drops_with_its_will_until_released(broker: Mosquitto) -> None:
-    will = Will("test/will", b"gone")
+    will = Will("test/will", b"gone", retain=False)
     link = Link(broker.host, broker.port, "device", connect_gate(1), will=will)
     async with subscribed(broker, [will.topic]) as inbox:
         link.start()

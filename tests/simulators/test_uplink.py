@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 
-import aiomqtt
 import pytest
 
 from linli.mosquitto import Mosquitto, free_port
+from plumbing.mqtt import Client, Message, MqttError, Will
 from simulators.uplink import Uplink
 from tests.simulators.conftest import TIMEOUT_S, eventually, subscribed
 
@@ -45,21 +45,22 @@ async def _handshake(port: int) -> bytes:
 
 
 @asynccontextmanager
-async def _through(
-    uplink: Uplink, name: str, *, will: bool = False
-) -> AsyncIterator[aiomqtt.Client]:
+async def _through(uplink: Uplink, name: str, *, will: bool = False) -> AsyncIterator[Client]:
     """An MQTT client connected to the broker through ``uplink``."""
-    last_will = aiomqtt.Will(WILL_TOPIC, b"offline", qos=1) if will else None
-    client = aiomqtt.Client("127.0.0.1", uplink.port, identifier=name, will=last_will)
-    async with client:
+    last_will = Will(WILL_TOPIC, b"offline", retain=False) if will else None
+    async with Client("127.0.0.1", uplink.port, client_id=name, will=last_will) as client:
         yield client
 
 
-async def _lost(client: aiomqtt.Client) -> None:
+async def _lost(client: Client) -> None:
     """Returns once ``client`` notices its connection is gone."""
-    with pytest.raises(aiomqtt.MqttError):
-        while True:
-            await asyncio.wait_for(anext(client.messages), TIMEOUT_S)
+    async with asyncio.timeout(TIMEOUT_S):
+        await client.wait_lost()
+
+
+async def _next(client: Client) -> Message:
+    async with asyncio.timeout(TIMEOUT_S):
+        return await anext(aiter(client.messages()))
 
 
 def _uplink_tasks() -> list[asyncio.Task[object]]:
@@ -77,12 +78,12 @@ async def test_messages_are_relayed_both_ways(broker: Mosquitto) -> None:
         _through(uplink, "edge-1") as edge,
     ):
         assert uplink.connections == 1
-        await edge.subscribe("test/uplink/down", qos=1)
+        await edge.subscribe(["test/uplink/down"])
         await edge.publish("test/uplink/up", b"from the edge", qos=1)
         assert (await direct.next()).payload == b"from the edge"
         await direct.publish("test/uplink/down", b"from the cloud")
-        message = await asyncio.wait_for(anext(edge.messages), TIMEOUT_S)
-        assert (str(message.topic), message.payload) == ("test/uplink/down", b"from the cloud")
+        message = await _next(edge)
+        assert (message.topic, message.payload) == ("test/uplink/down", b"from the cloud")
 
 
 async def test_a_cut_fires_the_last_will_and_refuses_new_connections(broker: Mosquitto) -> None:
@@ -103,8 +104,8 @@ async def test_a_cut_fires_the_last_will_and_refuses_new_connections(broker: Mos
         assert uplink.connections == 0
         # refused at once, not after the client's connect timeout
         started = asyncio.get_running_loop().time()
-        with pytest.raises(aiomqtt.MqttError):
-            async with aiomqtt.Client("127.0.0.1", uplink.port, identifier="edge-2", timeout=5):
+        with pytest.raises(MqttError):
+            async with Client("127.0.0.1", uplink.port, client_id="edge-2", timeout_s=5):
                 pass
         assert asyncio.get_running_loop().time() - started < 2.5
 
