@@ -8,6 +8,7 @@ Every command reads the built-in catalogue plus the site directories of ``--prof
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -273,19 +274,34 @@ def profile_json_schema() -> dict[str, Any]:
     return {**head, **{k: v for k, v in generated.items() if k not in head}}
 
 
-def schema_text() -> str:
-    """The JSON Schema as ``linli profiles schema`` prints it."""
+class Format(StrEnum):
+    """The open formats whose JSON Schema ``linli profiles schema`` prints."""
+
+    PROFILE = "profile"
+    PROTOCOL = "protocol"
+
+
+def schema_text(of: Format = Format.PROFILE) -> str:
+    """The JSON Schema as ``linli profiles schema --of OF`` prints it."""
+    if of is Format.PROTOCOL:
+        from device_profiles.protocol import wire_json_schema
+
+        return _json(wire_json_schema()) + "\n"
     return _json(profile_json_schema()) + "\n"
 
 
 @app.command(
     "schema",
-    help="Print (or write) the JSON Schema of the profile format, linli.profile/v1.\n\n"
+    help="Print (or write) the JSON Schema of an open format: the device profile "
+    "(linli.profile/v1) or the edge-cloud wire protocol (v1).\n\n"
     "For editors and tools that check YAML or JSON against a schema; "
-    "docs/profile.schema.json is this output (`make schema` regenerates it). Exit code 1: "
-    "FILE cannot be written.",
+    "docs/profile.schema.json and docs/protocol.schema.json are this output (`make schema` "
+    "regenerates them). Exit code 1: FILE cannot be written.",
 )
 def schema(
+    of: Annotated[
+        Format, typer.Option("--of", help="Which format: profile or protocol.")
+    ] = Format.PROFILE,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -298,8 +314,8 @@ def schema(
         ),
     ] = None,
 ) -> None:
-    """Print (or write) the JSON Schema of the profile format, linli.profile/v1."""
-    text = schema_text()
+    """Print (or write) the JSON Schema of an open format."""
+    text = schema_text(of)
     if output is None:
         typer.echo(text, nl=False)
         return

@@ -6,17 +6,21 @@ Topics live under ``linli/v1/gw/{gateway_id}/``; ``up/...`` flows edge → cloud
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
 
 from device_profiles.decode import Decoded
 from device_profiles.schema import Scalar
 
 PREFIX = "linli/v1/gw"
 GATEWAY_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+EPOCH_PATTERN = r"^[0-9a-f]{8,32}$"
 MAX_BATCH_ITEMS = 1000
 
 GatewayId = Annotated[str, Field(pattern=GATEWAY_ID_PATTERN)]
@@ -35,6 +39,11 @@ def status_topic(gateway_id: str) -> str:
 def command_topic(gateway_id: str) -> str:
     """Cloud → edge: commands to relay to devices behind the gateway."""
     return f"{PREFIX}/{gateway_id}/down/command"
+
+
+def ack_topic(gateway_id: str) -> str:
+    """Cloud → edge: a batch's acknowledgement, sent once the cloud committed it (QoS 1)."""
+    return f"{PREFIX}/{gateway_id}/down/ack"
 
 
 UP_FILTER = f"{PREFIX}/+/up/#"
@@ -67,6 +76,17 @@ def new_item_id() -> str:
     return uuid.uuid4().hex
 
 
+def reading_id(gateway_id: str, topic: str, payload: bytes) -> str:
+    """The id of the reading a device stamped with its own time: the same for the very same
+    message (gateway, topic and payload, which holds the device's timestamp), so a message
+    delivered or published again becomes the same item."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (gateway_id.encode(), topic.encode(), payload):
+        digest.update(len(part).to_bytes(4, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
 class Item(BaseModel):
     """One canonical reading from one device, as sent up. ``id`` makes ingest idempotent."""
 
@@ -81,7 +101,11 @@ class Item(BaseModel):
     received_at: datetime
     metrics: dict[str, Scalar] = {}
     faults: tuple[str, ...] = ()
-    alarm: bool = Field(default=False, description="a fault is active: sent ahead of bulk")
+    alarm: bool = Field(
+        default=False,
+        description="its faults differ from its device's previous item (a fault starts or "
+        "clears): sent ahead of bulk telemetry",
+    )
 
     @classmethod
     def from_decoded(
@@ -95,16 +119,49 @@ class Item(BaseModel):
         )
 
 
+Epoch = Annotated[str, Field(pattern=EPOCH_PATTERN)]
+
+
 class Batch(BaseModel):
-    """Envelope of ``up/batch``. ``seq`` only grows per gateway, across restarts too."""
+    """Envelope of ``up/batch``. ``(gateway_id, epoch, seq)`` is the batch's identity: a
+    batch sent again carries the same items under the same identity."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     v: Literal[1] = 1
     gateway_id: GatewayId
+    epoch: Epoch
     seq: Annotated[int, Field(ge=0)]
     sent_at: datetime
     items: Annotated[list[Item], Field(max_length=MAX_BATCH_ITEMS)]
+
+
+def batch_payload(
+    gateway_id: str, epoch: str, seq: int, sent_at: datetime, items: Sequence[str]
+) -> bytes:
+    """The JSON of a :class:`Batch` whose items are already JSON text (as a gateway keeps
+    them), without parsing them again."""
+    head = Batch(gateway_id=gateway_id, epoch=epoch, seq=seq, sent_at=sent_at, items=[])
+    envelope = head.model_dump_json()
+    assert envelope.endswith('"items":[]}')
+    return (envelope[: -len("]}")] + ",".join(items) + "]}").encode("utf-8")
+
+
+class BatchAck(BaseModel):
+    """Payload of ``down/ack``: the cloud has committed (or refused for good) a batch, so its
+    gateway may forget the batch's items."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = 1
+    gateway_id: GatewayId
+    epoch: Epoch
+    seq: Annotated[int, Field(ge=0)]
+    result: Literal["stored", "duplicate", "rejected"] = Field(
+        description="stored now; stored before (a batch sent again); or refused for a reason "
+        "in the batch itself, kept whole as a dead letter in the cloud"
+    )
+    reason: str = ""
 
 
 class GatewayStatus(BaseModel):
@@ -129,3 +186,30 @@ class Command(BaseModel):
     device_id: str
     command: str
     args: dict[str, Any] = {}
+
+
+WIRE_MESSAGES: dict[str, type[BaseModel]] = {
+    "batch": Batch,
+    "batch_ack": BatchAck,
+    "gateway_status": GatewayStatus,
+    "command": Command,
+}
+"""Every edge ↔ cloud message, by the name its schema has in ``docs/protocol.schema.json``."""
+
+
+def wire_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of every edge ↔ cloud message, under ``$defs``."""
+    _, schema = models_json_schema(
+        [(model, "validation") for model in WIRE_MESSAGES.values()],
+        ref_template="#/$defs/{model}",
+    )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "urn:linli:protocol:v1",
+        "title": "linli wire protocol v1",
+        "description": "The edge ↔ cloud messages of Linli protocol v1 (docs/protocol.md), "
+        "one definition each: "
+        + ", ".join(f"{name} = {model.__name__}" for name, model in WIRE_MESSAGES.items())
+        + ".",
+        "$defs": schema["$defs"],
+    }

@@ -16,15 +16,22 @@ from device_profiles.protocol import (
     MAX_BATCH_ITEMS,
     UP_FILTER,
     Batch,
+    BatchAck,
     Command,
     GatewayStatus,
     Item,
+    ack_topic,
+    batch_payload,
     batch_topic,
     command_topic,
     new_item_id,
     parse_up_topic,
+    reading_id,
     status_topic,
+    wire_json_schema,
 )
+
+REPO = Path(__file__).resolve().parents[2]
 
 T0 = datetime(2025, 11, 27, 8, 0, tzinfo=UTC)
 
@@ -49,6 +56,7 @@ def item(**changes: Any) -> Item:
 def batch(**changes: Any) -> Batch:
     fields: dict[str, Any] = {
         "gateway_id": "gw-sunrise-01",
+        "epoch": "5e1f0c2a9b3d4e6f",
         "seq": 17,
         "sent_at": T0 + timedelta(seconds=1),
         "items": [item()],
@@ -82,7 +90,7 @@ def test_metric_types_survive_the_round_trip() -> None:
 
 def test_batch_json_shape() -> None:
     document = json.loads(batch().model_dump_json())
-    assert set(document) == {"v", "gateway_id", "seq", "sent_at", "items"}
+    assert set(document) == {"v", "gateway_id", "epoch", "seq", "sent_at", "items"}
     assert document["v"] == 1
     assert set(document["items"][0]) == {
         "id", "device_id", "device_type", "profile", "profile_version",
@@ -276,3 +284,61 @@ def test_protocol_doc_example_is_a_valid_batch() -> None:
         assert each.profile_version == profile.version
         assert each.device_type == profile.type
         assert each.alarm == bool(evaluate(profile, each).faults), each.device_id
+
+
+def test_a_batch_made_from_item_texts_is_the_batch_of_those_items() -> None:
+    items = [item(), item(id="fedcba9876543210fedcba9876543210", alarm=False, faults=())]
+    whole = batch(items=items)
+    payload = batch_payload(
+        whole.gateway_id,
+        whole.epoch,
+        whole.seq,
+        whole.sent_at,
+        [i.model_dump_json() for i in items],
+    )
+    assert Batch.model_validate_json(payload) == whole
+    assert json.loads(payload) == json.loads(whole.model_dump_json())
+
+
+def test_a_batch_identity_needs_an_epoch() -> None:
+    fields = batch_json()
+    del fields["epoch"]
+    with pytest.raises(ValidationError, match="epoch"):
+        Batch.model_validate(fields)
+    with pytest.raises(ValidationError, match="epoch"):
+        Batch.model_validate({**batch_json(), "epoch": "NOT-HEX"})
+
+
+def test_a_batch_ack_round_trips_and_refuses_unknown_results() -> None:
+    ack = BatchAck(gateway_id="gw-1", epoch="00ff00ff", seq=3, result="duplicate")
+    assert BatchAck.model_validate_json(ack.model_dump_json()) == ack
+    assert ack_topic("gw-1") == "linli/v1/gw/gw-1/down/ack"
+    with pytest.raises(ValidationError):
+        BatchAck.model_validate({**ack.model_dump(), "result": "maybe"})
+
+
+def test_the_very_same_message_has_the_very_same_reading_id() -> None:
+    first = reading_id("gw-1", "acme/gate/g1/state", b'{"ts": 1, "err": 0}')
+    assert first == reading_id("gw-1", "acme/gate/g1/state", b'{"ts": 1, "err": 0}')
+    assert re.fullmatch(r"[0-9a-f]{32}", first)
+    others = {
+        reading_id("gw-2", "acme/gate/g1/state", b'{"ts": 1, "err": 0}'),
+        reading_id("gw-1", "acme/gate/g2/state", b'{"ts": 1, "err": 0}'),
+        reading_id("gw-1", "acme/gate/g1/state", b'{"ts": 2, "err": 0}'),
+        # the parts are delimited: moving a byte from topic to payload is another message
+        reading_id("gw-1", "acme/gate/g1/stat", b'e{"ts": 1, "err": 0}'),
+    }
+    assert first not in others
+    assert len(others) == 4
+
+
+def test_the_committed_protocol_schema_is_current_and_names_every_message() -> None:
+    from device_profiles.cli import Format, schema_text
+
+    committed = (REPO / "docs" / "protocol.schema.json").read_text(encoding="utf-8")
+    assert committed == schema_text(Format.PROTOCOL), (
+        "docs/protocol.schema.json is stale: regenerate it with `make schema`"
+    )
+    definitions = wire_json_schema()["$defs"]
+    assert {"Batch", "BatchAck", "GatewayStatus", "Command", "Item"} <= set(definitions)
+    assert "epoch" in definitions["Batch"]["required"]
