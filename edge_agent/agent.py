@@ -3,11 +3,12 @@
 :class:`EdgeAgent` puts the parts together and runs them until stopped:
 
 - :class:`~edge_agent.local_link.LocalLink` — the gateway's local broker: device messages
-  in, commands out;
+  in, acknowledged once committed to the outbox; commands out;
 - :class:`~edge_agent.intake.Intake` — a device message decoded with its profile, judged by
-  its rules and stamped as an item (or dead-lettered), then queued in the outbox;
+  its rules and stamped as an item (or dead-lettered);
+- :class:`~edge_agent.outbox.Outbox` — where items wait, on disk, until the cloud has them;
 - :class:`~edge_agent.cloud_link.CloudLink` — batches to the cloud broker (alarms first),
-  commands from it, and the gateway's status;
+  deleted from the outbox on the cloud's acknowledgement; commands from it; the status;
 - :class:`~edge_agent.commands.CommandRelay` — commands checked and routed to devices.
 
 Profiles: every ``profiles_poll_s`` the site's profile directories are checked; when a
@@ -20,6 +21,7 @@ invalid catalogue is logged issue by issue and counted; the previous one stays i
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from datetime import UTC, datetime
 from types import TracebackType
@@ -33,11 +35,11 @@ from edge_agent.config import EdgeSettings
 from edge_agent.deadletter import DeadLetters
 from edge_agent.intake import DeviceRoutes, Intake
 from edge_agent.local_link import LocalLink
-from edge_agent.outbox import MemoryOutbox, Outbox
+from edge_agent.outbox import Entry, Outbox
 from edge_agent.profiles import ProfileWatcher, compare
-from edge_agent.sequence import SequenceNumbers
 from edge_agent.status import Counters
 from edge_agent.tasks import wait_all, wait_event
+from plumbing.mqtt import Message
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +51,16 @@ class EdgeAgent:
     background task and stops it gracefully on exit. An agent runs once.
     """
 
-    def __init__(
-        self, settings: EdgeSettings, catalogue: Catalogue, *, outbox: Outbox | None = None
-    ) -> None:
+    def __init__(self, settings: EdgeSettings, catalogue: Catalogue) -> None:
         self.settings = settings
-        self.outbox: Outbox = (
-            outbox if outbox is not None else MemoryOutbox(settings.outbox_max_items)
-        )
-        self.sequence = SequenceNumbers(settings.data_dir / "sequence")
+        self.outbox = Outbox(settings.data_dir / "outbox.db", sync=settings.outbox_sync)
         self.dead_letters = DeadLetters(
             settings.data_dir / "deadletter.jsonl", max_bytes=settings.deadletter_max_bytes
         )
         self.stats = Counters()
         self._stop = asyncio.Event()
         routes = DeviceRoutes()
-        self.intake = Intake(catalogue, self.dead_letters, self.stats, routes)
+        self.intake = Intake(settings.gateway_id, catalogue, self.dead_letters, self.stats, routes)
         self.commands = CommandRelay(
             settings.gateway_id, routes, self.dead_letters, self.stats, catalogue
         )
@@ -71,15 +68,15 @@ class EdgeAgent:
             settings,
             self.stats,
             self.commands,
-            self.process_device_message,
-            self._stop,
-            catalogue.subscriptions(),
+            accept=self.accept,
+            store=self.store,
+            stop=self._stop,
+            subscriptions=catalogue.subscriptions(),
         )
         self.cloud = CloudLink(
             settings,
             self.stats,
             self.outbox,
-            self.sequence,
             on_command=lambda payload, retained: self.commands.accept(payload, retained=retained),
             status=lambda: self.counters,
             stop=self._stop,
@@ -101,8 +98,8 @@ class EdgeAgent:
         values["dead_letters"] = self.dead_letters.total
         for category, count in sorted(self.dead_letters.by_category.items()):
             values[f"dead_letters_{category}"] = count
-        values["dropped"] = self.outbox.dropped
         values["items_waiting"] = len(self.outbox)
+        values["items_in_flight"] = self.outbox.in_flight
         return values
 
     @property
@@ -115,21 +112,31 @@ class EdgeAgent:
     def process_device_message(
         self, topic: str, payload: bytes, received_at: datetime | None = None
     ) -> Item | None:
-        """Decode one device message and queue its item (see :class:`Intake`).
+        """The item one device message makes (see :class:`Intake`); None for a dead letter
+        and for a reading that is no news. Nothing is stored: see :meth:`accept`."""
+        return self.intake.accept(topic, payload, received_at or datetime.now(UTC))
 
-        Returns None for a dead letter and for a reading that is no news.
+    def accept(self, message: Message) -> Entry:
+        """What to commit for a message from the gateway broker.
+
+        A message the broker delivers again (after the agent died before acknowledging it)
+        whose topic and payload are those of one of the last messages committed is the very
+        same message: it is committed as nothing (and so acknowledged), not judged again.
         """
-        item = self.intake.accept(topic, payload, received_at or datetime.now(UTC))
-        if item is None:
-            return None
-        self.outbox.put(item)
-        self.stats.items_queued += 1
-        if item.alarm:
-            self.stats.alarms_queued += 1
-        bulk = self.outbox.pending_bulk
-        if item.alarm or bulk == 1 or bulk >= self.settings.batch_max_items:
+        fingerprint = _fingerprint(message) if message.qos > 0 else None
+        if fingerprint is not None and message.dup and self.outbox.recently_committed(fingerprint):
+            self.stats.redeliveries_skipped += 1
+            return Entry(None, fingerprint)
+        return Entry(self.process_device_message(message.topic, message.payload), fingerprint)
+
+    async def store(self, entries: list[Entry]) -> None:
+        """Commit ``entries`` to the outbox and let the cloud link know."""
+        await self.outbox.put(entries)
+        items = [entry.item for entry in entries if entry.item is not None]
+        self.stats.items_queued += len(items)
+        self.stats.alarms_queued += sum(1 for item in items if item.alarm)
+        if items:
             self.cloud.wake()
-        return item
 
     def process_command(self, payload: bytes, *, retained: bool = False) -> bool:
         """Check one command from the cloud and queue it for its device."""
@@ -189,7 +196,13 @@ class EdgeAgent:
             raise RuntimeError("an EdgeAgent runs once; make a new one to run again")
         self._started = True
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.sequence.load()
+        await self.outbox.open()
+        try:
+            await self._run()
+        finally:
+            await self.outbox.close()
+
+    async def _run(self) -> None:
         watcher = self._profile_watcher()
         log.info(
             "edge agent %s: local broker %s:%d, cloud broker %s:%d, %d profiles, data in %s",
@@ -291,3 +304,12 @@ class EdgeAgent:
             else:
                 if catalogue is not None and not self._stop.is_set():
                     self.replace_catalogue(catalogue)
+
+
+def _fingerprint(message: Message) -> bytes:
+    """What tells a redelivered message from another: its topic and payload."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(message.topic.encode())
+    digest.update(b"\0")
+    digest.update(message.payload)
+    return digest.digest()

@@ -44,8 +44,11 @@ OPTIONS = SettingsOptions(EdgeSettings, program="linli edge")
 
 @app.command(
     help="Forward device readings to the cloud and relay commands to devices.\n\n"
-    "Runs until SIGTERM or Ctrl-C, then sends what is queued, publishes the gateway's "
-    "offline status and exits 0. Exit code 2: invalid settings or device profiles. "
+    "Every device message is committed to the outbox (DATA_DIR/outbox.db) before it is "
+    "acknowledged, and stays there until the cloud has stored it. Runs until SIGTERM or "
+    "Ctrl-C, then sends what waits (for up to LINLI_EDGE_SHUTDOWN_TIMEOUT_S), publishes the "
+    "gateway's offline status and exits 0. Exit code 1: the outbox cannot be used; 2: "
+    "invalid settings or device profiles. "
     "Every option can also be set in the environment, as its help says.",
 )
 def run(
@@ -94,7 +97,7 @@ def run(
     """Run the edge agent with the given settings until a signal stops it."""
     from device_profiles import Catalogue, ProfileError
     from edge_agent.agent import EdgeAgent
-    from edge_agent.sequence import SequenceError
+    from edge_agent.outbox import OutboxError
 
     settings = OPTIONS.build(
         gateway_id=gateway_id,
@@ -121,7 +124,7 @@ def run(
         raise typer.Exit(1) from None
     try:
         asyncio.run(_serve(EdgeAgent(settings, catalogue)))
-    except SequenceError as exc:
+    except OutboxError as exc:
         typer.echo(f"linli edge: {exc}", err=True)
         raise typer.Exit(1) from None
 

@@ -22,8 +22,8 @@ from device_profiles.protocol import Command, command_topic, local_command_topic
 from edge_agent.deadletter import DeadLetters
 from edge_agent.intake import DeviceRoutes
 from edge_agent.status import Counters
-from edge_agent.transport import Connection
 from plumbing.issues import validation_summary
+from plumbing.mqtt import Client
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class CommandRelay:
             return local_command_topic(command.device_id), local_payload(command)
         return encode_command(profile, command.device_id, command.command, command.args, seen[1])
 
-    async def relay(self, conn: Connection) -> None:
+    async def relay(self, conn: Client) -> None:
         """Publish waiting commands on ``conn`` as they come, until it fails (a command that
         was not acknowledged stays first in line)."""
         while True:

@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from device_profiles.protocol import GATEWAY_ID_PATTERN, MAX_BATCH_ITEMS
+from edge_agent.outbox import RECENT_MESSAGES, Sync
 from plumbing.settings import Host, LogLevel, LogLevelSetting, Port, ProfilesDirs
 
 
@@ -39,7 +40,7 @@ class EdgeSettings(BaseSettings):
     cloud_port: Port = Field(1883, description="port of the cloud MQTT broker")
     data_dir: Path = Field(
         Path("var/edge"),
-        description="directory for the sequence file and the dead-letter log; created if missing",
+        description="directory for the outbox database and the dead-letter log; created if missing",
     )
     profiles_dirs: ProfilesDirs
     profiles_poll_s: Annotated[
@@ -53,14 +54,30 @@ class EdgeSettings(BaseSettings):
     batch_max_items: Annotated[int, Field(ge=1, le=MAX_BATCH_ITEMS)] = 500
     batch_linger_s: Annotated[float, Field(ge=0)] = 0.5
     status_interval_s: Annotated[float, Field(gt=0)] = 30.0
-    outbox_max_items: Annotated[
-        int,
-        Field(
-            ge=1,
-            description="items held in memory while the cloud is unreachable "
-            "(about 1.6 KB each: 100 000 take some 160 MB)",
-        ),
-    ] = 100_000
+    outbox_sync: Sync = Field(
+        "full",
+        description="full: every outbox commit survives a power cut (an fsync each); normal: "
+        "only a crash of the agent, which is faster on slow storage",
+    )
+    commit_max_messages: Annotated[int, Field(ge=1)] = Field(
+        500, description="device messages committed to the outbox in one transaction at most"
+    )
+    local_session_expiry_s: Annotated[int, Field(ge=0)] = Field(
+        86_400,
+        description="how long the gateway broker keeps the agent's session, and queues device "
+        "messages for it, while the agent is away",
+    )
+    local_receive_maximum: Annotated[int, Field(ge=1, le=RECENT_MESSAGES // 2)] = Field(
+        1000,
+        description="device messages the gateway broker may deliver before the agent "
+        "acknowledged them (once committed)",
+    )
+    ack_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        15.0, description="a batch the cloud has not acknowledged this long is sent again"
+    )
+    batches_in_flight: Annotated[int, Field(ge=1, le=64)] = Field(
+        4, description="batches sent and awaiting the cloud's acknowledgement at most"
+    )
     deadletter_max_bytes: Annotated[
         int, Field(ge=4096, description="dead-letter file size before it rotates to .1")
     ] = 5 * 1024 * 1024
@@ -75,8 +92,6 @@ class EdgeSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> EdgeSettings:
-        if self.outbox_max_items < self.batch_max_items:
-            raise ValueError("outbox_max_items must be at least batch_max_items")
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError("reconnect_max_s must be at least reconnect_min_s")
         return self

@@ -2,11 +2,16 @@
 
 :class:`Intake` is the agent's logic for one device message, without any network: the
 profile whose topic pattern matches decodes the payload; the profile's health rules, with
-what they remember of that device, say whether a fault is active (an *alarm* item, sent
-ahead of bulk telemetry); a reading that is no news — within the profile's deadbands, with
-the same faults, less than half a heartbeat after the last one forwarded — is not
-forwarded (report by exception). A message that cannot be decoded goes to the dead-letter
-log with its reason.
+what they remember of that device, say which faults are active. An item whose faults differ
+from its device's previous item — a fault starts or clears — is an *alarm*, sent ahead of
+bulk telemetry. A reading that is no news — within the profile's deadbands, with the same
+faults, less than half a heartbeat after the last one forwarded — is not forwarded (report
+by exception). A message that cannot be decoded goes to the dead-letter log with its reason.
+
+An item's id is fixed here. A reading the device stamped with its own time gets the id of
+the very message (:func:`~device_profiles.protocol.reading_id` of gateway, topic and
+payload), so the same message delivered or published again is the same item; any other
+reading gets a fresh random id.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from pydantic import ValidationError
 
 from device_profiles import Catalogue, DecodeError, Profile, evaluate
 from device_profiles.decode import match_topic
-from device_profiles.protocol import Item
+from device_profiles.protocol import Item, reading_id
 from device_profiles.rules import RuleState, is_news
 from edge_agent.deadletter import DeadLetters
 from edge_agent.status import Counters
@@ -57,12 +62,14 @@ class Intake:
 
     def __init__(
         self,
+        gateway_id: str,
         catalogue: Catalogue,
         dead_letters: DeadLetters,
         counters: Counters,
         routes: DeviceRoutes,
     ) -> None:
         self.catalogue = catalogue
+        self._gateway_id = gateway_id
         self._dead_letters = dead_letters
         self._counters = counters
         self._routes = routes
@@ -71,6 +78,8 @@ class Intake:
         self._rule_states: dict[DeviceKey, RuleState] = {}
         # the last reading forwarded, for report by exception
         self._last_forwarded: dict[DeviceKey, Item] = {}
+        # the faults of each device's previous item: a change makes an alarm
+        self._last_faults: dict[DeviceKey, frozenset[str]] = {}
 
     def accept(self, topic: str, payload: bytes, received_at: datetime) -> Item | None:
         """The item for one device message; None for a dead letter or a reading that is no
@@ -84,7 +93,12 @@ class Intake:
             self._routes.remember(catalogue, decoded.profile, topic, decoded.device_id)
             verdict = evaluate(profile, decoded, self._rule_states.get(key))
             self._rule_states[key] = verdict.state
-            item = Item.from_decoded(decoded, received_at, alarm=bool(verdict.faults))
+            faults = frozenset(verdict.faults)
+            alarm = faults != self._last_faults.get(key, frozenset())
+            self._last_faults[key] = faults
+            stamped = profile.decode.timestamp is not None and decoded.ts != received_at
+            item_id = reading_id(self._gateway_id, topic, payload) if stamped else None
+            item = Item.from_decoded(decoded, received_at, alarm=alarm, item_id=item_id)
             if self._no_news(profile, key, item):
                 self._counters.readings_within_deadband += 1
                 return None

@@ -12,9 +12,14 @@ class Counters:
     messages_received: int = 0
     items_queued: int = 0
     alarms_queued: int = 0
+    redeliveries_skipped: int = 0
     items_forwarded: int = 0
+    """Items in batches the cloud acknowledged."""
     alarms_forwarded: int = 0
     batches_sent: int = 0
+    batches_resent: int = 0
+    batches_confirmed: int = 0
+    batches_rejected: int = 0
     commands_received: int = 0
     commands_relayed: int = 0
     commands_dropped: int = 0

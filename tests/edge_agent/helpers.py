@@ -1,23 +1,23 @@
-"""Test helpers for the edge agent: device publishing, a cloud-side watcher, a cuttable link."""
+"""Test helpers for the edge agent: devices publishing, a watcher standing in for the cloud."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
-import aiomqtt
-
 from device_profiles import Catalogue
 from device_profiles.catalogue import builtin_dir
-from device_profiles.protocol import Batch, GatewayStatus, parse_up_topic
+from device_profiles.protocol import Batch, BatchAck, GatewayStatus, ack_topic, parse_up_topic
 from device_profiles.schema import Example
 from edge_agent.agent import EdgeAgent
 from edge_agent.config import EdgeSettings
+from plumbing.mqtt import Client, MqttError
 
 TIMEOUT_S = 10.0
 
@@ -110,27 +110,44 @@ async def publish(
     broker: Broker, messages: Iterable[tuple[str, bytes]], *, retain: bool = False
 ) -> None:
     """Publish in order over one connection, QoS 1, as a device would."""
-    async with aiomqtt.Client(broker.host, broker.port) as client:
+    async with Client(broker.host, broker.port, client_id=f"device-{next(_CLIENTS)}") as client:
         for topic, payload in messages:
             await client.publish(topic, payload, qos=1, retain=retain)
 
 
-class Watcher:
-    """What arrives at a broker on the subscribed filters, sorted by kind."""
+_CLIENTS = itertools.count()
 
-    def __init__(self) -> None:
+
+class Watcher:
+    """What arrives at a broker on the subscribed filters, sorted by kind.
+
+    It stands in for the cloud's ingest: while ``acking``, every batch is acknowledged on
+    the gateway's ack topic as the cloud does once it stored it.
+    """
+
+    def __init__(self, client: Client, *, acking: bool) -> None:
+        self.client = client
+        self.acking = acking
         self.batches: asyncio.Queue[Batch] = asyncio.Queue()
         self.statuses: asyncio.Queue[tuple[GatewayStatus, bool]] = asyncio.Queue()
         self.other: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
 
-    def accept(self, topic: str, payload: bytes, retain: bool) -> None:
+    async def accept(self, topic: str, payload: bytes, retain: bool) -> None:
         kind = parse_up_topic(topic)
         if kind is not None and kind[1] == "batch":
-            self.batches.put_nowait(Batch.model_validate_json(payload))
+            batch = Batch.model_validate_json(payload)
+            self.batches.put_nowait(batch)
+            if self.acking:
+                await self.ack(batch)
         elif kind is not None and kind[1] == "status":
             self.statuses.put_nowait((GatewayStatus.model_validate_json(payload), retain))
         else:
             self.other.put_nowait((topic, payload))
+
+    async def ack(self, batch: Batch, result: str = "stored") -> None:
+        """Acknowledge ``batch`` as the cloud does after its commit."""
+        ack = BatchAck(gateway_id=batch.gateway_id, epoch=batch.epoch, seq=batch.seq, result=result)
+        await self.client.publish(ack_topic(batch.gateway_id), ack.model_dump_json().encode())
 
     async def batch(self) -> Batch:
         return await asyncio.wait_for(self.batches.get(), TIMEOUT_S)
@@ -163,25 +180,22 @@ class Watcher:
 
 
 @contextlib.asynccontextmanager
-async def watch(broker: Broker, *filters: str) -> AsyncIterator[Watcher]:
+async def watch(broker: Broker, *filters: str, acking: bool = True) -> AsyncIterator[Watcher]:
     """Subscribe to ``filters`` (QoS 1) and collect what arrives, until the block ends."""
-    watcher = Watcher()
-    async with aiomqtt.Client(broker.host, broker.port) as client:
-        for topic_filter in filters:
-            await client.subscribe(topic_filter, qos=1)
+    async with Client(broker.host, broker.port, client_id=f"watcher-{next(_CLIENTS)}") as client:
+        watcher = Watcher(client, acking=acking)
+        await client.subscribe(list(filters))
 
         async def pump() -> None:
-            async for message in client.messages:
-                payload = message.payload
-                assert isinstance(payload, bytes)
-                watcher.accept(str(message.topic), payload, bool(message.retain))
+            async for message in client.messages():
+                await watcher.accept(message.topic, message.payload, message.retain)
 
         task = asyncio.create_task(pump())
         try:
             yield watcher
         finally:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, MqttError):
                 await task
 
 
@@ -193,83 +207,6 @@ async def wait_until(predicate: Callable[[], bool], what: str) -> None:
                 await asyncio.sleep(0.01)
     except TimeoutError:
         raise AssertionError(f"timed out waiting for {what}") from None
-
-
-class Link:
-    """A TCP relay to a broker that a test can cut (as a flaky uplink does) and restore.
-
-    Cutting aborts every relayed connection (no MQTT DISCONNECT, so the broker fires the
-    last will) and stops listening, so reconnects are refused until :meth:`restore`.
-    Stalling silently drops what the client sends, as a dead route does, until cut.
-    """
-
-    def __init__(self, target: Broker) -> None:
-        self.host = "127.0.0.1"
-        self.port = 0
-        self._target = target
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.stalled = False
-
-    async def start(self) -> Link:
-        self._server = await asyncio.start_server(self._accept, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    def stall(self) -> None:
-        self.stalled = True
-
-    async def cut(self) -> None:
-        self.stalled = False
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for writer in list(self._writers):
-            writer.transport.abort()
-        self._writers.clear()
-
-    async def restore(self) -> None:
-        await self.start()
-
-    async def close(self) -> None:
-        await self.cut()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(
-                self._target.host, self._target.port
-            )
-        except OSError:
-            writer.transport.abort()
-            return
-        self._writers.update((writer, up_writer))
-        pipes = [
-            asyncio.create_task(self._pipe(reader, up_writer, upstream=True)),
-            asyncio.create_task(self._pipe(up_reader, writer, upstream=False)),
-        ]
-        self._tasks.update(pipes)
-        await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
-        for task in pipes:
-            task.cancel()
-        await asyncio.gather(*pipes, return_exceptions=True)
-        self._tasks.difference_update(pipes)
-        for side in (writer, up_writer):
-            side.transport.abort()
-            self._writers.discard(side)
-
-    async def _pipe(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, upstream: bool
-    ) -> None:
-        with contextlib.suppress(ConnectionError):
-            while data := await reader.read(65536):
-                if upstream and self.stalled:
-                    continue
-                writer.write(data)
-                await writer.drain()
 
 
 @contextlib.asynccontextmanager

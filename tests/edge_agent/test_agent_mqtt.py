@@ -5,17 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from device_profiles import Catalogue
-from device_profiles.protocol import Command, command_topic, local_command_topic, status_topic
+from device_profiles.protocol import (
+    Command,
+    batch_topic,
+    command_topic,
+    local_command_topic,
+    status_topic,
+)
 from edge_agent.agent import EdgeAgent
 from linli.mosquitto import Mosquitto
+from simulators.uplink import Uplink
 from tests.edge_agent.helpers import (
     TIMEOUT_S,
-    Link,
     dead_letters,
     example,
     payload_of,
@@ -43,7 +50,6 @@ async def test_device_messages_arrive_at_the_cloud_as_batches_of_decoded_items(
     settings = settings_for(gateway_broker, cloud_broker, tmp_path)
     normals = [next(e for e in p.examples if e.expect.health == "ok") for p in catalogue]
     messages = [(e.topic, payload_of(e)) for e in normals]
-    messages.append(messages[0])  # the same payload twice is two readings, two ids
     async with watch(cloud_broker, UP) as cloud, running(settings, catalogue):
         await publish(gateway_broker, messages)
         batches = await cloud.items(len(messages))
@@ -58,9 +64,7 @@ async def test_device_messages_arrive_at_the_cloud_as_batches_of_decoded_items(
         assert item.alarm is False
         assert re.fullmatch(r"[0-9a-f]{32}", item.id)
     assert len({item.id for item in items}) == len(items)
-    assert sorted(item.device_id for item in items) == sorted(
-        [e.expect.device_id for e in normals] + [normals[0].expect.device_id]
-    )
+    assert sorted(item.device_id for item in items) == sorted(e.expect.device_id for e in normals)
 
 
 async def test_one_broker_can_be_both_local_and_cloud(
@@ -148,47 +152,91 @@ async def test_a_full_batch_goes_without_waiting_for_the_linger(
     assert cycles == list(range(10))
 
 
-async def test_seq_grows_across_batches_and_across_a_restart(
+async def test_a_device_stamped_message_sent_twice_is_one_item_an_unstamped_one_two(
+    tmp_path: Path, gateway_broker: Mosquitto, cloud_broker: Mosquitto
+) -> None:
+    """The gate stamps its readings: the same message twice is the very same reading. The
+    pump does not: the same payload twice is two readings, with two ids."""
+    gates_and_pumps = Catalogue([Catalogue.load()["acme_access_gate"], pump()])
+    settings = settings_for(gateway_broker, cloud_broker, tmp_path, batch_linger_s=0.2)
+    gate = reading(gates_and_pumps, "gate-1", 3)
+    pumped = ("test/pump/p1", json.dumps({"p": 3, "run": True, "h": 1, "dry": False}).encode())
+    async with watch(cloud_broker, UP) as cloud, running(settings, gates_and_pumps) as agent:
+        await publish(gateway_broker, [gate, gate, pumped, pumped])
+        await wait_until(lambda: agent.counters["items_forwarded"] == 3, "3 items forwarded")
+        batches = [cloud.batches.get_nowait() for _ in range(cloud.batches.qsize())]
+    items = [item for batch in batches for item in batch.items]
+    assert sorted(item.device_id for item in items) == ["gate-1", "p1", "p1"]
+    assert len({item.id for item in items}) == 3
+
+
+async def test_seq_grows_across_batches_and_restarts_and_the_epoch_stays(
     tmp_path: Path, gateway_broker: Mosquitto, cloud_broker: Mosquitto, catalogue: Catalogue
 ) -> None:
     settings = settings_for(gateway_broker, cloud_broker, tmp_path, batch_linger_s=0)
-    seqs: list[int] = []
+    identities: list[tuple[str, int]] = []
+    async with watch(cloud_broker, UP) as cloud:
+        for cycles in ((0, 1, 2), (10, 11)):
+            async with running(settings, catalogue):
+                for n in cycles:
+                    await publish(gateway_broker, [reading(catalogue, "gate-1", n)])
+                    batch = await cloud.batch()
+                    identities.append((batch.epoch, batch.seq))
+    epochs = {epoch for epoch, _ in identities}
+    seqs = [seq for _, seq in identities]
+    assert len(epochs) == 1
+    assert seqs == sorted(set(seqs)), seqs
+
+
+async def test_a_new_data_directory_is_a_new_epoch(
+    tmp_path: Path, gateway_broker: Mosquitto, cloud_broker: Mosquitto, catalogue: Catalogue
+) -> None:
+    epochs = []
+    async with watch(cloud_broker, UP) as cloud:
+        for data in ("first", "lost-and-new"):
+            settings = settings_for(gateway_broker, cloud_broker, tmp_path / data)
+            async with running(settings, catalogue):
+                await publish(gateway_broker, [reading(catalogue, "gate-1", len(epochs))])
+                batch = await cloud.batch()
+            epochs.append((batch.epoch, batch.seq))
+    assert epochs[0][1] == epochs[1][1] == 0  # the same seq, told apart by the epoch
+    assert epochs[0][0] != epochs[1][0]
+
+
+async def test_a_device_message_is_acknowledged_only_once_its_item_is_committed(
+    tmp_path: Path, gateway_broker: Mosquitto, cloud_broker: Mosquitto, catalogue: Catalogue
+) -> None:
+    """While another connection holds the outbox locked, a received message stays staged
+    (not acknowledged, not forwarded); once the lock goes, it is committed and forwarded."""
+    settings = settings_for(gateway_broker, cloud_broker, tmp_path, batch_linger_s=0)
+    async with watch(cloud_broker, UP) as cloud, running(settings, catalogue) as agent:
+        locker = sqlite3.connect(tmp_path / "outbox.db", isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        try:
+            await publish(gateway_broker, [reading(catalogue, "gate-1", 9)])
+            await wait_until(lambda: agent.local.staged == 1, "the message staged")
+            assert agent.counters["items_queued"] == 0
+            assert cloud.batches.empty()
+        finally:
+            locker.execute("COMMIT")
+            locker.close()
+        batch = await cloud.batch()
+        await wait_until(lambda: agent.local.staged == 0, "the commit")
+    assert [item.metrics["cycles"] for item in batch.items] == [9]
+
+
+async def test_what_devices_publish_while_the_agent_is_away_waits_for_it(
+    tmp_path: Path, gateway_broker: Mosquitto, cloud_broker: Mosquitto, catalogue: Catalogue
+) -> None:
+    settings = settings_for(gateway_broker, cloud_broker, tmp_path, batch_linger_s=0.1)
     async with watch(cloud_broker, UP) as cloud:
         async with running(settings, catalogue):
-            for n in range(3):
-                await publish(gateway_broker, [reading(catalogue, "gate-1", n)])
-                seqs.append((await cloud.batch()).seq)
+            pass  # the broker now keeps the agent's session
+        await publish(gateway_broker, [reading(catalogue, "gate-1", n) for n in range(5)])
         async with running(settings, catalogue):
-            for n in range(2):
-                await publish(gateway_broker, [reading(catalogue, "gate-1", 10 + n)])
-                seqs.append((await cloud.batch()).seq)
-    assert seqs == sorted(set(seqs)), seqs
-    assert seqs[3] >= 1000  # the first run had reserved 0..999
-
-
-async def test_no_batch_leaves_while_its_seq_cannot_be_persisted(
-    tmp_path: Path,
-    gateway_broker: Mosquitto,
-    cloud_broker: Mosquitto,
-    catalogue: Catalogue,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    monkeypatch.setattr("edge_agent.cloud_link.SEQUENCE_RETRY_S", 0.05)
-    settings = settings_for(gateway_broker, cloud_broker, tmp_path, batch_linger_s=0)
-    blocker = tmp_path / "sequence.tmp"  # where the next block is written first
-    blocker.mkdir()
-    async with watch(cloud_broker, UP) as cloud, running(settings, catalogue) as agent:
-        await publish(gateway_broker, [reading(catalogue, "gate-1", 9)])
-        await wait_until(lambda: "cannot write" in caplog.text, "a failed reservation")
-        assert agent.counters["batches_sent"] == 0
-        assert cloud.batches.empty()
-        assert agent.counters["items_waiting"] == 1
-        blocker.rmdir()
-        batch = await cloud.batch()
-    assert batch.seq == 0
-    assert [item.metrics["cycles"] for item in batch.items] == [9]
-    assert (tmp_path / "sequence").read_text() == "1000\n"
+            batches = await cloud.items(5)
+    cycles = [item.metrics["cycles"] for batch in batches for item in batch.items]
+    assert cycles == [0, 1, 2, 3, 4]
 
 
 async def test_status_is_retained_online_refreshed_and_offline_at_shutdown(
@@ -198,12 +246,16 @@ async def test_status_is_retained_online_refreshed_and_offline_at_shutdown(
         gateway_broker, cloud_broker, tmp_path, status_interval_s=0.2, batch_linger_s=0
     )
     topic = status_topic("gw-test")
-    async with running(settings, catalogue), watch(cloud_broker, topic) as late:
+    async with (
+        watch(cloud_broker, batch_topic("gw-test")),  # the cloud, acknowledging batches
+        running(settings, catalogue),
+        watch(cloud_broker, topic) as late,
+    ):
         status, retained = await late.status()
         assert retained
         assert status.online is True
         assert status.gateway_id == "gw-test"
-        assert {"items_forwarded", "batches_sent", "dead_letters", "dropped"} <= set(
+        assert {"items_forwarded", "batches_sent", "dead_letters", "items_in_flight"} <= set(
             status.counters
         )
         await publish(gateway_broker, [reading(catalogue, "gate-1", 1)])
@@ -239,55 +291,70 @@ async def test_cancelling_run_flushes_waiting_items_and_says_offline(
 async def test_a_lost_uplink_fires_the_last_will_and_queued_items_follow_on_reconnect(
     tmp_path: Path, gateway_broker: Mosquitto, cloud_broker: Mosquitto, catalogue: Catalogue
 ) -> None:
-    link = await Link(cloud_broker).start()
-    settings = settings_for(gateway_broker, link, tmp_path, batch_linger_s=0)
-    try:
+    async with Uplink(cloud_broker.host, cloud_broker.port) as link:
+        settings = settings_for(gateway_broker, cloud_broker, tmp_path, batch_linger_s=0)
+        settings = settings.model_copy(update={"cloud_port": link.port})
         async with watch(cloud_broker, UP) as cloud, running(settings, catalogue) as agent:
             await publish(gateway_broker, [reading(catalogue, "gate-1", 0)])
             before = await cloud.batch()
-            # the broker may deliver the batch before its PUBACK reaches the agent
-            await wait_until(lambda: agent.counters["batches_sent"] == 1, "the PUBACK")
-            await link.cut()
+            await wait_until(lambda: agent.counters["items_forwarded"] == 1, "the ack")
+            link.cut()
             will, _ = await cloud.status_where(lambda s, _: not s.online)
             assert will.gateway_id == "gw-test"
             assert will.counters == {}  # the will was set at connect time
             await wait_until(lambda: not agent.cloud.ready.is_set(), "the agent to notice")
             await publish(gateway_broker, [reading(catalogue, "gate-1", n) for n in (1, 2, 3)])
             await wait_until(lambda: agent.counters["items_waiting"] == 3, "items to queue")
-            await link.restore()
+            link.restore()
             back, _ = await cloud.status_where(lambda s, _: s.online)
             assert back.counters["cloud_connects"] == 2
             batches = await cloud.items(3)
         cycles = [item.metrics["cycles"] for batch in batches for item in batch.items]
         assert cycles == [1, 2, 3]
         assert all(batch.seq > before.seq for batch in batches)
-    finally:
-        await link.close()
 
 
-async def test_a_batch_without_puback_is_not_counted_and_is_sent_again_after_reconnect(
+async def test_a_batch_the_cloud_does_not_acknowledge_is_sent_again_the_very_same(
     tmp_path: Path, gateway_broker: Mosquitto, cloud_broker: Mosquitto, catalogue: Catalogue
 ) -> None:
-    link = await Link(cloud_broker).start()
-    settings = settings_for(gateway_broker, link, tmp_path, batch_linger_s=0)
-    try:
-        async with watch(cloud_broker, UP) as cloud, running(settings, catalogue) as agent:
-            link.stall()  # the batch leaves the agent but never reaches the broker
-            await publish(gateway_broker, [reading(catalogue, "gate-1", 7)])
-            outbox = agent.outbox
-            await wait_until(
-                lambda: len(outbox) == 1 and outbox.pending_bulk == 0, "the batch in flight"
-            )
-            assert agent.counters["batches_sent"] == 0
-            await link.cut()
-            await wait_until(lambda: outbox.pending_bulk == 1, "the item back in the outbox")
-            await link.restore()
-            batch = await cloud.batch()
-            assert [item.metrics["cycles"] for item in batch.items] == [7]
-            await wait_until(lambda: agent.counters["batches_sent"] == 1, "the PUBACK")
-            assert len(outbox) == 0
-    finally:
-        await link.close()
+    """A PUBACK deletes nothing: the batch stays until the cloud's acknowledgement, and is
+    sent again with its identity and items after the timeout."""
+    settings = settings_for(
+        gateway_broker, cloud_broker, tmp_path, batch_linger_s=0, ack_timeout_s=0.3
+    )
+    async with (
+        watch(cloud_broker, UP, acking=False) as cloud,
+        running(settings, catalogue) as agent,
+    ):
+        await publish(gateway_broker, [reading(catalogue, "gate-1", 7)])
+        first = await cloud.batch()
+        again = await cloud.batch()
+        assert len(agent.outbox) == 1
+        assert agent.counters["items_forwarded"] == 0
+        await cloud.ack(again)
+        await wait_until(lambda: len(agent.outbox) == 0, "the acknowledgement")
+    assert (again.epoch, again.seq) == (first.epoch, first.seq)
+    assert [item.id for item in again.items] == [item.id for item in first.items]
+    assert agent.counters["batches_resent"] >= 1
+    assert agent.counters["items_forwarded"] == 1
+
+
+async def test_a_batch_unacknowledged_at_a_restart_is_sent_again_after_it(
+    tmp_path: Path, gateway_broker: Mosquitto, cloud_broker: Mosquitto, catalogue: Catalogue
+) -> None:
+    settings = settings_for(
+        gateway_broker, cloud_broker, tmp_path, batch_linger_s=0, shutdown_timeout_s=0.5
+    )
+    async with watch(cloud_broker, UP, acking=False) as cloud:
+        async with running(settings, catalogue):
+            await publish(gateway_broker, [reading(catalogue, "gate-1", 4)])
+            first = await cloud.batch()
+        cloud.acking = True
+        async with running(settings, catalogue) as agent:
+            again = await cloud.batch()
+            await wait_until(lambda: len(agent.outbox) == 0, "the acknowledgement")
+    assert (again.epoch, again.seq) == (first.epoch, first.seq)
+    assert again.items == first.items
 
 
 async def test_commands_from_the_cloud_are_relayed_to_the_local_broker(

@@ -59,13 +59,13 @@ def test_missing_gateway_id_exits_2_naming_the_option(tmp_path: Path) -> None:
     assert "--gateway-id" in result.stderr
 
 
-def test_a_corrupt_sequence_file_exits_1_with_the_reason(tmp_path: Path) -> None:
-    (tmp_path / "sequence").write_text("garbage")
+def test_a_corrupt_outbox_exits_1_with_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "outbox.db").write_text("garbage that is not a database")
     result = CliRunner().invoke(
         app, ["run", "--gateway-id", "gw-cli", "--data-dir", str(tmp_path), "--local-port", "1"]
     )
     assert result.exit_code == 1
-    assert "does not hold a sequence number" in result.stderr
+    assert "not a database" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -90,21 +90,21 @@ def test_help_lists_each_option_with_its_variable_and_the_models_default() -> No
 def test_an_environment_variable_sets_an_option_and_the_option_overrides_it(
     tmp_path: Path,
 ) -> None:
-    """Both reach the settings the agent runs with: a corrupt sequence file in the data
+    """Both reach the settings the agent runs with: a corrupt outbox in the data
     directory named by the variable, then by the option, stops it with exit 1."""
     from_env, from_option = tmp_path / "env", tmp_path / "option"
     for directory in (from_env, from_option):
         directory.mkdir()
-        (directory / "sequence").write_text(f"garbage in {directory.name}")
+        (directory / "outbox.db").write_text(f"garbage in {directory.name}")
     env = {"LINLI_EDGE_GATEWAY_ID": "gw-env", "LINLI_EDGE_DATA_DIR": str(from_env)}
     result = CliRunner().invoke(app, ["run", "--local-port", "1"], env=env)
     assert result.exit_code == 1, result.output
-    assert str(from_env / "sequence") in result.stderr
+    assert str(from_env / "outbox.db") in result.stderr
     result = CliRunner().invoke(
         app, ["run", "--local-port", "1", "--data-dir", str(from_option)], env=env
     )
     assert result.exit_code == 1, result.output
-    assert str(from_option / "sequence") in result.stderr
+    assert str(from_option / "outbox.db") in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -146,7 +146,7 @@ async def test_sigterm_flushes_publishes_offline_and_exits_0(
             stderr=subprocess.PIPE,
         )  # fmt: skip
         try:
-            # a fresh interpreter imports pydantic, aiomqtt and the profiles first: allow for a
+            # a fresh interpreter imports pydantic, paho and the profiles first: allow for a
             # slow (loaded) machine
             status, _ = await cloud.status_where(lambda s, _: s.online, seconds=3 * TIMEOUT_S)
             assert status.gateway_id == gateway_id

@@ -115,7 +115,7 @@ def test_compare_names_the_added_changed_and_removed_profiles(tmp_path: Path) ->
     assert not compare(with_site, Catalogue(with_site))
 
 
-def test_replacing_the_catalogue_leaves_queued_items_alone_and_logs_the_change(
+def test_replacing_the_catalogue_decodes_later_messages_with_it_and_logs_the_change(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="edge_agent")
@@ -133,7 +133,6 @@ def test_replacing_the_catalogue_leaves_queued_items_alone_and_logs_the_change(
     assert after is not None
     assert (before.profile_version, before.metrics["motor_current"]) == ("1.0.0", 1.5)
     assert (after.profile_version, after.metrics["motor_current"]) == ("1.1.0", 3.0)
-    assert agent.outbox.take(10) == [before, after]
     assert agent.counters["profile_reloads"] == 1
     assert agent.counters["profile_reload_errors"] == 0
     assert f"device profile {SITE_PROFILE_ID} changed: version 1.0.0 → 1.1.0" in caplog.text
