@@ -8,15 +8,17 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from cloud.api.routers import dead_letters, devices, facilities, gateways, tickets
 from cloud.health import watch_silence
+from cloud.ingest.failures import describe
 from cloud.ingest.worker import IngestWorker
 from cloud.services import Services
 from cloud.web.pages import make_router
-from plumbing.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +39,12 @@ def create_app(services: Services) -> FastAPI:
                 )
             )
         if services.settings.ingest:
-            worker = IngestWorker(
-                services.writer,
-                services.metrics,
-                host=services.settings.mqtt_host,
-                port=services.settings.mqtt_port,
-                group=services.settings.ingest_group,
-                client_id=services.settings.ingest_client_id,
-                session_expiry_s=services.settings.ingest_session_expiry_s,
-                backoff=Backoff(
-                    services.settings.reconnect_min_s, services.settings.reconnect_max_s
-                ),
+            worker = IngestWorker.from_settings(
+                services.settings, services.intake, services.metrics
             )
-            app.state.ingest = worker
-            tasks.append(asyncio.create_task(worker.run(), name="ingest"))
+            task = asyncio.create_task(worker.run(), name="ingest")
+            app.state.ingest = (worker, task)
+            tasks.append(task)
         try:
             yield
         finally:
@@ -72,18 +66,39 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(make_router())
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, object]:
-        with services.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        worker = getattr(app.state, "ingest", None)
-        return {
+    def healthz() -> JSONResponse:
+        """200 while the database answers and, where this process runs ingest, ingest is
+        consuming; else 503 with the reason."""
+        ingest: tuple[IngestWorker, asyncio.Task[None]] | None = getattr(app.state, "ingest", None)
+        body: dict[str, object] = {
             "status": "ok",
-            "ingest": "off" if worker is None else "on",
-            "ingest_connected": bool(worker and worker.connected.is_set()),
+            "ingest": "off" if ingest is None else "on",
+            "ingest_connected": ingest is not None and ingest[0].state.is_consuming,
         }
+        problem = _database_problem(services) or (_ingest_problem(*ingest) if ingest else None)
+        if problem is None:
+            return JSONResponse(body)
+        return JSONResponse({**body, "status": "unavailable", "reason": problem}, status_code=503)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
         return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _database_problem(services: Services) -> str | None:
+    try:
+        with services.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        return f"database: {describe(exc)}"
+    return None
+
+
+def _ingest_problem(worker: IngestWorker, task: asyncio.Task[None]) -> str | None:
+    if task.done():
+        return "ingest is not running: its task ended"
+    if not worker.state.is_consuming:
+        return f"ingest is not consuming: {worker.state.reason}"
+    return None

@@ -1,4 +1,4 @@
-"""``linli cloud``: run the cloud service or migrate its database.
+"""``linli cloud``: run the cloud service, migrate its database, look after dead letters.
 
 Every option is a setting of :class:`~cloud.config.CloudSettings`: an option given
 overrides its ``LINLI_CLOUD_*`` environment variable, which overrides the default.
@@ -30,6 +30,13 @@ DataDir = Annotated[
     Path | None, OPTIONS.option("data_dir", "--data-dir", metavar="DIR", file_okay=False)
 ]
 DatabaseUrl = Annotated[str | None, OPTIONS.option("database_url", "--database-url", metavar="URL")]
+ProfilesDir = Annotated[
+    list[Path] | None,
+    OPTIONS.option("profiles_dirs", "--profiles-dir", metavar="DIR", file_okay=False),
+]
+LogLevelOption = Annotated[
+    LogLevel | None, OPTIONS.option("log_level", "--log-level", case_sensitive=False)
+]
 
 
 def _services(settings: CloudSettings) -> Services:
@@ -60,13 +67,8 @@ def run(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     ingest: Annotated[bool | None, OPTIONS.option("ingest", "--ingest/--no-ingest")] = None,
-    profiles_dir: Annotated[
-        list[Path] | None,
-        OPTIONS.option("profiles_dirs", "--profiles-dir", metavar="DIR", file_okay=False),
-    ] = None,
-    log_level: Annotated[
-        LogLevel | None, OPTIONS.option("log_level", "--log-level", case_sensitive=False)
-    ] = None,
+    profiles_dir: ProfilesDir = None,
+    log_level: LogLevelOption = None,
 ) -> None:
     import uvicorn
 
@@ -99,7 +101,140 @@ def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     from cloud.db.engine import migrate as upgrade
 
     settings = OPTIONS.build(data_dir=data_dir, database_url=database_url)
-    engine = make_engine(settings.sqlalchemy_url())
+    engine = make_engine(
+        settings.sqlalchemy_url(), sqlite_busy_timeout_s=settings.sqlite_busy_timeout_s
+    )
     upgrade(engine)
     engine.dispose()
     typer.echo("database schema is up to date")
+
+
+dead_letters_app = typer.Typer(
+    help="Messages ingest could not take, kept whole: list them, show one, replay them "
+    "through ingest once their cause is fixed.",
+    no_args_is_help=True,
+)
+app.add_typer(dead_letters_app, name="dead-letters")
+
+
+def _one_line(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@dead_letters_app.command(
+    "list", help="The dead letters waiting for a replay (with --all, replayed ones too)."
+)
+def list_dead_letters(
+    every: Annotated[bool, typer.Option("--all", help="Replayed ones too.")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    settings = OPTIONS.build(data_dir=data_dir, database_url=database_url)
+    services = _services(settings)
+    try:
+        letters = services.dead_letters.listing(limit=limit, replayed=every)
+    finally:
+        services.close()
+    if not letters:
+        typer.echo("no dead letters" if every else "no dead letters waiting")
+        return
+    typer.echo(f"{'ID':>6}  {'AT (UTC)':19}  {'STATE':8}  {'CATEGORY':8}  {'BYTES':>7}  TOPIC")
+    for letter in letters:
+        state = "waiting" if letter.replayed_at is None else "replayed"
+        at = letter.at.strftime("%Y-%m-%d %H:%M:%S")
+        typer.echo(
+            f"{letter.id:>6}  {at:19}  {state:8}  {letter.category:8}  "
+            f"{len(letter.payload):>7}  {_one_line(letter.topic, 60)}"
+        )
+        typer.echo(f"{'':>6}  {_one_line(letter.reason, 100)}")
+
+
+@dead_letters_app.command(
+    "show",
+    help="One dead letter: what it is and why, then its payload (with --raw, only the "
+    "payload's exact bytes, e.g. to save it to a file).",
+)
+def show_dead_letter(
+    letter_id: Annotated[int, typer.Argument(metavar="ID", help="The dead letter's id.")],
+    raw: Annotated[bool, typer.Option("--raw", help="Only the payload, byte for byte.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    settings = OPTIONS.build(data_dir=data_dir, database_url=database_url)
+    services = _services(settings)
+    try:
+        letter = services.dead_letters.get(letter_id)
+    finally:
+        services.close()
+    if letter is None:
+        typer.echo(f"linli cloud: no dead letter {letter_id}", err=True)
+        raise typer.Exit(1)
+    if raw:
+        sys.stdout.buffer.write(letter.payload)
+        sys.stdout.buffer.flush()
+        return
+    replayed = "waiting" if letter.replayed_at is None else f"replayed {letter.replayed_at}"
+    for name, value in (
+        ("id", letter.id),
+        ("at", letter.at),
+        ("topic", letter.topic),
+        ("gateway", letter.gateway_id or "-"),
+        ("category", letter.category),
+        ("reason", letter.reason),
+        ("state", replayed),
+        ("last replay", letter.replay_result or "-"),
+        ("bytes", len(letter.payload)),
+    ):
+        typer.echo(f"{name + ':':13}{value}")
+    typer.echo("")
+    typer.echo(letter.payload.decode("utf-8", errors="backslashreplace"))
+
+
+@dead_letters_app.command(
+    "replay",
+    help="Feed dead letters through ingest again, as if they had just arrived (no broker "
+    "needed), and say what became of each. Stored ones are marked replayed; one rejected "
+    "again stays waiting, with the new reason. Safe to repeat: nothing is stored twice. "
+    "Exit status 1 if any was not stored.",
+)
+def replay_dead_letters(
+    letter_ids: Annotated[
+        list[int] | None, typer.Argument(metavar="ID", help="Dead letters to replay.")
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every dead letter waiting, oldest first.")
+    ] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    profiles_dir: ProfilesDir = None,
+    log_level: LogLevelOption = None,
+) -> None:
+    from cloud.ingest.replay import replay
+
+    if bool(letter_ids) == every:
+        typer.echo("linli cloud: give the dead letters' ids, or --all (not both)", err=True)
+        raise typer.Exit(2)
+    settings = OPTIONS.build(
+        data_dir=data_dir,
+        database_url=database_url,
+        profiles_dirs=profiles_dir,
+        log_level=log_level,
+    )
+    configure_logging(settings.log_level)
+    services = _services(settings)
+    replayed = failed = 0
+    try:
+        ids = services.dead_letters.waiting_ids() if every else list(letter_ids or [])
+        if not ids:
+            typer.echo("no dead letters waiting")
+            return
+        for report in replay(services.dead_letters, services.intake, ids):
+            typer.echo(f"dead letter {report.letter_id}: {report.detail}")
+            replayed, failed = (replayed + 1, failed) if report.ok else (replayed, failed + 1)
+    finally:
+        services.close()
+    typer.echo(f"{replayed} replayed, {failed} not")
+    if failed:
+        raise typer.Exit(1)

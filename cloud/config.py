@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from plumbing.settings import Host, LogLevel, LogLevelSetting, Port, ProfilesDirs
@@ -48,15 +48,58 @@ class CloudSettings(BaseSettings):
         ge=0,
         description="how long the broker queues batches for this worker while it is away",
     )
-    reconnect_min_s: float = Field(
-        default=0.5, gt=0, description="first reconnect delay after the broker went away"
+    ingest_receive_maximum: int = Field(
+        default=100,
+        ge=1,
+        le=65535,
+        description="how many batches the broker may hand this worker before it has "
+        "acknowledged earlier ones (MQTT 5 Receive Maximum): a worker that falls behind "
+        "stops reading, and the broker keeps the rest",
     )
-    reconnect_max_s: float = Field(default=30.0, gt=0, description="longest reconnect delay")
+    ingest_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="how often a message is tried when it fails with an error that is not "
+        "the database's, before it is kept as a dead letter and acknowledged",
+    )
+    database_retry_min_s: float = Field(
+        default=0.2,
+        gt=0,
+        description="first delay before a message is tried again while the database is "
+        "down, locked or full (it is held meanwhile, never dropped)",
+    )
+    database_retry_max_s: float = Field(
+        default=10.0, gt=0, description="longest delay between tries while the database fails"
+    )
+    sqlite_busy_timeout_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="how long a SQLite statement waits for a lock another connection holds "
+        "before the database counts as locked",
+    )
+    reconnect_min_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="first delay before ingest reconnects or restarts after a failure",
+    )
+    reconnect_max_s: float = Field(
+        default=30.0, gt=0, description="longest delay before ingest reconnects or restarts"
+    )
     silence_check_s: float = Field(
         default=5.0, ge=0, description="how often to look for silent devices; 0 turns it off"
     )
     profiles_dirs: ProfilesDirs
     log_level: LogLevelSetting = LogLevel.INFO
+
+    @model_validator(mode="after")
+    def _delays_in_order(self) -> CloudSettings:
+        for first, longest in (
+            ("reconnect_min_s", "reconnect_max_s"),
+            ("database_retry_min_s", "database_retry_max_s"),
+        ):
+            if getattr(self, first) > getattr(self, longest):
+                raise ValueError(f"{first} must not be greater than {longest}")
+        return self
 
     def sqlalchemy_url(self) -> str:
         if self.database_url:

@@ -10,7 +10,7 @@ class CloudMetrics:
         self.registry = registry or CollectorRegistry()
         self.batches = Counter(
             "linli_ingest_batches",
-            "Batches received from edge agents, by result",
+            "Batches received from edge agents, by result (stored, duplicate, rejected)",
             ["result"],
             registry=self.registry,
         )
@@ -32,8 +32,26 @@ class CloudMetrics:
             ["fault"],
             registry=self.registry,
         )
+        self.acks = Counter(
+            "linli_ingest_acks",
+            "Batch acknowledgements published to gateways, by result (stored, duplicate, rejected)",
+            ["result"],
+            registry=self.registry,
+        )
+        self.ingest_retries = Counter(
+            "linli_ingest_retries",
+            "Messages tried again, by cause: database (down, locked or full: held and "
+            "retried without limit) or error (another error: dead-lettered after a few tries)",
+            ["cause"],
+            registry=self.registry,
+        )
+        self.ingest_restarts = Counter(
+            "linli_ingest_restarts",
+            "Times ingest was restarted after a failure that was not the broker's",
+            registry=self.registry,
+        )
         self.ingest_connected = Gauge(
             "linli_ingest_connected",
-            "1 while the ingest worker is connected to the cloud broker",
+            "1 while the ingest worker is connected to the cloud broker and consuming",
             registry=self.registry,
         )

@@ -7,8 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.db.models import TicketState
+from cloud.db.models import DeadLetter, TicketState
 from device_profiles import Health, Priority
+from plumbing.payloads import BASE64, TEXT, payload_fields
 
 
 class _Public(BaseModel):
@@ -86,16 +87,40 @@ class GatewayPublic(_Public):
     status_at: datetime | None
     online_since: datetime | None
     counters: dict[str, int]
+    epoch: str | None
     last_seq: int | None
     first_seen_at: datetime
 
 
-class DeadLetterPublic(_Public):
+class DeadLetterPublic(BaseModel):
     id: int
     at: datetime
     topic: str
+    gateway_id: str | None = Field(description="the gateway the topic names, if any")
+    category: str = Field(description="invalid, gateway, topic, error (or unknown)")
     reason: str
-    payload: str
+    size: int = Field(description="payload size in bytes")
+    payload: str | None = Field(description="the whole payload, when it is UTF-8 text")
+    payload_b64: str | None = Field(description="the whole payload in base64, when it is not")
+    replayed_at: datetime | None = Field(description="when a replay stored it; null: waiting")
+    replay_result: str | None = Field(description="what the last replay did")
+
+    @classmethod
+    def of(cls, letter: DeadLetter) -> DeadLetterPublic:
+        kept = payload_fields(letter.payload)
+        return cls(
+            id=letter.id,
+            at=letter.at,
+            topic=letter.topic,
+            gateway_id=letter.gateway_id,
+            category=letter.category,
+            reason=letter.reason,
+            size=len(letter.payload),
+            payload=kept.get(TEXT),
+            payload_b64=kept.get(BASE64),
+            replayed_at=letter.replayed_at,
+            replay_result=letter.replay_result,
+        )
 
 
 class Problem(BaseModel):

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -70,7 +71,10 @@ class Gateway(Base):
     online_since: Mapped[datetime | None] = mapped_column(Timestamp)
     """When it last came online: its devices' silence is counted from then at the earliest."""
     counters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    epoch: Mapped[str | None] = mapped_column(String(32))
+    """The gateway's current epoch: the one of the latest batch from an epoch not seen before."""
     last_seq: Mapped[int | None] = mapped_column(BigInteger)
+    """The highest ``seq`` stored in the current epoch."""
     first_seen_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
@@ -138,11 +142,14 @@ class Reading(Base):
 
 
 class IngestedBatch(Base):
-    """A batch the cloud has stored; a re-sent (gateway, seq) is skipped."""
+    """A batch the cloud has stored; a batch sent again (same gateway, epoch and seq) is
+    acknowledged as a duplicate and not stored twice. Batches stored before epochs existed
+    have the epoch ``''``, which no gateway can send."""
 
     __tablename__ = "ingested_batches"
 
     gateway_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    epoch: Mapped[str] = mapped_column(String(32), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     ingested_at: Mapped[datetime] = mapped_column(Timestamp)
     items: Mapped[int] = mapped_column(Integer)
@@ -204,12 +211,21 @@ class TicketEvent(Base):
 
 
 class DeadLetter(Base):
-    """An MQTT message the cloud could not ingest, kept with the reason."""
+    """An MQTT message the cloud could not ingest, kept whole (topic and payload bytes) with
+    the reason, so that it can be replayed once its cause is fixed."""
 
     __tablename__ = "dead_letters"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(Timestamp, index=True)
-    topic: Mapped[str] = mapped_column(String(512))
+    topic: Mapped[str] = mapped_column(Text)
+    gateway_id: Mapped[str | None] = mapped_column(String(64))
+    """The gateway the topic names, if it names one."""
+    category: Mapped[str] = mapped_column(String(32))
+    """Why, in one word: ``invalid``, ``gateway``, ``topic``, ``error`` (``unknown`` before
+    categories were kept)."""
     reason: Mapped[str] = mapped_column(Text)
-    payload: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    replayed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    """When a replay stored it (or found it stored already); None while it waits."""
+    replay_result: Mapped[str | None] = mapped_column(Text)

@@ -1,4 +1,15 @@
-"""The cloud's only contact with the MQTT library: MQTT 5 subscriptions for ingest."""
+"""The cloud's only contact with MQTT: the ingest subscription and the acknowledgements.
+
+One connection per worker, on :class:`plumbing.mqtt.Client`:
+
+- a kept session (a stable client id, clean start off, a session expiry), so batches that
+  arrive while the worker restarts wait at the broker;
+- manual acknowledgement: a message is acknowledged to the broker only when ingest is done
+  with it (:meth:`IngestLink.ack`); one not acknowledged comes again after a reconnect;
+- MQTT 5 Receive Maximum: the broker sends at most that many messages ahead of their
+  acknowledgements, so a worker that falls behind stops reading instead of piling up (or
+  dropping) messages; the broker keeps the rest.
+"""
 
 from __future__ import annotations
 
@@ -6,65 +17,66 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import aiomqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+from device_profiles.protocol import BATCH_FILTER, STATUS_FILTER, BatchAck, ack_topic
+from plumbing.mqtt import Client, Message, MqttError
 
-BrokerUnavailable = aiomqtt.MqttError
+__all__ = ["Endpoint", "IngestLink", "Message", "MqttError", "connect"]
 
 
 @dataclass(frozen=True)
-class Message:
-    topic: str
-    payload: bytes
+class Endpoint:
+    """Where and how a worker connects."""
+
+    host: str
+    port: int
+    client_id: str
+    group: str
+    """The MQTT 5 shared-subscription group: each batch goes to one worker of the group."""
+    session_expiry_s: int = 0
+    receive_maximum: int = 100
+
+    @property
+    def filters(self) -> tuple[str, ...]:
+        """Batches shared by the group; statuses plain, so retained ones reach every worker."""
+        return (f"$share/{self.group}/{BATCH_FILTER}", STATUS_FILTER)
 
 
-class Subscription:
-    def __init__(self, client: aiomqtt.Client) -> None:
+class IngestLink:
+    """One connected ingest subscription."""
+
+    def __init__(self, client: Client) -> None:
         self._client = client
 
-    async def messages(self) -> AsyncIterator[Message]:
-        async for message in self._client.messages:
-            payload = message.payload
-            if isinstance(payload, str):
-                data = payload.encode()
-            elif isinstance(payload, (bytes, bytearray)):
-                data = bytes(payload)
-            else:
-                data = b"" if payload is None else str(payload).encode()
-            yield Message(topic=str(message.topic), payload=data)
+    @property
+    def connected(self) -> bool:
+        return self._client.is_connected
+
+    def messages(self) -> AsyncIterator[Message]:
+        """Messages as they come, until the connection breaks (MqttError)."""
+        return self._client.messages()
+
+    def ack(self, message: Message) -> None:
+        """Tell the broker ``message`` is dealt with: it will not be delivered again."""
+        self._client.ack(message)
+
+    async def publish_ack(self, ack: BatchAck) -> None:
+        """Tell a gateway what became of its batch (QoS 1, not retained); returns once the
+        broker has it, MqttError if the connection broke first."""
+        payload = ack.model_dump_json().encode()
+        await self._client.publish(ack_topic(ack.gateway_id), payload, qos=1, retain=False)
 
 
 @asynccontextmanager
-async def ingest_subscription(
-    host: str,
-    port: int,
-    client_id: str,
-    *,
-    shared: tuple[str, str],
-    plain: tuple[str, ...] = (),
-    session_expiry_s: int = 0,
-) -> AsyncIterator[Subscription]:
-    """Join group ``shared[0]`` on filter ``shared[1]`` (``$share/group/filter``) and subscribe
-    to the ``plain`` filters too (each worker gets those messages, retained ones included).
-
-    With ``session_expiry_s`` > 0 the broker keeps the session, and queues QoS 1 messages for
-    it, that long after a disconnect: a restarting worker picks up what arrived meanwhile.
-    """
-    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    properties.SessionExpiryInterval = session_expiry_s
-    async with aiomqtt.Client(
-        hostname=host,
-        port=port,
-        identifier=client_id,
-        protocol=aiomqtt.ProtocolVersion.V5,
-        keepalive=30,
-        clean_start=session_expiry_s == 0,
-        properties=properties,
-        max_queued_incoming_messages=10_000,
+async def connect(endpoint: Endpoint) -> AsyncIterator[IngestLink]:
+    """Connect and subscribe (at every connect: a session the broker lost is rebuilt)."""
+    async with Client(
+        endpoint.host,
+        endpoint.port,
+        client_id=endpoint.client_id,
+        clean_start=False,
+        session_expiry_s=endpoint.session_expiry_s,
+        receive_maximum=endpoint.receive_maximum,
+        manual_ack=True,
     ) as client:
-        group, topic_filter = shared
-        await client.subscribe(f"$share/{group}/{topic_filter}", qos=1)
-        for plain_filter in plain:
-            await client.subscribe(plain_filter, qos=1)
-        yield Subscription(client)
+        await client.subscribe(endpoint.filters, qos=1)
+        yield IngestLink(client)

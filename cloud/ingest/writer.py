@@ -1,26 +1,31 @@
 """Stores one batch in one transaction, idempotently.
 
-A batch whose (gateway, seq) was stored before is skipped; an item whose id is
-already stored is skipped too, so a re-sent item in a new batch is stored once.
+A batch whose identity (gateway, epoch, seq) was stored before is skipped; an item whose id
+is already stored is skipped too, so a re-sent item in a new batch is stored once. When
+:meth:`BatchWriter.write` returns, the transaction has committed: only then may the batch be
+acknowledged to its gateway.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.db.models import DeadLetter, Device, Facility, Gateway, IngestedBatch, Reading
+from cloud.db.models import Device, Facility, Gateway, IngestedBatch, Reading
 from cloud.health import HealthEngine
 from cloud.metrics import CloudMetrics
 from device_profiles import Catalogue
 from device_profiles.protocol import Batch, GatewayStatus, Item
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
@@ -32,7 +37,10 @@ def utcnow() -> datetime:
 @dataclass(frozen=True)
 class WriteResult:
     duplicate_batch: bool
+    """The batch's identity was stored before (it was sent again)."""
     stored: int
+    """Readings stored now: 0 for a batch sent again, unless its gateway reused the
+    identity for other items (then they are stored all the same)."""
     duplicates: int
 
 
@@ -79,6 +87,7 @@ class BatchWriter:
                     [
                         {
                             "gateway_id": batch.gateway_id,
+                            "epoch": batch.epoch,
                             "seq": batch.seq,
                             "ingested_at": now,
                             "items": len(batch.items),
@@ -86,11 +95,21 @@ class BatchWriter:
                     ],
                 ).returning(IngestedBatch.seq)
             ).first()
-            if claimed is None:
+            if claimed is not None:
+                self._advance(session, gateway, batch)
+            elif self._all_stored(session, batch.items):
                 self._metrics.batches.labels(result="duplicate").inc()
                 self._metrics.items.labels(result="duplicate").inc(len(batch.items))
                 return WriteResult(duplicate_batch=True, stored=0, duplicates=len(batch.items))
-            gateway.last_seq = max(gateway.last_seq or 0, batch.seq)
+            else:  # never acknowledge readings as stored that are not: store them
+                log.warning(
+                    "batch %s/%s/%d came again with readings not stored before: the gateway "
+                    "reused a batch identity for other items; storing them",
+                    batch.gateway_id,
+                    batch.epoch,
+                    batch.seq,
+                )
+                self._metrics.batches.labels(result="identity_reused").inc()
             devices = self._devices(session, batch.gateway_id, batch.items)
             new_ids = self._store_readings(session, batch.items, devices)
             for item in sorted(batch.items, key=lambda i: i.ts):
@@ -98,11 +117,45 @@ class BatchWriter:
                     self._health.apply(session, devices[item.device_id], item)
                     devices[item.device_id].last_seen_at = now
         duplicates = len(batch.items) - len(new_ids)
-        self._metrics.batches.labels(result="stored").inc()
+        if claimed is not None:
+            self._metrics.batches.labels(result="stored").inc()
         self._metrics.items.labels(result="stored").inc(len(new_ids))
         if duplicates:
             self._metrics.items.labels(result="duplicate").inc(duplicates)
-        return WriteResult(duplicate_batch=False, stored=len(new_ids), duplicates=duplicates)
+        return WriteResult(
+            duplicate_batch=claimed is None, stored=len(new_ids), duplicates=duplicates
+        )
+
+    @staticmethod
+    def _all_stored(session: Session, items: list[Item]) -> bool:
+        """Whether every item of a batch whose identity was stored before is stored too (as
+        it is when a gateway sends a batch again, with the same items)."""
+        if not items:
+            return True
+        wanted = {item.id for item in items}
+        found = session.scalars(select(Reading.id).where(Reading.id.in_(wanted)))
+        return len(set(found)) == len(wanted)
+
+    @staticmethod
+    def _advance(session: Session, gateway: Gateway, batch: Batch) -> None:
+        """Move the gateway's (epoch, last_seq) on. An epoch seen for the first time is the
+        gateway's new one (it lost its data and started afresh); a late batch of an earlier
+        epoch is stored but moves nothing."""
+        if gateway.epoch == batch.epoch:
+            gateway.last_seq = max(gateway.last_seq or 0, batch.seq)
+            return
+        seen_before = session.scalar(
+            select(
+                exists().where(
+                    IngestedBatch.gateway_id == batch.gateway_id,
+                    IngestedBatch.epoch == batch.epoch,
+                    IngestedBatch.seq != batch.seq,
+                )
+            )
+        )
+        if not seen_before:
+            gateway.epoch = batch.epoch
+            gateway.last_seq = batch.seq
 
     def _store_readings(
         self, session: Session, items: list[Item], devices: dict[str, Device]
@@ -200,12 +253,3 @@ class BatchWriter:
             gateway.status_at = status.ts or now
             if status.counters:
                 gateway.counters = dict(status.counters)
-
-    def record_dead_letter(self, topic: str, payload: bytes, reason: str, category: str) -> None:
-        """Keep a message that could not be ingested, with the reason, and count it."""
-        self._metrics.dead_letters.labels(reason=category).inc()
-        text = payload[:4096].decode("utf-8", errors="replace")
-        with self._sessions.begin() as session:
-            session.add(
-                DeadLetter(at=self._clock(), topic=topic[:512], reason=reason[:2000], payload=text)
-            )

@@ -81,8 +81,12 @@ def item(
     return item_from_payload(catalogue, profile_id, topic, found.payload, ts=ts, item_id=item_id)
 
 
-def batch(gateway_id: str, seq: int, items: Iterable[Item]) -> Batch:
-    return Batch(gateway_id=gateway_id, seq=seq, sent_at=T0, items=list(items))
+EPOCH = "0123456789abcdef"
+"""The epoch of most tests' batches."""
+
+
+def batch(gateway_id: str, seq: int, items: Iterable[Item], *, epoch: str = EPOCH) -> Batch:
+    return Batch(gateway_id=gateway_id, epoch=epoch, seq=seq, sent_at=T0, items=list(items))
 
 
 def count(sessions: sessionmaker[Session], model: Any, *where: Any) -> int:

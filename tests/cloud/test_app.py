@@ -33,9 +33,10 @@ def test_openapi_lists_the_api_paths(client: TestClient) -> None:
 def test_metrics_exposes_ingest_counters(
     client: TestClient, services: Services, catalogue: Catalogue
 ) -> None:
-    services.writer.write(batch("gw-1", 1, [item(catalogue, GATE, "motor_jammed")]))
-    services.writer.write(batch("gw-1", 1, [item(catalogue, GATE, "motor_jammed")]))
-    services.writer.record_dead_letter("t", b"x", "bad", "invalid")
+    jammed = item(catalogue, GATE, "motor_jammed")
+    services.writer.write(batch("gw-1", 1, [jammed]))
+    services.writer.write(batch("gw-1", 1, [jammed]))
+    services.dead_letters.record("t", b"x", "bad", "invalid")
 
     response = client.get("/metrics")
 
@@ -52,6 +53,8 @@ def test_metrics_exposes_ingest_counters(
     assert samples[("linli_ingest_dead_letters_total", (("reason", "invalid"),))] == 1
     assert samples[("linli_tickets_opened_total", (("fault", "motor_jammed"),))] == 1
     assert samples[("linli_ingest_connected", ())] == 0
+    assert ("linli_ingest_retries_total", (("cause", "database"),)) not in samples
+    assert samples[("linli_ingest_restarts_total", ())] == 0
 
 
 def test_healthz(client: TestClient) -> None:

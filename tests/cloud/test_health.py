@@ -15,7 +15,7 @@ from cloud.services import Services
 from device_profiles import Catalogue, decode
 from device_profiles.examples import payload_bytes
 from device_profiles.protocol import Batch, Item
-from tests.cloud.helpers import GATE, T0, at, batch, item
+from tests.cloud.helpers import EPOCH, GATE, T0, at, batch, item
 
 
 def all_examples() -> list[tuple[str, str]]:
@@ -238,6 +238,7 @@ def test_reading_of_unknown_profile_is_stored_without_judging_health(
             json.dumps(
                 {
                     "gateway_id": "gw-1",
+                    "epoch": EPOCH,
                     "seq": 1,
                     "sent_at": T0.isoformat(),
                     "items": [stranger.model_dump(mode="json")],

@@ -1,372 +1,307 @@
-"""Ingest worker: MQTT messages → BatchWriter or dead letters, against a real Mosquitto."""
+"""The ingest worker against a real Mosquitto: batches stored, then acknowledged to their
+gateway; resends acknowledged as duplicates; poison batches dead-lettered whole and
+acknowledged as rejected; statuses recorded; nothing lost while the worker is away."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-import aiomqtt
-import paho.mqtt.client as paho
 import pytest
 from fastapi.testclient import TestClient
-from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
 
 from cloud.app import create_app
 from cloud.db.models import DeadLetter, Gateway, IngestedBatch, Reading
-from cloud.ingest.worker import IngestWorker
+from cloud.ingest.transport import Endpoint
 from cloud.services import Services
 from device_profiles import Catalogue
-from device_profiles.protocol import GatewayStatus, batch_topic, status_topic
+from device_profiles.protocol import Batch, BatchAck, GatewayStatus, batch_topic, status_topic
 from linli.mosquitto import Mosquitto
-from plumbing.backoff import Backoff
 from tests.cloud.conftest import build_services
-from tests.cloud.helpers import (
-    BUTTON,
-    GATE,
-    T0,
-    at,
-    batch,
-    count,
-    eventually,
-    item,
-    wait_until,
+from tests.cloud.helpers import EPOCH, GATE, at, batch, count, eventually, item, wait_until
+from tests.cloud.ingest_support import (
+    good_batch_json,
+    make_worker,
+    publish,
+    publish_batch,
+    running,
+    sample,
+    watching_acks,
 )
 
 
-def dead_letters_total(services: Services) -> float:
-    """Sum of linli_ingest_dead_letters_total over every reason label."""
-    total = 0.0
-    for family in services.metrics.registry.collect():
-        for sample in family.samples:
-            if sample.name == "linli_ingest_dead_letters_total":
-                total += sample.value
-    return total
-
-
-def batches(services: Services, result: str) -> float:
-    value = services.metrics.registry.get_sample_value(
-        "linli_ingest_batches_total", {"result": result}
-    )
-    return value or 0.0
-
-
-def reasons(services: Services) -> list[tuple[str, str]]:
+def letters(services: Services) -> list[DeadLetter]:
     with services.sessions() as session:
-        rows = session.scalars(select(DeadLetter).order_by(DeadLetter.id))
-        return [(row.topic, row.reason) for row in rows]
+        return list(session.scalars(select(DeadLetter).order_by(DeadLetter.id)))
 
 
-def good_batch_json(catalogue: Catalogue, gateway_id: str, seq: int, minute: float = 0) -> bytes:
-    items = [
-        item(catalogue, GATE, "normal", ts=at(minute)),
-        item(catalogue, BUTTON, "help_requested", ts=at(minute)),
-    ]
-    return batch(gateway_id, seq, items).model_dump_json().encode()
+def gateway(services: Services, gateway_id: str) -> Gateway | None:
+    with services.sessions() as session:
+        return session.get(Gateway, gateway_id)
 
 
-# --- one message at a time, straight into handle() -------------------------------------
-
-
-@pytest.fixture
-def worker(services: Services) -> IngestWorker:
-    return IngestWorker(services.writer, services.metrics, host="127.0.0.1", port=1, group="t")
-
-
-async def test_handle_stores_a_valid_batch(
-    worker: IngestWorker, services: Services, catalogue: Catalogue
+async def test_a_batch_is_acknowledged_to_its_gateway_after_it_is_stored(
+    services: Services, catalogue: Catalogue, cloud_broker: Mosquitto
 ) -> None:
-    await worker.handle(batch_topic("gw-1"), good_batch_json(catalogue, "gw-1", 1))
+    payload = good_batch_json(catalogue, "gw-1", 1)
+    ids = [i.id for i in Batch.model_validate_json(payload).items]
 
+    def rows_when_acknowledged(ack: BatchAck) -> int:
+        return count(services.sessions, Reading, Reading.id.in_(ids))
+
+    async with (
+        running(make_worker(services, cloud_broker)),
+        watching_acks(cloud_broker, rows_when_acknowledged) as watcher,
+    ):
+        await publish_batch(cloud_broker, "gw-1", payload)
+        [ack] = await watcher.wait_for(1)
+
+    assert ack == BatchAck(gateway_id="gw-1", epoch=EPOCH, seq=1, result="stored")
+    assert watcher.seen == [2], "both readings were committed before the acknowledgement"
+    assert sample(services, "linli_ingest_acks_total", result="stored") == 1
+    assert sample(services, "linli_ingest_connected") == 0, "not consuming once stopped"
+
+
+async def test_a_batch_sent_again_is_acknowledged_as_duplicate_and_stored_once(
+    services: Services, catalogue: Catalogue, cloud_broker: Mosquitto
+) -> None:
+    payload = good_batch_json(catalogue, "gw-1", 7)
+
+    async with (
+        running(make_worker(services, cloud_broker)),
+        watching_acks(cloud_broker) as watcher,
+    ):
+        await publish_batch(cloud_broker, "gw-1", payload, payload)
+        acks = await watcher.wait_for(2)
+
+    assert [(a.seq, a.result) for a in acks] == [(7, "stored"), (7, "duplicate")]
     assert count(services.sessions, Reading) == 2
-    assert reasons(services) == []
+    assert count(services.sessions, IngestedBatch) == 1
 
 
-@pytest.mark.parametrize(
-    ("topic", "payload", "category", "reason_part"),
-    [
-        (batch_topic("gw-1"), b"\x00not json{", "invalid", "JSON"),
-        (batch_topic("gw-1"), b"[1, 2]", "invalid", "payload"),
-        (batch_topic("gw-1"), b'{"v": 2, "gateway_id": "gw-1"}', "invalid", "v"),
-        ("linli/v1/gw/gw-1/up/telemetry", b"{}", "topic", "unknown message kind"),
-        ("linli/v1/gw/gw-1/down/command", b"{}", "topic", "not an edge"),
-        (status_topic("gw-1"), b'{"gateway_id": "gw-1"}', "invalid", "online"),
-    ],
-)
-async def test_handle_dead_letters_invalid_messages(
-    worker: IngestWorker,
-    services: Services,
-    topic: str,
-    payload: bytes,
-    category: str,
-    reason_part: str,
+async def test_an_old_seq_in_a_new_epoch_is_stored(
+    services: Services, catalogue: Catalogue, cloud_broker: Mosquitto
 ) -> None:
-    await worker.handle(topic, payload)
-
-    [(stored_topic, reason)] = reasons(services)
-    assert stored_topic == topic
-    assert reason_part in reason
-    assert (
-        services.metrics.registry.get_sample_value(
-            "linli_ingest_dead_letters_total", {"reason": category}
+    async with (
+        running(make_worker(services, cloud_broker)),
+        watching_acks(cloud_broker) as watcher,
+    ):
+        await publish_batch(
+            cloud_broker,
+            "gw-1",
+            good_batch_json(catalogue, "gw-1", 1),
+            good_batch_json(catalogue, "gw-1", 1, minute=1, epoch="feedface00000001"),
         )
-        == 1
-    )
-    assert count(services.sessions, Gateway) == 0
+        acks = await watcher.wait_for(2)
 
-
-async def test_handle_dead_letters_batch_for_another_gateway(
-    worker: IngestWorker, services: Services, catalogue: Catalogue
-) -> None:
-    await worker.handle(batch_topic("gw-1"), good_batch_json(catalogue, "gw-2", 1))
-
-    [(_, reason)] = reasons(services)
-    assert "'gw-2' does not match topic" in reason
-    assert count(services.sessions, Reading) == 0
-
-
-async def test_handle_dead_letters_status_for_another_gateway(
-    worker: IngestWorker, services: Services
-) -> None:
-    """A gateway must not be able to mark another one offline."""
-    status = GatewayStatus(gateway_id="gw-2", online=False, ts=T0)
-
-    await worker.handle(status_topic("gw-1"), status.model_dump_json().encode())
-
-    [(_, reason)] = reasons(services)
-    assert "'gw-2' does not match topic" in reason
-    assert count(services.sessions, Gateway) == 0
-
-
-async def test_handle_dead_letters_timestamps_without_offset(
-    worker: IngestWorker, services: Services, catalogue: Catalogue
-) -> None:
-    await worker.handle(batch_topic("gw-1"), good_batch_json(catalogue, "gw-1", 1))
-    document: dict[str, Any] = json.loads(good_batch_json(catalogue, "gw-1", 2, minute=1))
-    document["items"][0]["ts"] = "2025-11-27T00:05:00"  # no offset: which zone?
-
-    await worker.handle(batch_topic("gw-1"), json.dumps(document).encode())
-
-    [(_, reason)] = reasons(services)
-    assert "items.0.ts" in reason
-    assert "offset" in reason
-    assert count(services.sessions, Reading) == 2
-    await worker.handle(batch_topic("gw-1"), good_batch_json(catalogue, "gw-1", 3, minute=2))
+    assert [(a.epoch, a.seq, a.result) for a in acks] == [
+        (EPOCH, 1, "stored"),
+        ("feedface00000001", 1, "stored"),
+    ]
     assert count(services.sessions, Reading) == 4
+    found = gateway(services, "gw-1")
+    assert found is not None
+    assert (found.epoch, found.last_seq) == ("feedface00000001", 1)
 
 
-async def test_handle_survives_an_unexpected_error(
-    worker: IngestWorker,
+async def test_a_poison_batch_is_dead_lettered_whole_and_acknowledged_as_rejected(
+    services: Services, catalogue: Catalogue, cloud_broker: Mosquitto
+) -> None:
+    """It must not block the gateway: the batch after it is stored."""
+    items = [item(catalogue, GATE, "normal", ts=at(n)) for n in range(40)]
+    document: dict[str, Any] = json.loads(batch("gw-1", 2, items).model_dump_json())
+    document["items"][39]["ts"] = "2025-11-27T00:05:00"  # no offset: which zone?
+    poison = json.dumps(document).encode()
+    assert len(poison) > 4096, "bigger than dead letters used to keep"
+    not_json = b"\xff\x00 not JSON at all"
+
+    async with (
+        running(make_worker(services, cloud_broker)),
+        watching_acks(cloud_broker) as watcher,
+    ):
+        await publish_batch(
+            cloud_broker, "gw-1", not_json, poison, good_batch_json(catalogue, "gw-1", 3)
+        )
+        acks = await watcher.wait_for(2)
+
+    assert [(a.seq, a.result) for a in acks] == [(2, "rejected"), (3, "stored")]
+    assert "items.39.ts: timestamp has no UTC offset" in acks[0].reason
+    kept = letters(services)
+    assert [(d.payload, d.category, d.gateway_id) for d in kept] == [
+        (not_json, "invalid", "gw-1"),
+        (poison, "invalid", "gw-1"),
+    ]
+    assert "JSON" in kept[0].reason
+    assert count(services.sessions, Reading) == 2
+    assert sample(services, "linli_ingest_acks_total", result="rejected") == 1
+
+
+async def test_batches_that_break_the_protocol_are_rejected_with_the_reason(
+    services: Services, catalogue: Catalogue, cloud_broker: Mosquitto
+) -> None:
+    unknown_field = json.loads(good_batch_json(catalogue, "gw-1", 1))
+    unknown_field["priority"] = "high"
+    no_epoch = json.loads(good_batch_json(catalogue, "gw-1", 2))
+    del no_epoch["epoch"]
+
+    async with (
+        running(make_worker(services, cloud_broker)),
+        watching_acks(cloud_broker) as watcher,
+    ):
+        await publish_batch(
+            cloud_broker,
+            "gw-1",
+            json.dumps(unknown_field).encode(),
+            good_batch_json(catalogue, "gw-9", 5),  # gateway_id does not match the topic
+            json.dumps(no_epoch).encode(),  # nothing to acknowledge it by
+            good_batch_json(catalogue, "gw-1", 6),
+        )
+        acks = await watcher.wait_for(3)
+        await eventually(lambda: len(letters(services)) == 3, what="three dead letters")
+
+    assert [(a.gateway_id, a.seq, a.result) for a in acks] == [
+        ("gw-1", 1, "rejected"),
+        ("gw-1", 5, "rejected"),
+        ("gw-1", 6, "stored"),
+    ]
+    assert "priority" in acks[0].reason
+    assert "Extra inputs are not permitted" in acks[0].reason
+    assert "'gw-9' does not match topic" in acks[1].reason
+    assert [d.category for d in letters(services)] == ["invalid", "gateway", "invalid"]
+    assert "epoch" in letters(services)[2].reason
+
+
+async def test_a_batch_failing_again_and_again_is_dead_lettered_after_the_last_try(
     services: Services,
     catalogue: Catalogue,
+    cloud_broker: Mosquitto,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     real_write = services.writer.write
 
-    def broken(*args: Any) -> Any:
-        raise RuntimeError("disk on fire")
+    def broken(batch: Batch) -> Any:
+        if batch.seq == 1:
+            raise RuntimeError("disk on fire")
+        return real_write(batch)
 
     monkeypatch.setattr(services.writer, "write", broken)
-    await worker.handle(batch_topic("gw-1"), good_batch_json(catalogue, "gw-1", 1))
-    monkeypatch.setattr(services.writer, "write", real_write)
-
-    [(_, reason)] = reasons(services)
-    assert "disk on fire" in reason
-    await worker.handle(batch_topic("gw-1"), good_batch_json(catalogue, "gw-1", 2))
-    assert count(services.sessions, Reading) == 2
-
-
-# --- against a real Mosquitto ----------------------------------------------------------
-
-
-@pytest.fixture
-async def running(services: Services, cloud_broker: Mosquitto) -> AsyncIterator[IngestWorker]:
-    """An ingest worker consuming from the cloud broker until the test ends."""
-    worker = IngestWorker(
-        services.writer,
-        services.metrics,
-        host=cloud_broker.host,
-        port=cloud_broker.port,
-        group="linli-test",
-        backoff=Backoff(0.05, 0.1),
-    )
-    task = asyncio.create_task(worker.run(), name="ingest-under-test")
-    try:
-        await asyncio.wait_for(worker.connected.wait(), timeout=10)
-        yield worker
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-@pytest.fixture
-async def publisher(cloud_broker: Mosquitto) -> AsyncIterator[aiomqtt.Client]:
-    async with aiomqtt.Client(
-        hostname=cloud_broker.host,
-        port=cloud_broker.port,
-        identifier="test-edge",
-        protocol=aiomqtt.ProtocolVersion.V5,
-    ) as client:
-        yield client
-
-
-async def test_worker_stores_published_batch_once(
-    running: IngestWorker,
-    publisher: aiomqtt.Client,
-    services: Services,
-    catalogue: Catalogue,
-) -> None:
     payload = good_batch_json(catalogue, "gw-1", 1)
+    async with (
+        running(make_worker(services, cloud_broker, ingest_max_attempts=3)),
+        watching_acks(cloud_broker) as watcher,
+    ):
+        await publish_batch(cloud_broker, "gw-1", payload, good_batch_json(catalogue, "gw-1", 2))
+        acks = await watcher.wait_for(2)
 
-    await publisher.publish(batch_topic("gw-1"), payload, qos=1)
-    await eventually(lambda: count(services.sessions, Reading) == 2, what="readings stored")
-
-    await publisher.publish(batch_topic("gw-1"), payload, qos=1)
-    await eventually(lambda: batches(services, "duplicate") == 1, what="duplicate seen")
-
-    assert count(services.sessions, Reading) == 2
-    assert count(services.sessions, IngestedBatch) == 1
-    assert services.metrics.registry.get_sample_value("linli_ingest_connected") == 1
-
-
-async def test_worker_dead_letters_bad_messages_and_keeps_going(
-    running: IngestWorker,
-    publisher: aiomqtt.Client,
-    services: Services,
-    catalogue: Catalogue,
-) -> None:
-    unknown_field = json.loads(good_batch_json(catalogue, "gw-1", 2))
-    unknown_field["priority"] = "high"
-    bad = [
-        b"this is not JSON",
-        good_batch_json(catalogue, "gw-9", 1),  # gateway_id does not match the topic
-        json.dumps(unknown_field).encode(),
-    ]
-    for payload in bad:
-        await publisher.publish(batch_topic("gw-1"), payload, qos=1)
-
-    letters = await eventually(
-        lambda: len(reasons(services)) == 3 and reasons(services), what="three dead letters"
-    )
-    topics = {topic for topic, _ in letters}
-    assert topics == {batch_topic("gw-1")}
-    text = [reason for _, reason in letters]
-    assert "JSON" in text[0]
-    assert "does not match topic" in text[1]
-    assert "priority" in text[2]
-    assert "Extra inputs are not permitted" in text[2]
-    assert dead_letters_total(services) == 3
-    assert count(services.sessions, Reading) == 0
-
-    await publisher.publish(batch_topic("gw-1"), good_batch_json(catalogue, "gw-1", 3), qos=1)
-    await eventually(lambda: count(services.sessions, Reading) == 2, what="good batch stored")
+    assert [(a.seq, a.result) for a in acks] == [(1, "rejected"), (2, "stored")]
+    assert "failed 3 times, last with RuntimeError: disk on fire" in acks[0].reason
+    [letter] = letters(services)
+    assert (letter.payload, letter.category) == (payload, "error")
+    assert sample(services, "linli_ingest_retries_total", cause="error") == 3
 
 
-async def test_worker_records_gateway_status(
-    running: IngestWorker,
-    publisher: aiomqtt.Client,
-    services: Services,
-    catalogue: Catalogue,
-) -> None:
-    await publisher.publish(batch_topic("gw-1"), good_batch_json(catalogue, "gw-1", 1), qos=1)
-
-    def gateway() -> Gateway | None:
-        with services.sessions() as session:
-            return session.get(Gateway, "gw-1")
-
-    found = await eventually(gateway, what="gateway registered")
-    assert found.online is True
-    assert found.last_seq == 1
-
-    status = GatewayStatus(gateway_id="gw-1", online=False, ts=at(9), counters={"outbox": 12})
-    await publisher.publish(status_topic("gw-1"), status.model_dump_json().encode(), qos=1)
-
-    found = await eventually(
-        lambda: (g := gateway()) is not None and not g.online and g, what="gateway offline"
-    )
-    assert found.status_at == at(9)
-    assert found.counters == {"outbox": 12}
-    assert found.last_seq == 1
-
-
-async def test_worker_learns_retained_status_published_before_it_started(
-    publisher: aiomqtt.Client, services: Services, cloud_broker: Mosquitto
-) -> None:
-    """A worker that (re)connects must learn each gateway's last will or status at once."""
-    status = GatewayStatus(gateway_id="gw-7", online=False, ts=at(3))
-    await publisher.publish(
-        status_topic("gw-7"), status.model_dump_json().encode(), qos=1, retain=True
-    )
-    worker = IngestWorker(
-        services.writer,
-        services.metrics,
-        host=cloud_broker.host,
-        port=cloud_broker.port,
-        group="linli-test",
-        backoff=Backoff(0.05, 0.1),
-    )
-    task = asyncio.create_task(worker.run(), name="late-ingest")
-    try:
-
-        def gateway() -> Gateway | None:
-            with services.sessions() as session:
-                return session.get(Gateway, "gw-7")
-
-        found = await eventually(gateway, what="retained status ingested")
-        assert found.online is False
-        assert found.status_at == at(3)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def test_batches_published_while_the_worker_is_away_are_stored_on_return(
-    publisher: aiomqtt.Client,
+async def test_a_batch_that_fails_once_is_stored_on_the_next_try(
     services: Services,
     catalogue: Catalogue,
     cloud_broker: Mosquitto,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_write = services.writer.write
+    failures = ["connection to the rules engine reset"]
+
+    def flaky(batch: Batch) -> Any:
+        if failures:
+            raise ConnectionResetError(failures.pop())
+        return real_write(batch)
+
+    monkeypatch.setattr(services.writer, "write", flaky)
+    async with (
+        running(make_worker(services, cloud_broker)),
+        watching_acks(cloud_broker) as watcher,
+    ):
+        await publish_batch(cloud_broker, "gw-1", good_batch_json(catalogue, "gw-1", 1))
+        [ack] = await watcher.wait_for(1)
+
+    assert ack.result == "stored"
+    assert letters(services) == []
+    assert count(services.sessions, Reading) == 2
+    assert sample(services, "linli_ingest_retries_total", cause="error") == 1
+
+
+async def test_statuses_are_recorded_and_a_bad_one_is_dead_lettered(
+    services: Services, catalogue: Catalogue, cloud_broker: Mosquitto
+) -> None:
+    async with running(make_worker(services, cloud_broker)):
+        await publish_batch(cloud_broker, "gw-1", good_batch_json(catalogue, "gw-1", 1))
+        found = await eventually(lambda: gateway(services, "gw-1"), what="gateway registered")
+        assert (found.online, found.last_seq) == (True, 1)
+
+        status = GatewayStatus(gateway_id="gw-1", online=False, ts=at(9), counters={"outbox": 12})
+        await publish(cloud_broker, status_topic("gw-1"), status.model_dump_json().encode())
+        impostor = GatewayStatus(gateway_id="gw-2", online=False, ts=at(9))
+        await publish(cloud_broker, status_topic("gw-1"), impostor.model_dump_json().encode())
+
+        found = await eventually(
+            lambda: (g := gateway(services, "gw-1")) is not None and not g.online and g,
+            what="gateway offline",
+        )
+        await eventually(lambda: letters(services), what="impostor dead-lettered")
+
+    assert (found.status_at, found.counters, found.last_seq) == (at(9), {"outbox": 12}, 1)
+    [letter] = letters(services)
+    assert (letter.topic, letter.category) == (status_topic("gw-1"), "gateway")
+    assert gateway(services, "gw-2") is None, "a gateway cannot mark another one offline"
+
+
+async def test_a_worker_learns_statuses_retained_before_it_started(
+    services: Services, cloud_broker: Mosquitto
+) -> None:
+    status = GatewayStatus(gateway_id="gw-7", online=False, ts=at(3))
+    await publish(
+        cloud_broker, status_topic("gw-7"), status.model_dump_json().encode(), retain=True
+    )
+
+    async with running(make_worker(services, cloud_broker)):
+        found = await eventually(lambda: gateway(services, "gw-7"), what="retained status")
+
+    assert (found.online, found.status_at) == (False, at(3))
+
+
+async def test_batches_published_while_the_worker_is_away_are_stored_on_return(
+    services: Services, catalogue: Catalogue, cloud_broker: Mosquitto
 ) -> None:
     """A cloud restart loses nothing: the broker keeps the worker's session and queues."""
-
-    def make_worker() -> IngestWorker:
-        return IngestWorker(
-            services.writer,
-            services.metrics,
-            host=cloud_broker.host,
-            port=cloud_broker.port,
-            group="linli-test",
-            client_id="ingest-persistent",
-            session_expiry_s=300,
-            backoff=Backoff(0.05, 0.1),
-        )
-
-    async def run_until_stopped(worker: IngestWorker, until: Callable[[], bool]) -> None:
-        task = asyncio.create_task(worker.run())
-        try:
-            await asyncio.wait_for(worker.connected.wait(), timeout=10)
-            await eventually(until, what="worker caught up")
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    await run_until_stopped(make_worker(), lambda: True)  # the broker now knows the session
-    await publisher.publish(batch_topic("gw-1"), good_batch_json(catalogue, "gw-1", 1), qos=1)
-    await publisher.publish(batch_topic("gw-1"), good_batch_json(catalogue, "gw-1", 2), qos=1)
+    async with running(make_worker(services, cloud_broker)):
+        pass  # the broker now knows the session
+    await publish_batch(
+        cloud_broker,
+        "gw-1",
+        good_batch_json(catalogue, "gw-1", 1),
+        good_batch_json(catalogue, "gw-1", 2),
+    )
     assert count(services.sessions, Reading) == 0
-    await run_until_stopped(make_worker(), lambda: count(services.sessions, IngestedBatch) == 2)
+
+    async with (
+        watching_acks(cloud_broker) as watcher,
+        running(make_worker(services, cloud_broker)),
+    ):
+        acks = await watcher.wait_for(2)
+
+    assert [(a.seq, a.result) for a in acks] == [(1, "stored"), (2, "stored")]
     assert count(services.sessions, Reading) == 4
 
 
-@pytest.fixture
-def app_with_ingest(
-    tmp_path: Any, catalogue: Catalogue, cloud_broker: Mosquitto
-) -> Iterator[tuple[TestClient, Services]]:
+def test_the_worker_shares_batches_and_takes_every_status() -> None:
+    endpoint = Endpoint(host="h", port=1, client_id="c", group="g1")
+    assert endpoint.filters == (f"$share/g1/{batch_topic('+')}", status_topic("+"))
+
+
+def test_the_app_runs_ingest_and_serves_what_it_stored(
+    tmp_path: Path, catalogue: Catalogue, cloud_broker: Mosquitto
+) -> None:
     built = build_services(
         tmp_path / "with-ingest",
         catalogue,
@@ -376,33 +311,18 @@ def app_with_ingest(
     )
     try:
         with TestClient(create_app(built)) as client:
-            yield client, built
+            wait_until(lambda: client.get("/healthz").status_code == 200, what="ingest up")
+            assert client.get("/healthz").json() == {
+                "status": "ok",
+                "ingest": "on",
+                "ingest_connected": True,
+            }
+
+            asyncio.run(publish_batch(cloud_broker, "gw-1", good_batch_json(catalogue, "gw-1", 1)))
+
+            devices = wait_until(lambda: client.get("/api/v1/devices").json(), what="devices")
+            assert sorted(d["device_id"] for d in devices) == ["gate-01", "sos-02"]
+            tickets = client.get("/api/v1/tickets").json()
+            assert [t["fault"] for t in tickets] == ["help_requested"]
     finally:
         built.close()
-
-
-def test_app_lifespan_runs_the_ingest_worker(
-    app_with_ingest: tuple[TestClient, Services],
-    cloud_broker: Mosquitto,
-    catalogue: Catalogue,
-) -> None:
-    client, _ = app_with_ingest
-    wait_until(lambda: client.get("/healthz").json()["ingest_connected"], what="ingest connected")
-
-    edge = paho.Client(CallbackAPIVersion.VERSION2, "test-edge-sync", protocol=paho.MQTTv5)
-    edge.connect(cloud_broker.host, cloud_broker.port)
-    edge.loop_start()
-    try:
-        info = edge.publish(batch_topic("gw-1"), good_batch_json(catalogue, "gw-1", 1), qos=1)
-        info.wait_for_publish(timeout=10)
-        assert info.is_published()
-    finally:
-        edge.loop_stop()
-        edge.disconnect()
-
-    devices = wait_until(
-        lambda: client.get("/api/v1/devices").json(), what="devices through the API"
-    )
-    assert sorted(d["device_id"] for d in devices) == ["gate-01", "sos-02"]
-    tickets = client.get("/api/v1/tickets").json()
-    assert [t["fault"] for t in tickets] == ["help_requested"]

@@ -92,3 +92,39 @@ def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
         assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
+
+
+def test_0004_keeps_stored_batches_and_dead_letters(tmp_path: Path) -> None:
+    """Batches stored before epochs get the epoch '' (no gateway sends it); dead letters
+    kept as text become bytes, with the gateway their topic names."""
+    engine = make_engine(url(tmp_path))
+    try:
+        migrate(engine, "0003")
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO ingested_batches (gateway_id, seq, ingested_at, items) "
+                "VALUES ('gw-1', 7, '2025-11-27 00:00:00', 3)"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO dead_letters (at, topic, reason, payload) VALUES "
+                "('2025-11-27 00:00:00', 'linli/v1/gw/gw-1/up/batch', 'bad', '门禁 {'), "
+                "('2025-11-27 00:00:01', 'elsewhere', 'odd', 'x')"
+            )
+
+        migrate(engine)
+
+        with engine.connect() as connection:
+            batches = connection.exec_driver_sql(
+                "SELECT gateway_id, epoch, seq, items FROM ingested_batches"
+            ).all()
+            letters = connection.exec_driver_sql(
+                "SELECT topic, gateway_id, category, payload, replayed_at FROM dead_letters "
+                "ORDER BY id"
+            ).all()
+        assert [tuple(row) for row in batches] == [("gw-1", "", 7, 3)]
+        assert [tuple(row) for row in letters] == [
+            ("linli/v1/gw/gw-1/up/batch", "gw-1", "unknown", "门禁 {".encode(), None),
+            ("elsewhere", None, "unknown", b"x", None),
+        ]
+    finally:
+        engine.dispose()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from cloud.db.models import DeadLetter, Device, Facility, Gateway, IngestedBatch, Reading
+from cloud.db.models import Device, Facility, Gateway, IngestedBatch, Reading
 from cloud.services import Services
 from device_profiles import Catalogue
-from device_profiles.protocol import GatewayStatus
-from tests.cloud.helpers import BUTTON, GATE, LIGHT, T0, at, batch, count, item
+from device_profiles.protocol import GatewayStatus, batch_topic
+from tests.cloud.helpers import BUTTON, EPOCH, GATE, LIGHT, T0, at, batch, count, item
 
 
 def sample(value: float | None) -> float:
@@ -49,15 +49,45 @@ def test_resent_batch_is_stored_once(services: Services, catalogue: Catalogue) -
     assert count(services.sessions, IngestedBatch) == 1
 
 
-def test_seen_seq_with_other_items_is_skipped_as_duplicate(
+def test_a_batch_identity_reused_for_other_items_still_stores_them(
     services: Services, catalogue: Catalogue
 ) -> None:
-    services.writer.write(batch("gw-1", 3, [item(catalogue, GATE, "normal")]))
+    """A gateway must send a batch again with the same items; if one ever does not, its
+    other items are stored all the same, rather than acknowledged as stored and lost."""
+    first = item(catalogue, GATE, "normal")
+    services.writer.write(batch("gw-1", 3, [first]))
 
-    result = services.writer.write(batch("gw-1", 3, [item(catalogue, GATE, "normal", ts=at(5))]))
+    other = item(catalogue, GATE, "normal", ts=at(5))
+    result = services.writer.write(batch("gw-1", 3, [first, other]))
 
-    assert result.duplicate_batch is True
-    assert count(services.sessions, Reading) == 1
+    assert (result.duplicate_batch, result.stored, result.duplicates) == (True, 1, 1)
+    assert count(services.sessions, Reading) == 2
+    assert count(services.sessions, IngestedBatch) == 1
+    assert (
+        services.metrics.registry.get_sample_value(
+            "linli_ingest_batches_total", {"result": "identity_reused"}
+        )
+        == 1
+    )
+    outcome = services.intake.process(
+        batch_topic("gw-1"),
+        batch("gw-1", 3, [item(catalogue, GATE, "normal", ts=at(9))]).model_dump_json().encode(),
+    )
+    assert (outcome.result, outcome.stored) == ("stored", 1)
+    assert outcome.ack is not None and outcome.ack.result == "stored"
+
+
+def test_old_seq_in_a_new_epoch_is_stored(services: Services, catalogue: Catalogue) -> None:
+    """A gateway that lost its data starts a new epoch: its seq 1 is not the old seq 1."""
+    services.writer.write(batch("gw-1", 1, [item(catalogue, GATE, "normal")], epoch=EPOCH))
+
+    result = services.writer.write(
+        batch("gw-1", 1, [item(catalogue, GATE, "normal", ts=at(1))], epoch="feedface00000001")
+    )
+
+    assert (result.duplicate_batch, result.stored) == (False, 1)
+    assert count(services.sessions, IngestedBatch) == 2
+    assert count(services.sessions, Reading) == 2
 
 
 def test_same_seq_from_another_gateway_is_not_a_duplicate(
@@ -166,6 +196,29 @@ def test_gateway_last_seq_tracks_the_maximum(services: Services, catalogue: Cata
         assert gateway.first_seen_at is not None
 
 
+def test_a_new_epoch_becomes_the_gateways_current_one(
+    services: Services, catalogue: Catalogue
+) -> None:
+    def epoch_and_seq() -> tuple[str | None, int | None]:
+        with services.sessions() as session:
+            gateway = session.get(Gateway, "gw-1")
+            assert gateway is not None
+            return gateway.epoch, gateway.last_seq
+
+    old, new = EPOCH, "feedface00000001"
+    services.writer.write(batch("gw-1", 40, [], epoch=old))
+    services.writer.write(batch("gw-1", 41, [], epoch=old))
+    assert epoch_and_seq() == (old, 41)
+
+    services.writer.write(batch("gw-1", 0, [], epoch=new))  # the gateway started afresh
+    assert epoch_and_seq() == (new, 0)
+    services.writer.write(batch("gw-1", 42, [], epoch=old))  # late, from before
+    assert epoch_and_seq() == (new, 0), "a late batch of an earlier epoch moves nothing"
+    services.writer.write(batch("gw-1", 2, [], epoch=new))
+    assert epoch_and_seq() == (new, 2)
+    assert count(services.sessions, IngestedBatch) == 5
+
+
 def test_write_counts_batches_and_items(services: Services, catalogue: Catalogue) -> None:
     def value(name: str, result: str) -> float:
         return sample(services.metrics.registry.get_sample_value(name, {"result": result}))
@@ -193,18 +246,3 @@ def test_record_status_updates_the_gateway(services: Services) -> None:
         assert gateway.online is False
         assert gateway.status_at == at(3)
         assert gateway.counters == {"outbox": 4}, "a status without counters keeps the last ones"
-
-
-def test_record_dead_letter_keeps_message_and_counts(services: Services) -> None:
-    services.writer.record_dead_letter("linli/v1/gw/x/up/batch", b"\xffnot json", "bad", "invalid")
-
-    with services.sessions() as session:
-        letter = session.scalars(select(DeadLetter)).one()
-        assert (letter.topic, letter.reason) == ("linli/v1/gw/x/up/batch", "bad")
-        assert letter.payload.endswith("not json")
-    assert (
-        services.metrics.registry.get_sample_value(
-            "linli_ingest_dead_letters_total", {"reason": "invalid"}
-        )
-        == 1
-    )

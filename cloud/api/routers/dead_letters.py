@@ -13,10 +13,17 @@ router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
 
 
 @router.get(
-    "", response_model=list[DeadLetterPublic], summary="Messages ingest rejected, newest first"
+    "",
+    response_model=list[DeadLetterPublic],
+    summary="Messages ingest could not take, kept whole, newest first",
+    description="Replay them with `linli cloud dead-letters replay`.",
 )
 def list_dead_letters(
-    session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    waiting: Annotated[bool, Query(description="only those no replay has stored yet")] = False,
 ) -> list[DeadLetterPublic]:
-    rows = session.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit))
-    return [DeadLetterPublic.model_validate(r) for r in rows]
+    query = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
+    if waiting:
+        query = query.where(DeadLetter.replayed_at.is_(None))
+    return [DeadLetterPublic.of(row) for row in session.scalars(query)]

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from cloud.services import Services
 from device_profiles.protocol import GatewayStatus
-from tests.cloud.helpers import at
+from tests.cloud.helpers import EPOCH, at
 
 
 def test_list_devices_with_latest_state(client: TestClient, seeded: dict[str, int]) -> None:
@@ -58,22 +58,43 @@ def test_list_gateways(client: TestClient, services: Services, seeded: dict[str,
 
     listed = client.get("/api/v1/gateways").json()
 
-    assert [(g["id"], g["online"], g["last_seq"]) for g in listed] == [
-        ("gw-1", True, 1),
-        ("gw-2", False, 1),
+    assert [(g["id"], g["online"], g["epoch"], g["last_seq"]) for g in listed] == [
+        ("gw-1", True, EPOCH, 1),
+        ("gw-2", False, EPOCH, 1),
     ]
     assert listed[1]["status_at"] == "2025-11-27T00:30:00Z"
     assert listed[1]["counters"] == {"outbox": 3}
 
 
 def test_list_dead_letters_newest_first(client: TestClient, services: Services) -> None:
-    services.writer.record_dead_letter("linli/v1/gw/a/up/batch", b"first", "one", "invalid")
-    services.writer.record_dead_letter("linli/v1/gw/b/up/batch", b"second", "two", "gateway")
+    services.dead_letters.record("linli/v1/gw/a/up/batch", b"first", "one", "invalid")
+    services.dead_letters.record("linli/v1/gw/b/up/batch", b"\xff\x00", "two", "gateway")
 
     listed = client.get("/api/v1/dead-letters").json()
 
-    assert [(d["topic"], d["reason"], d["payload"]) for d in listed] == [
-        ("linli/v1/gw/b/up/batch", "two", "second"),
-        ("linli/v1/gw/a/up/batch", "one", "first"),
+    assert [
+        (d["topic"], d["gateway_id"], d["category"], d["reason"], d["size"]) for d in listed
+    ] == [
+        ("linli/v1/gw/b/up/batch", "b", "gateway", "two", 2),
+        ("linli/v1/gw/a/up/batch", "a", "invalid", "one", 5),
     ]
+    assert (listed[0]["payload"], listed[0]["payload_b64"]) == (None, "/wA=")
+    assert (listed[1]["payload"], listed[1]["payload_b64"]) == ("first", None)
+    assert listed[0]["replayed_at"] is None
     assert len(client.get("/api/v1/dead-letters", params={"limit": 1}).json()) == 1
+
+
+def test_list_dead_letters_waiting_leaves_out_replayed_ones(
+    client: TestClient, services: Services
+) -> None:
+    first = services.dead_letters.record("linli/v1/gw/a/up/batch", b"1", "one", "invalid")
+    services.dead_letters.record("linli/v1/gw/a/up/batch", b"2", "two", "invalid")
+    services.dead_letters.note_replay(first, "stored: 1 readings, 0 stored before", replayed=True)
+
+    waiting = client.get("/api/v1/dead-letters", params={"waiting": True}).json()
+    every = client.get("/api/v1/dead-letters").json()
+
+    assert [d["reason"] for d in waiting] == ["two"]
+    assert [d["reason"] for d in every] == ["two", "one"]
+    assert every[1]["replayed_at"] is not None
+    assert every[1]["replay_result"].startswith("stored")
