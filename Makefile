@@ -38,16 +38,17 @@ demo: system-deps venv
 	$(BIN)/linli demo $(ARGS)
 
 test: system-deps venv lint
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n auto $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# docs/profile.schema.json: the JSON Schema of the device-profile format, from the models
+# docs/*.schema.json: the JSON Schemas of the device-profile format and the wire protocol
 schema: venv
-	$(BIN)/linli profiles schema --output docs/profile.schema.json
+	$(BIN)/linli profiles schema --of profile --output docs/profile.schema.json
+	$(BIN)/linli profiles schema --of protocol --output docs/protocol.schema.json
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

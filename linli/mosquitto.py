@@ -1,6 +1,7 @@
 """Start and stop a private Mosquitto broker on a free loopback port.
 
-Used by ``linli demo`` (the gateway and cloud brokers) and by the test fixtures.
+Used by ``linli demo`` (the gateway and cloud brokers) and by the test fixtures. Each keeps
+sessions and queued messages on disk (QoS 0 ones too), so a restart loses neither.
 Never binds the standard port 1883, which another broker may hold.
 """
 
@@ -91,7 +92,12 @@ class Mosquitto:
             # 'mosquitto' user and could not write its log into our directories)
             f"user {getpass.getuser()}\n"
             "allow_anonymous true\n"
-            "persistence false\n"
+            # sessions and queued messages survive a restart of the broker
+            "persistence true\n"
+            f"persistence_location {work}/\n"
+            "autosave_interval 5\n"
+            # a kept session also queues QoS 0 messages while its client is away
+            "queue_qos0_messages true\n"
             f"log_dest file {log_file}\n"
             "log_type error\nlog_type warning\nlog_type notice\n"
             "max_queued_messages 100000\n"
@@ -115,6 +121,21 @@ class Mosquitto:
         self.stop()
         return False
 
+    def halt(self) -> None:
+        """Stop the broker, which saves its sessions and queued messages; :meth:`resume`
+        starts it again with them."""
+        self._terminate()
+
+    def resume(self, timeout: float = 10.0) -> None:
+        """Start a halted broker again on the same port, with what it saved."""
+        if not self._try_start(find_mosquitto(), timeout):
+            raise BrokerError(f"mosquitto ({self.name}) did not restart: {self._log_tail()}")
+
+    def restart(self, timeout: float = 10.0) -> None:
+        """:meth:`halt`, then :meth:`resume`."""
+        self.halt()
+        self.resume(timeout)
+
     def _log_tail(self) -> str:
         try:
             return self._log_path.read_text()[-500:].strip() or "(empty log)"
@@ -125,7 +146,7 @@ class Mosquitto:
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
 
-    def stop(self) -> None:
+    def _terminate(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -134,6 +155,10 @@ class Mosquitto:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+    def stop(self) -> None:
+        """Stop the broker and remove what it kept."""
+        self._terminate()
         if self._workdir is not None:
             self._workdir.cleanup()
             self._workdir = None

@@ -49,7 +49,8 @@ def test_gate_fault_becomes_one_ticket_and_repeats_attach(system: System) -> Non
     assert gate["health"] == "ok"
     assert not _gate_tickets(api, gate["id"])
 
-    system.sim("fault", "gate-01", "motor_jammed", "--duration", "8")
+    # 8 simulated minutes: 8 s at the harness's speed, long enough to see the state
+    system.sim("fault", "gate-01", "motor_jammed", "--duration", "8m")
     eventually(system, lambda: _facility(api, "gate-01")["health"] == "faulty", "gate-01 faulty")
     tickets = eventually(system, lambda: _gate_tickets(api, gate["id"]), "a ticket for gate-01")
     assert len(tickets) == 1
