@@ -17,12 +17,15 @@ help:
 	@echo "make lint   - ruff and mypy"
 
 # --- system packages (Debian's) -------------------------------------------------------
-# A python3 with venv (skipped when the python3 on PATH already has it) and Mosquitto.
+# A python3 with venv (skipped when the python3 on PATH already has it), Mosquitto, and
+# PostgreSQL (for the tests, which start throwaway clusters of their own).
 system-deps:
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null \
 	  || tools/ensure-debian-packages.sh python3 python3-venv python3-pip
 	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] \
 	  || tools/ensure-debian-packages.sh mosquitto
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	  || tools/ensure-debian-packages.sh postgresql
 
 # --- the virtualenv ------------------------------------------------------------------
 venv: $(STAMP)

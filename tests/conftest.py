@@ -9,16 +9,34 @@ from pathlib import Path
 import pytest
 
 from linli.mosquitto import BrokerError, Mosquitto, find_mosquitto
+from linli.postgres import PostgresCluster, PostgresError, find_postgres_bin
+
+
+def _missing(exc: Exception) -> None:
+    """Skip a test whose service is missing — but fail under CI=true, where nothing may skip
+    silently."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and a required service is missing: {exc}")
+    pytest.skip(str(exc))
 
 
 def require_mosquitto() -> None:
-    """Skip without Mosquitto — but fail under CI=true, where nothing may skip silently."""
+    """Skip without Mosquitto (fail under CI=true)."""
     try:
         find_mosquitto()
     except BrokerError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and a required service is missing: {exc}")
-        pytest.skip(str(exc))
+        _missing(exc)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL server, started once per test run (per xdist worker)."""
+    try:
+        find_postgres_bin()
+    except PostgresError as exc:
+        _missing(exc)
+    with PostgresCluster(name="tests") as cluster:
+        yield cluster
 
 
 @pytest.fixture
