@@ -18,7 +18,7 @@ help:
 
 # --- system packages (Debian's) -------------------------------------------------------
 # A python3 with venv (skipped when the python3 on PATH already has it), Mosquitto, and
-# PostgreSQL (for the tests, which start throwaway clusters of their own).
+# PostgreSQL and InfluxDB (for the tests, which start throwaway servers of their own).
 system-deps:
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null \
 	  || tools/ensure-debian-packages.sh python3 python3-venv python3-pip
@@ -26,6 +26,7 @@ system-deps:
 	  || tools/ensure-debian-packages.sh mosquitto
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 	  || tools/ensure-debian-packages.sh postgresql
+	@command -v influxd >/dev/null || tools/ensure-debian-packages.sh influxdb
 
 # --- the virtualenv ------------------------------------------------------------------
 venv: $(STAMP)

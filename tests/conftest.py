@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from linli.influxdb import InfluxError, InfluxServer, find_influxd
 from linli.mosquitto import BrokerError, Mosquitto, find_mosquitto
 from linli.postgres import PostgresCluster, PostgresError, find_postgres_bin
 
@@ -37,6 +38,17 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         _missing(exc)
     with PostgresCluster(name="tests") as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def influx_server() -> Iterator[InfluxServer]:
+    """A throwaway InfluxDB 1.x (``influxd``), started once per test run (per xdist worker)."""
+    try:
+        find_influxd()
+    except InfluxError as exc:
+        _missing(exc)
+    with InfluxServer(name="tests") as server:
+        yield server
 
 
 @pytest.fixture
