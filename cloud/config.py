@@ -56,6 +56,39 @@ class CloudSettings(BaseSettings):
         "acknowledged earlier ones (MQTT 5 Receive Maximum): a worker that falls behind "
         "stops reading, and the broker keeps the rest",
     )
+    ingest_group_max_batches: int = Field(
+        default=500,
+        ge=1,
+        description="most batches ingest stores in one transaction; while one group commits, "
+        "the next gathers what arrives meanwhile (keep the receive maximum above it, so "
+        "that the broker can send the next group during the commit)",
+    )
+    ingest_group_max_readings: int = Field(
+        default=10_000,
+        ge=1,
+        description="most readings in one transaction (a group closes at the batch that "
+        "reaches it)",
+    )
+    ingest_group_wait_ms: float = Field(
+        default=0.0,
+        ge=0,
+        description="how long a group waits for more batches after its first, when no "
+        "commit is under way; 0: it takes what has arrived (under load groups grow by "
+        "themselves while the previous one commits)",
+    )
+    ingest_device_cache: int = Field(
+        default=200_000,
+        ge=0,
+        description="devices whose state ingest keeps in memory between transactions (the "
+        "least recently seen are dropped first, and loaded again when they report)",
+    )
+    future_skew_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="how far in the future a reading's own time may lie, beyond the "
+        "cloud's clock, before it is not trusted: such a reading is stored flagged and "
+        "judged at its receipt time, so a device with a wrong clock cannot freeze its state",
+    )
     ingest_max_attempts: int = Field(
         default=3,
         ge=1,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class CloudMetrics:
@@ -32,6 +32,13 @@ class CloudMetrics:
             ["fault"],
             registry=self.registry,
         )
+        self.readings_clock_ahead = Counter(
+            "linli_ingest_readings_clock_ahead",
+            "Readings whose own time lay further in the future than the allowed clock skew "
+            "(flagged by their gateway, or seen so by the cloud): stored flagged, judged at "
+            "their receipt time",
+            registry=self.registry,
+        )
         self.acks = Counter(
             "linli_ingest_acks",
             "Batch acknowledgements published to gateways, by result (stored, duplicate, rejected)",
@@ -43,6 +50,24 @@ class CloudMetrics:
             "Messages tried again, by cause: database (down, locked or full: held and "
             "retried without limit) or error (another error: dead-lettered after a few tries)",
             ["cause"],
+            registry=self.registry,
+        )
+        self.ingest_group_messages = Histogram(
+            "linli_ingest_group_messages",
+            "Messages stored in one transaction (a group)",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+            registry=self.registry,
+        )
+        self.ingest_commit_seconds = Histogram(
+            "linli_ingest_commit_seconds",
+            "Time to store one group, from its first try to its commit",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+        self.ingest_group_splits = Counter(
+            "linli_ingest_group_splits",
+            "Groups that failed with an error not the database's, and were stored message "
+            "by message instead",
             registry=self.registry,
         )
         self.ingest_restarts = Counter(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,8 +43,12 @@ class Services:
         sessions = session_factory(engine)
         metrics = CloudMetrics()
         tickets = TicketDesk(metrics, catalogue)
-        health = HealthEngine(catalogue, tickets)
-        writer = BatchWriter(sessions, catalogue, health, metrics)
+        health = HealthEngine(
+            catalogue, tickets, future_skew=timedelta(seconds=settings.future_skew_s)
+        )
+        writer = BatchWriter(
+            sessions, catalogue, health, metrics, device_cache_size=settings.ingest_device_cache
+        )
         dead_letters = DeadLetters(sessions, metrics)
         intake = Intake(writer, dead_letters, metrics)
         return cls(

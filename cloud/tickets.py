@@ -2,20 +2,32 @@
 
 Uniqueness is enforced by the database (a partial unique index), not by a
 check-then-insert, so several ingest workers can report the same fault at once.
+
+Ingest reports faults for whole groups of readings: :meth:`TicketDesk.preload` reads the
+unresolved tickets of every (facility, fault) a group touches in one query, and the
+reports that follow find them in the session instead of asking the database each time.
+Tickets opened in a session are counted only once it commits (:meth:`TicketDesk.opened`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cloud.db.models import Device, Ticket, TicketEvent, TicketState
+from cloud.db.models import Ticket, TicketEvent, TicketState
 from cloud.metrics import CloudMetrics
 from device_profiles import Catalogue, Profile, health_of
 from device_profiles.rules import RuleState, serviced
+
+_KNOWN = "linli.unresolved_tickets"
+"""session.info: (facility_id, fault) → its unresolved ticket, or None for none"""
+_OPENED = "linli.tickets_opened"
+"""session.info: faults of the tickets opened in the session"""
 
 
 class TicketError(Exception):
@@ -43,6 +55,9 @@ class TicketDesk:
 
     @staticmethod
     def unresolved(session: Session, facility_id: int, fault: str) -> Ticket | None:
+        known: dict[tuple[int, str], Ticket | None] | None = session.info.get(_KNOWN)
+        if known is not None and (facility_id, fault) in known:
+            return known[(facility_id, fault)]
         return session.scalar(
             select(Ticket).where(
                 Ticket.facility_id == facility_id,
@@ -51,10 +66,38 @@ class TicketDesk:
             )
         )
 
+    @staticmethod
+    def preload(session: Session, pairs: Iterable[tuple[int, str]]) -> None:
+        """Read the unresolved tickets of every (facility, fault) in ``pairs`` at once, so
+        that reports in this session need not ask the database one by one."""
+        wanted = set(pairs)
+        known: dict[tuple[int, str], Ticket | None] = session.info.setdefault(_KNOWN, {})
+        facilities = sorted({facility_id for facility_id, _ in wanted})
+        for start in range(0, len(facilities), 500):
+            query = select(Ticket).where(
+                Ticket.facility_id.in_(facilities[start : start + 500]),
+                Ticket.state != TicketState.RESOLVED.value,
+            )
+            for ticket in session.scalars(query):
+                known[(ticket.facility_id, ticket.fault)] = ticket
+        for pair in wanted:
+            known.setdefault(pair, None)
+
+    @staticmethod
+    def opened(session: Session) -> list[str]:
+        """Faults of the tickets opened in ``session``: count them once it committed."""
+        found: list[str] = session.info.get(_OPENED, [])
+        return found
+
+    def count_opened(self, faults: Iterable[str]) -> None:
+        for fault in faults:
+            self._metrics.tickets_opened.labels(fault=fault).inc()
+
     def report(
         self,
         session: Session,
-        device: Device,
+        facility_id: int,
+        device_pk: int,
         profile: Profile,
         fault: str,
         *,
@@ -62,17 +105,21 @@ class TicketDesk:
         at: datetime,
         item_id: str | None = None,
     ) -> Ticket:
-        """A reading shows ``fault`` active: open a ticket, or attach to the unresolved one.
+        """A reading of device ``device_pk`` shows ``fault`` active: open a ticket for its
+        facility, or attach to the unresolved one.
 
         ``onset`` means the fault was not active on the device before this reading; an onset
         on an existing ticket counts as a repeat.
         """
-        ticket = self.unresolved(session, device.facility_id, fault)
+        ticket = self.unresolved(session, facility_id, fault)
         if ticket is None:
-            ticket = self._open(session, device, profile, fault, at=at, item_id=item_id)
+            ticket = self._open(
+                session, facility_id, device_pk, profile, fault, at=at, item_id=item_id
+            )
             if ticket is not None:
                 return ticket
-            ticket = self.unresolved(session, device.facility_id, fault)
+            session.info.get(_KNOWN, {}).pop((facility_id, fault), None)
+            ticket = self.unresolved(session, facility_id, fault)
             if ticket is None:  # resolved between our insert and this read
                 raise TicketError(f"ticket for {fault} vanished while opening it")
             onset = True
@@ -80,13 +127,15 @@ class TicketDesk:
             ticket.occurrences += 1
             ticket.fault_cleared_at = None
             session.add(TicketEvent(ticket=ticket, at=at, kind="repeated", item_id=item_id))
-        ticket.last_seen_at = max(ticket.last_seen_at, at)
+        if at > ticket.last_seen_at:
+            ticket.last_seen_at = at
         return ticket
 
     def _open(
         self,
         session: Session,
-        device: Device,
+        facility_id: int,
+        device_pk: int,
         profile: Profile,
         fault: str,
         *,
@@ -95,8 +144,8 @@ class TicketDesk:
     ) -> Ticket | None:
         spec = profile.faults[fault]
         ticket = Ticket(
-            facility_id=device.facility_id,
-            device_pk=device.id,
+            facility_id=facility_id,
+            device_pk=device_pk,
             fault=fault,
             title=spec.title,
             severity=spec.severity.value,
@@ -115,12 +164,15 @@ class TicketDesk:
         except IntegrityError:
             return None  # another worker opened it first
         session.add(TicketEvent(ticket=ticket, at=at, kind="opened", item_id=item_id))
-        self._metrics.tickets_opened.labels(fault=fault).inc()
+        if _KNOWN in session.info:
+            session.info[_KNOWN][(facility_id, fault)] = ticket
+        session.info.setdefault(_OPENED, []).append(fault)
         return ticket
 
-    def fault_cleared(self, session: Session, device: Device, fault: str, at: datetime) -> None:
-        """The device no longer reports ``fault``; note it on the unresolved ticket."""
-        ticket = self.unresolved(session, device.facility_id, fault)
+    def fault_cleared(self, session: Session, facility_id: int, fault: str, at: datetime) -> None:
+        """A device of the facility no longer reports ``fault``; note it on the unresolved
+        ticket."""
+        ticket = self.unresolved(session, facility_id, fault)
         if ticket is not None and ticket.fault_cleared_at is None:
             ticket.fault_cleared_at = at
             session.add(TicketEvent(ticket=ticket, at=at, kind="fault_cleared"))
@@ -148,6 +200,9 @@ class TicketDesk:
             kind = "resolved"
             self._maintenance_done(ticket)
         session.add(TicketEvent(ticket=ticket, at=at, kind=kind, note=note))
+        known = session.info.get(_KNOWN)
+        if known is not None and kind == "resolved":
+            known[(ticket.facility_id, ticket.fault)] = None
         return ticket
 
     def _maintenance_done(self, ticket: Ticket) -> None:
@@ -159,9 +214,9 @@ class TicketDesk:
             rule.counter is not None and rule.fault == ticket.fault for rule in profile.rules
         ):
             return
-        state = RuleState.model_validate(device.rule_state or {})
+        state = RuleState.from_json(device.rule_state or {})
         state = serviced(profile, state, ticket.fault, device.metrics)
-        device.rule_state = state.model_dump(mode="json")
+        device.rule_state = replace(state, last_ts=None).to_json()
         device.faults = [fault for fault in device.faults if fault != ticket.fault]
         device.health = health_of(profile, tuple(device.faults)).value
         device.facility.refresh_health(datetime.now(UTC))

@@ -6,19 +6,36 @@ recognise alarms) both call :func:`evaluate`. No I/O and no clock: time is the r
 event time, or the ``now`` a caller passes to :func:`silent_faults`.
 
 Rules that need memory (durations, rates, counters) keep it in a :class:`RuleState`, a
-small JSON-serialisable value the caller stores per device and passes back in.
+small value the caller keeps per device and passes back in (stored as JSON with
+:meth:`RuleState.to_json`). The rules themselves are applied by a plan compiled once per
+profile (:mod:`device_profiles.rule_plans`), so judging a reading builds no models.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict
-
+from device_profiles.rule_plans import RulePlan, RuleState, Verdict, plan_for
 from device_profiles.schema import Condition, Health, Profile, Rule, Scalar
+
+__all__ = [
+    "Observation",
+    "RulePlan",
+    "RuleState",
+    "Verdict",
+    "evaluate",
+    "health_of",
+    "holds",
+    "is_news",
+    "plan_for",
+    "serviced",
+    "silent_faults",
+    "worst",
+]
 
 _OPS: dict[str, Callable[[Scalar, Scalar], bool]] = {
     "<": operator.lt,
@@ -43,32 +60,6 @@ class Observation(Protocol):
     def faults(self) -> Sequence[str]: ...
 
 
-class RuleState(BaseModel):
-    """What the rules remember about one device between its readings."""
-
-    model_config = ConfigDict(frozen=True)
-
-    last_ts: datetime | None = None
-    active: tuple[str, ...] = ()
-    holding_since: dict[str, datetime] = {}
-    """threshold rules with a duration: fault → event time its condition began to hold"""
-    onsets: dict[str, tuple[datetime, ...]] = {}
-    """rate rules: fault → start times of the counted fault within the window"""
-    counter_base: dict[str, float] = {}
-    """counter rules: fault → the usage metric's value at the last service"""
-
-
-class Verdict(BaseModel):
-    """The faults active after one reading, the device health they imply, and the state
-    to pass with the device's next reading."""
-
-    model_config = ConfigDict(frozen=True)
-
-    faults: tuple[str, ...]
-    health: Health
-    state: RuleState = RuleState()
-
-
 def holds(condition: Condition, metrics: Mapping[str, Scalar]) -> bool:
     """Whether ``condition`` holds; a metric missing from the reading never satisfies it."""
     if condition.metric not in metrics:
@@ -85,46 +76,10 @@ def evaluate(profile: Profile, reading: Observation, state: RuleState | None = N
 
     A reading older than ``state.last_ts`` (delivered out of order) is judged on its own:
     it can show faults, but it neither advances durations nor counts towards rates.
+    The profile's rules are compiled once (:func:`~device_profiles.rule_plans.plan_for`);
+    callers that judge many readings may keep the plan and call its ``judge`` directly.
     """
-    state = state or RuleState()
-    ts = reading.ts
-    in_order = state.last_ts is None or ts >= state.last_ts
-    active = set(reading.faults) & profile.faults.keys()
-    holding = dict(state.holding_since)
-    for rule in _of_kind(profile, "threshold"):
-        if not all(holds(cond, reading.metrics) for cond in rule.conditions()):
-            if in_order:
-                holding.pop(rule.fault, None)
-            continue
-        since = holding.setdefault(rule.fault, ts) if in_order else ts
-        if (ts - since).total_seconds() >= rule.for_s:
-            active.add(rule.fault)
-    for rule in _of_kind(profile, "counter"):
-        if _counter_due(rule, reading.metrics, state.counter_base):
-            active.add(rule.fault)
-    onsets = dict(state.onsets)
-    for rule in _of_kind(profile, "rate"):
-        assert rule.rate is not None
-        window = timedelta(seconds=rule.rate.window_s)
-        times = [t for t in onsets.get(rule.fault, ()) if ts - t <= window]
-        started = rule.rate.fault in active and rule.rate.fault not in state.active
-        if in_order and started:
-            times.append(ts)
-        if in_order:
-            onsets[rule.fault] = tuple(times)
-        if len(times) >= rule.rate.count:
-            active.add(rule.fault)
-    faults = tuple(sorted(active))
-    if not in_order:
-        return Verdict(faults=faults, health=health_of(profile, active), state=state)
-    new_state = RuleState(
-        last_ts=ts,
-        active=faults,
-        holding_since=holding,
-        onsets={fault: times for fault, times in onsets.items() if times},
-        counter_base=state.counter_base,
-    )
-    return Verdict(faults=faults, health=health_of(profile, active), state=new_state)
+    return plan_for(profile).judge(reading.ts, reading.metrics, reading.faults, state)
 
 
 def _of_kind(profile: Profile, kind: str) -> list[Rule]:
@@ -149,7 +104,7 @@ def serviced(
         value = metrics.get(rule.counter.metric)
         if rule.fault == fault and isinstance(value, (int, float)) and not isinstance(value, bool):
             bases = {**state.counter_base, fault: float(value)}
-            return state.model_copy(update={"counter_base": bases})
+            return replace(state, counter_base=bases)
     return state
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -104,7 +105,15 @@ class Facility(Base):
 
 
 class Device(Base):
-    """A device behind a gateway, with its latest state (event-time ordered)."""
+    """A device behind a gateway, with its latest state (event-time ordered).
+
+    ``version`` grows with every change of the row, whoever makes it: the ORM checks and
+    bumps it (a version column), ingest's bulk updates do so explicitly. Ingest keeps device
+    state warm in memory and writes it back only where the version is still the one it
+    read, so a change made meanwhile — by the silence sweep, a resolved maintenance ticket,
+    an operator, another worker — is never overwritten: ingest reloads that device and
+    judges its readings again.
+    """
 
     __tablename__ = "devices"
     __table_args__ = (UniqueConstraint("gateway_id", "device_id"),)
@@ -120,25 +129,47 @@ class Device(Base):
     faults: Mapped[list[str]] = mapped_column(default=list)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     rule_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """What the rules remember (``RuleState.to_json()``) without its clock: the event time
+    of the latest reading is ``last_ts``."""
     last_ts: Mapped[datetime | None] = mapped_column(Timestamp)
+    """Event time of the latest reading judged (its receipt time if its own was not to be
+    trusted): an older reading never changes the state."""
     last_seen_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    """When the cloud last stored a reading of it (its clock): what silence is counted from."""
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     facility: Mapped[Facility] = relationship(back_populates="devices")
 
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
 
 class Reading(Base):
-    """One canonical reading as ingested; ``id`` is the item id stamped on the edge."""
+    """One canonical reading as ingested; ``id`` is the item id stamped on the edge.
+
+    A reading is stored once: ``(ts, id)`` is unique. An item is fixed where it is made —
+    a gateway sends it again with the same id and the same event time — so this is the
+    item id's uniqueness, held by an index that grows at its time end. (A unique index on
+    the random id alone cost a page write per reading in SQLite, whose log writes whole
+    pages: see docs/performance.md.) ``pk`` is the storage order.
+    """
 
     __tablename__ = "readings"
-    __table_args__ = (Index("ix_readings_device_ts", "device_pk", "ts"),)
+    __table_args__ = (Index("uq_readings_ts_id", "ts", "id", unique=True),)
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pk: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    id: Mapped[str] = mapped_column(String(64))
     device_pk: Mapped[int] = mapped_column(ForeignKey("devices.id"))
     ts: Mapped[datetime] = mapped_column(Timestamp)
+    """Event time as the device (or the edge) stamped it, even when it could not be trusted."""
     received_at: Mapped[datetime] = mapped_column(Timestamp)
     profile_version: Mapped[str] = mapped_column(String(32))
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     faults: Mapped[list[str]] = mapped_column(default=list)
+    ts_suspect: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """``ts`` lay beyond the allowed clock skew in the future (as the gateway or the cloud
+    saw it): the reading was judged at its receipt time instead."""
 
 
 class IngestedBatch(Base):

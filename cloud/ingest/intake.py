@@ -1,15 +1,18 @@
-"""One edge → cloud message in, one outcome out: the ingest path without the transport.
+"""Edge → cloud messages in, one outcome each out: the ingest path without the transport.
 
-:meth:`Intake.process` validates a message and stores it (one transaction per message), or
-keeps it as a dead letter when it breaks a rule of the protocol; the outcome says what to
-tell the gateway. Database errors are raised, not handled: whether to try again is the
-caller's decision (the worker holds the message and retries; a replay reports it). The
-worker and ``linli cloud dead-letters replay`` both go through here, so a replayed dead
-letter is judged exactly as a fresh message is.
+:meth:`Intake.read` validates a message (:class:`Incoming`: what it is, or why it is
+rejected); :meth:`Intake.settle` stores a group of them — their batches in one transaction
+— or keeps those that break a rule of the protocol as dead letters; each outcome says what
+to tell the gateway. :meth:`Intake.process` does both for one message. Database errors are
+raised, not handled: whether to try again is the caller's decision (the worker holds the
+messages and retries; a replay reports it). The worker and ``linli cloud dead-letters
+replay`` both go through here, so a replayed dead letter is judged exactly as a fresh
+message is.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,7 +20,7 @@ from pydantic import ValidationError
 
 from cloud.ingest import acks
 from cloud.ingest.dead_letters import DeadLetters
-from cloud.ingest.writer import BatchWriter
+from cloud.ingest.writer import BatchWriter, WriteResult
 from cloud.metrics import CloudMetrics
 from device_profiles.protocol import Batch, BatchAck, GatewayStatus, parse_up_topic
 from plumbing.issues import validation_summary
@@ -37,9 +40,10 @@ def _naive_timestamp(batch: Batch) -> str | None:
     if batch.sent_at.tzinfo is None:
         return "sent_at"
     for n, item in enumerate(batch.items):
-        for name in ("ts", "received_at"):
-            if getattr(item, name).tzinfo is None:
-                return f"items.{n}.{name}"
+        if item.ts.tzinfo is None:
+            return f"items.{n}.ts"
+        if item.received_at.tzinfo is None:
+            return f"items.{n}.received_at"
     return None
 
 
@@ -106,6 +110,20 @@ class Outcome:
         return f"stored: {self.stored} readings, {self.duplicates} stored before"
 
 
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One message as read: what it says, or why it is rejected."""
+
+    topic: str
+    payload: bytes
+    message: Batch | GatewayStatus | None
+    rejected: Rejected | None = None
+
+    @property
+    def readings(self) -> int:
+        return len(self.message.items) if isinstance(self.message, Batch) else 0
+
+
 class Intake:
     def __init__(
         self, writer: BatchWriter, dead_letters: DeadLetters, metrics: CloudMetrics
@@ -114,26 +132,39 @@ class Intake:
         self._dead_letters = dead_letters
         self._metrics = metrics
 
+    @staticmethod
+    def read(topic: str, payload: bytes) -> Incoming:
+        """Validate one message (nothing stored yet)."""
+        try:
+            return Incoming(topic, payload, parse(topic, payload))
+        except Rejected as exc:
+            return Incoming(topic, payload, None, exc)
+
     def process(self, topic: str, payload: bytes, *, keep_rejected: bool = True) -> Outcome:
         """Validate and store one message. A message that breaks the protocol is kept as a
         dead letter (unless ``keep_rejected`` is false) and comes back ``rejected``."""
-        try:
-            message = parse(topic, payload)
-        except Rejected as exc:
-            return self.reject(topic, payload, exc.reason, exc.category, keep=keep_rejected)
-        if isinstance(message, GatewayStatus):
-            self._writer.record_status(message)
-            return Outcome(result="stored", kind="status")
-        written = self._writer.write(message)
-        stored_before = written.duplicate_batch and not written.stored
-        result: acks.Result = "duplicate" if stored_before else "stored"
-        return Outcome(
-            result=result,
-            kind="batch",
-            ack=acks.batch_ack(message.gateway_id, message.epoch, message.seq, result),
-            stored=written.stored,
-            duplicates=written.duplicates,
-        )
+        return self.settle([self.read(topic, payload)], keep_rejected=keep_rejected)[0]
+
+    def settle(self, incoming: Sequence[Incoming], *, keep_rejected: bool = True) -> list[Outcome]:
+        """Store what ``incoming`` holds — its batches in one transaction, then statuses —
+        and keep what breaks the protocol as dead letters; an outcome for each, in order."""
+        batches = [one.message for one in incoming if isinstance(one.message, Batch)]
+        written = iter(self._writer.write_group(batches) if batches else [])
+        outcomes: list[Outcome] = []
+        for one in incoming:
+            message = one.message
+            if isinstance(message, Batch):
+                outcomes.append(_stored(message, next(written)))
+            elif isinstance(message, GatewayStatus):
+                self._writer.record_status(message)
+                outcomes.append(Outcome(result="stored", kind="status"))
+            else:
+                assert one.rejected is not None
+                reason, category = one.rejected.reason, one.rejected.category
+                outcomes.append(
+                    self.reject(one.topic, one.payload, reason, category, keep=keep_rejected)
+                )
+        return outcomes
 
     def reject(
         self, topic: str, payload: bytes, reason: str, category: str, *, keep: bool = True
@@ -150,3 +181,15 @@ class Intake:
             reason=reason,
             dead_letter=letter,
         )
+
+
+def _stored(batch: Batch, written: WriteResult) -> Outcome:
+    stored_before = written.duplicate_batch and not written.stored
+    result: acks.Result = "duplicate" if stored_before else "stored"
+    return Outcome(
+        result=result,
+        kind="batch",
+        ack=acks.batch_ack(batch.gateway_id, batch.epoch, batch.seq, result),
+        stored=written.stored,
+        duplicates=written.duplicates,
+    )

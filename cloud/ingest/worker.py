@@ -1,24 +1,26 @@
-"""The ingest worker: takes edge → cloud messages from the broker, one at a time, and lets
-go of each only when it is dealt with.
+"""The ingest worker: takes edge → cloud messages from the broker and lets go of each only
+when it is dealt with.
 
-For each message: :class:`~cloud.ingest.intake.Intake` validates and stores it in one
-transaction; after the commit the worker publishes the batch's acknowledgement to its
-gateway (``stored``, or ``duplicate`` for a batch sent again), and only then acknowledges
-the MQTT message to the broker. So a worker that dies at any point loses nothing: the
-broker delivers the message again, and the gateway sends the batch again until it hears.
+Messages are stored in groups, one transaction each (``pipeline``: reading, committing and
+acknowledging overlap). After a group's commit the worker publishes each batch's
+acknowledgement to its gateway (``stored``, or ``duplicate`` for a batch sent again), and
+only then acknowledges the messages to the broker. So a worker that dies at any point loses
+nothing: the broker delivers the messages again, and the gateway sends the batches again
+until it hears.
 
 Failures are of two kinds:
 
 - the database's (down, locked, full: :func:`~cloud.ingest.failures.is_temporary`): the
-  worker holds the message and tries it again with backoff, for as long as it takes,
+  worker holds the group and tries it again with backoff, for as long as it takes,
   acknowledging nothing. Holding it stops the worker reading: with MQTT 5 Receive Maximum
   the broker keeps what comes meanwhile;
-- the message's: one that breaks the protocol, or fails ``ingest_max_attempts`` times with
-  another error, is kept whole as a dead letter, then acknowledged (``rejected`` to the
-  gateway), so one poison batch never blocks a gateway.
+- the messages': a group that fails otherwise is taken apart, and its messages tried one by
+  one; one that breaks the protocol, or fails ``ingest_max_attempts`` times with another
+  error, is kept whole as a dead letter, then acknowledged (``rejected`` to the gateway),
+  so one poison batch never blocks a gateway, nor the batches it arrived with.
 
 Any other failure (even keeping a dead letter failed) ends the connection without
-acknowledging; the supervisor restarts ingest, and the broker delivers the message again.
+acknowledging; the supervisor restarts ingest, and the broker delivers the messages again.
 Several workers on several machines may share the subscription.
 """
 
@@ -31,7 +33,8 @@ from dataclasses import dataclass
 from cloud.config import CloudSettings
 from cloud.ingest import transport
 from cloud.ingest.failures import describe, is_temporary
-from cloud.ingest.intake import Intake, Outcome
+from cloud.ingest.intake import Incoming, Intake, Outcome
+from cloud.ingest.pipeline import GroupPolicy, Pipeline, Received, in_thread
 from cloud.ingest.supervisor import IngestState, supervise
 from cloud.metrics import CloudMetrics
 from plumbing.backoff import Backoff
@@ -58,8 +61,10 @@ class IngestWorker:
         *,
         retry: RetryPolicy | None = None,
         restart: Backoff | None = None,
+        group: GroupPolicy | None = None,
     ) -> None:
         self._intake = intake
+        self._group = group or GroupPolicy()
         self._metrics = metrics
         self._endpoint = endpoint
         self._retry = retry or RetryPolicy()
@@ -84,7 +89,12 @@ class IngestWorker:
             max_attempts=settings.ingest_max_attempts,
         )
         restart = Backoff(settings.reconnect_min_s, settings.reconnect_max_s)
-        return cls(intake, metrics, endpoint, retry=retry, restart=restart)
+        group = GroupPolicy(
+            max_batches=settings.ingest_group_max_batches,
+            max_readings=settings.ingest_group_max_readings,
+            wait_s=settings.ingest_group_wait_ms / 1000,
+        )
+        return cls(intake, metrics, endpoint, retry=retry, restart=restart, group=group)
 
     @property
     def connected(self) -> asyncio.Event:
@@ -107,22 +117,45 @@ class IngestWorker:
                 self._endpoint.group,
             )
             self.state.up()
-            async for message in link.messages():
-                await self._settle(link, message)
-                self._restart.reset()
+            pipeline = Pipeline(
+                link, self._intake, self._metrics, self._group, self._outcomes, self._restart.reset
+            )
+            await pipeline.run()
 
-    async def _settle(self, link: transport.IngestLink, message: transport.Message) -> Outcome:
-        """Deal with one message: store (or dead-letter) it, tell its gateway, then let go
-        of it at the broker."""
-        outcome = await self._outcome(link, message)
-        if outcome.ack is not None:
-            await link.publish_ack(outcome.ack)
-            self._metrics.acks.labels(result=outcome.ack.result).inc()
-        link.ack(message)
-        return outcome
+    async def _outcomes(self, link: transport.IngestLink, group: list[Received]) -> list[Outcome]:
+        """Store a group in one transaction, holding it while the database cannot take it;
+        should it fail otherwise, its messages one by one."""
+        if len(group) == 1:
+            return [await self._outcome(link, group[0].incoming)]
+        incoming = [received.incoming for received in group]
+        delays = Backoff(self._retry.first_s, self._retry.max_s)
+        while True:
+            try:
+                return await in_thread(self._intake.settle, incoming)
+            except Exception as exc:
+                if not is_temporary(exc):
+                    log.warning(
+                        "ingest: a group of %d messages failed (%s); taking them one by one",
+                        len(group),
+                        describe(exc),
+                    )
+                    self._metrics.ingest_group_splits.inc()
+                    return [await self._outcome(link, one) for one in incoming]
+                self._metrics.ingest_retries.labels(cause="database").inc()
+                log.warning(
+                    "ingest: the database cannot take %d messages now (%s); holding them "
+                    "and trying again",
+                    len(group),
+                    describe(exc),
+                )
+            if not link.connected:
+                raise transport.MqttError("connection lost while messages waited for a retry")
+            await asyncio.sleep(delays.next())
 
-    async def _outcome(self, link: transport.IngestLink, message: transport.Message) -> Outcome:
-        topic, payload = message.topic, message.payload
+    async def _outcome(self, link: transport.IngestLink, incoming: Incoming) -> Outcome:
+        """Store one message, holding it while the database cannot take it; after
+        ``max_attempts`` failures of another kind, keep it as a dead letter."""
+        topic, payload = incoming.topic, incoming.payload
         delays = Backoff(self._retry.first_s, self._retry.max_s)
         failures = 0
         last_error = ""
@@ -131,10 +164,9 @@ class IngestWorker:
             try:
                 if giving_up:
                     reason = f"failed {failures} times, last with {last_error}"
-                    return await asyncio.to_thread(
-                        self._intake.reject, topic, payload, reason, "error"
-                    )
-                return await asyncio.to_thread(self._intake.process, topic, payload)
+                    return await in_thread(self._intake.reject, topic, payload, reason, "error")
+                [outcome] = await in_thread(self._intake.settle, [incoming])
+                return outcome
             except Exception as exc:
                 if is_temporary(exc):
                     self._metrics.ingest_retries.labels(cause="database").inc()

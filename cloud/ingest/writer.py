@@ -1,33 +1,49 @@
-"""Stores one batch in one transaction, idempotently.
+"""Stores groups of batches, each group in one transaction, set-based and idempotently.
 
-A batch whose identity (gateway, epoch, seq) was stored before is skipped; an item whose id
-is already stored is skipped too, so a re-sent item in a new batch is stored once. When
-:meth:`BatchWriter.write` returns, the transaction has committed: only then may the batch be
-acknowledged to its gateway.
+For a group, in one transaction: the batch identities are claimed and the readings
+inserted with one bulk statement each (``claims``); the devices they touch are taken from
+memory, loaded in one query or registered in bulk (``devices``); the new readings are
+judged in memory in event-time order (``cloud.health``); tickets are touched only where a
+fault is reported, starts or ends, facilities only where a device's health changed; the
+devices' new state is written back with one guarded update each. When
+:meth:`BatchWriter.write_group` returns, the transaction has committed: only then may the
+batches be acknowledged to their gateways.
+
+A batch whose identity (gateway, epoch, seq) was stored before is not stored again; an
+item stored before (whichever batch brought it) is skipped too. Should the group meet
+something stored before, or a device changed behind its back, it is rolled back and done
+again (carefully, or from the device's fresh state); its outcome is the same.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, exists, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.db.models import Device, Facility, Gateway, IngestedBatch, Reading
-from cloud.health import HealthEngine
+from cloud.db.models import Gateway
+from cloud.health import HealthEngine, Judgement
+from cloud.ingest.bulk import Codec, insert_ignoring_conflicts, utc_text
+from cloud.ingest.claims import Claims, ReadingKey, Recheck, reading_key, warn_identity_reused
+from cloud.ingest.devices import DeviceCache, DeviceKey, DeviceState, StaleDevices
 from cloud.metrics import CloudMetrics
+from cloud.tickets import TicketDesk
 from device_profiles import Catalogue
 from device_profiles.protocol import Batch, GatewayStatus, Item
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+_ATTEMPTS = 6
+"""Tries of one group: after a recheck, after devices changed meanwhile, after a
+concurrent worker created the same rows first."""
 
 
 def utcnow() -> datetime:
@@ -44,14 +60,21 @@ class WriteResult:
     duplicates: int
 
 
-def _insert_ignoring_conflicts(session: Session, table: Table, rows: list[dict[str, Any]]) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING for SQLite and PostgreSQL."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table).values(rows).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(table).values(rows).on_conflict_do_nothing()
-    raise RuntimeError(f"unsupported database dialect {dialect}")
+_Todo = tuple[str | datetime, int, Item, DeviceState, str, bool, datetime, Any]
+"""A reading to judge: (event time as text, batch index, item, device, metrics as JSON,
+whether its own time was not trusted, event time, event time as a parameter)"""
+
+
+@dataclass
+class _Outcome:
+    """What one try of a group found, to count once it committed."""
+
+    claimed: list[bool]
+    duplicates: set[int]
+    stored: list[int]
+    suspect: int
+    opened: list[str]
+    states: dict[DeviceKey, DeviceState]
 
 
 class BatchWriter:
@@ -62,185 +85,210 @@ class BatchWriter:
         health: HealthEngine,
         metrics: CloudMetrics,
         clock: Clock = utcnow,
+        *,
+        device_cache_size: int = 200_000,
     ) -> None:
         self._sessions = sessions
-        self._catalogue = catalogue
         self._health = health
         self._metrics = metrics
         self._clock = clock
+        codec = Codec(sessions.kw["bind"].dialect)
+        self._codec = codec
+        self._claims = Claims(codec)
+        self.devices = DeviceCache(catalogue, codec, device_cache_size)
+        """The device states kept warm between groups."""
 
     def write(self, batch: Batch) -> WriteResult:
-        """Store ``batch``; retried once if a concurrent worker created the same rows."""
-        try:
-            return self._write_once(batch)
-        except IntegrityError:
-            return self._write_once(batch)
+        """Store one batch in its own transaction."""
+        return self.write_group([batch])[0]
 
-    def _write_once(self, batch: Batch) -> WriteResult:
+    def write_group(self, batches: Sequence[Batch]) -> list[WriteResult]:
+        """Store ``batches`` in one transaction; a result for each, in order."""
+        careful = False
+        conflicts = 0
+        for _ in range(_ATTEMPTS):
+            try:
+                outcome = self._attempt(batches, careful=careful)
+            except Recheck:
+                careful = True
+                continue
+            except StaleDevices as stale:
+                self.devices.forget(stale.keys)
+                continue
+            except IntegrityError:
+                # a concurrent worker registered the same gateway or device first
+                conflicts += 1
+                if conflicts > 1:
+                    raise
+                self.devices.forget()
+                careful = True
+                continue
+            return self._settled(batches, outcome)
+        raise RuntimeError(f"a group of {len(batches)} batch(es) kept meeting changes")
+
+    def _attempt(self, batches: Sequence[Batch], *, careful: bool) -> _Outcome:
         now = self._clock()
+        claims, health, codec = self._claims, self._health, self._codec
         with self._sessions.begin() as session:
-            gateway = self._gateway(session, batch.gateway_id, now)
-            claimed = session.execute(
-                _insert_ignoring_conflicts(
-                    session,
-                    IngestedBatch.__table__,  # type: ignore[arg-type]
-                    [
-                        {
-                            "gateway_id": batch.gateway_id,
-                            "epoch": batch.epoch,
-                            "seq": batch.seq,
-                            "ingested_at": now,
-                            "items": len(batch.items),
-                        }
-                    ],
-                ).returning(IngestedBatch.seq)
-            ).first()
-            if claimed is not None:
-                self._advance(session, gateway, batch)
-            elif self._all_stored(session, batch.items):
-                self._metrics.batches.labels(result="duplicate").inc()
-                self._metrics.items.labels(result="duplicate").inc(len(batch.items))
-                return WriteResult(duplicate_batch=True, stored=0, duplicates=len(batch.items))
-            else:  # never acknowledge readings as stored that are not: store them
-                log.warning(
-                    "batch %s/%s/%d came again with readings not stored before: the gateway "
-                    "reused a batch identity for other items; storing them",
-                    batch.gateway_id,
-                    batch.epoch,
-                    batch.seq,
+            connection = session.connection()
+            claims.gateways(connection, {b.gateway_id for b in batches}, now)
+            if careful:
+                claimed = claims.claim_carefully(connection, batches, now)
+            else:
+                claims.claim(connection, batches, now)
+                claimed = [True] * len(batches)
+            claims.advance(connection, [b for b, c in zip(batches, claimed, strict=True) if c])
+            duplicates: set[int] = set()
+            if careful:
+                candidates = self._candidates(connection, batches, claimed, duplicates)
+            else:
+                candidates = [(n, item) for n, batch in enumerate(batches) for item in batch.items]
+            keyed: list[tuple[int, Item, DeviceKey]] = []
+            wanted: dict[DeviceKey, Item] = {}
+            for n, item in candidates:
+                key = (batches[n].gateway_id, item.device_id)
+                keyed.append((n, item, key))
+                if key not in wanted:
+                    wanted[key] = item
+            states = self.devices.take(connection, wanted, now)
+            todo, rows = self._rows(keyed, states, now, careful=careful)
+            if careful:
+                new = claims.store_carefully(
+                    connection, [(entry[2], entry[3].pk, entry[5]) for entry in todo]
                 )
-                self._metrics.batches.labels(result="identity_reused").inc()
-            devices = self._devices(session, batch.gateway_id, batch.items)
-            new_ids = self._store_readings(session, batch.items, devices)
-            for item in sorted(batch.items, key=lambda i: i.ts):
-                if item.id in new_ids:
-                    self._health.apply(session, devices[item.device_id], item)
-                    devices[item.device_id].last_seen_at = now
-        duplicates = len(batch.items) - len(new_ids)
-        if claimed is not None:
-            self._metrics.batches.labels(result="stored").inc()
-        self._metrics.items.labels(result="stored").inc(len(new_ids))
-        if duplicates:
-            self._metrics.items.labels(result="duplicate").inc(duplicates)
-        return WriteResult(
-            duplicate_batch=claimed is None, stored=len(new_ids), duplicates=duplicates
-        )
+                todo = [entry for entry in todo if reading_key(entry[2]) in new]
+            else:
+                claims.store(connection, rows)
+            stored = [0] * len(batches)
+            suspect_count = 0
+            judgement = Judgement()
+            judge = health.judge
+            todo.sort(key=itemgetter(0))
+            for _, n, item, state, metrics, suspect, ts, ts_param in todo:
+                stored[n] += 1
+                suspect_count += suspect
+                judge(state, item, ts, now, judgement)
+                if state.metrics is item.metrics:
+                    state.metrics_json = metrics
+                if state.last_ts is ts:
+                    state.last_ts_param = ts_param
+            health.settle(session, judgement)
+            self.devices.write(connection, states.values(), seen=codec.time(now))
+            opened = list(TicketDesk.opened(session))
+        return _Outcome(claimed, duplicates, stored, suspect_count, opened, states)
 
-    @staticmethod
-    def _all_stored(session: Session, items: list[Item]) -> bool:
-        """Whether every item of a batch whose identity was stored before is stored too (as
-        it is when a gateway sends a batch again, with the same items)."""
-        if not items:
-            return True
-        wanted = {item.id for item in items}
-        found = session.scalars(select(Reading.id).where(Reading.id.in_(wanted)))
-        return len(set(found)) == len(wanted)
-
-    @staticmethod
-    def _advance(session: Session, gateway: Gateway, batch: Batch) -> None:
-        """Move the gateway's (epoch, last_seq) on. An epoch seen for the first time is the
-        gateway's new one (it lost its data and started afresh); a late batch of an earlier
-        epoch is stored but moves nothing."""
-        if gateway.epoch == batch.epoch:
-            gateway.last_seq = max(gateway.last_seq or 0, batch.seq)
-            return
-        seen_before = session.scalar(
-            select(
-                exists().where(
-                    IngestedBatch.gateway_id == batch.gateway_id,
-                    IngestedBatch.epoch == batch.epoch,
-                    IngestedBatch.seq != batch.seq,
-                )
-            )
-        )
-        if not seen_before:
-            gateway.epoch = batch.epoch
-            gateway.last_seq = batch.seq
-
-    def _store_readings(
-        self, session: Session, items: list[Item], devices: dict[str, Device]
-    ) -> set[str]:
-        if not items:
-            return set()
-        rows = [
-            {
-                "id": i.id,
-                "device_pk": devices[i.device_id].id,
-                "ts": i.ts,
-                "received_at": i.received_at,
-                "profile_version": i.profile_version,
-                "metrics": dict(i.metrics),
-                "faults": list(i.faults),
-            }
-            for i in items
-        ]
-        table = Reading.__table__
-        result = session.execute(
-            _insert_ignoring_conflicts(session, table, rows).returning(  # type: ignore[arg-type]
-                Reading.id
-            )
-        )
-        return set(result.scalars())
-
-    @staticmethod
-    def _gateway(session: Session, gateway_id: str, now: datetime) -> Gateway:
-        gateway = session.get(Gateway, gateway_id)
-        if gateway is None:
-            session.execute(
-                _insert_ignoring_conflicts(
-                    session,
-                    Gateway.__table__,  # type: ignore[arg-type]
-                    [{"id": gateway_id, "online": True, "counters": {}, "first_seen_at": now}],
+    def _rows(
+        self,
+        keyed: list[tuple[int, Item, DeviceKey]],
+        states: dict[DeviceKey, DeviceState],
+        now: datetime,
+        *,
+        careful: bool,
+    ) -> tuple[list[_Todo], list[tuple[Any, ...]]]:
+        """For each reading: what judging it needs (ordered by its event time, as text), and
+        its row (unless stored carefully)."""
+        codec = self._codec
+        time, to_json, flag = codec.time, codec.json, codec.flag
+        text_times = codec.text_times
+        horizon = self._health.horizon(now)
+        event_time = self._health.event_time
+        todo: list[_Todo] = []
+        rows: list[tuple[Any, ...]] = []
+        for n, item, key in keyed:
+            state = states[key]
+            metrics = to_json(item.metrics)
+            stamped = item.ts
+            ts_param = time(stamped)
+            if stamped <= horizon and not getattr(item, "ts_suspect", False):
+                suspect = False
+                ts = stamped
+                judged_param = ts_param
+                order = ts_param if text_times else utc_text(ts)
+            else:
+                ts, suspect = event_time(item, now)
+                judged_param = time(ts)
+                order = judged_param if text_times else utc_text(ts)
+            todo.append((order, n, item, state, metrics, suspect, ts, judged_param))
+            if careful:
+                continue
+            received = item.received_at
+            rows.append(
+                (
+                    item.id,
+                    state.pk,
+                    ts_param,
+                    ts_param if received == stamped else time(received),
+                    item.profile_version,
+                    metrics,
+                    to_json(item.faults) if item.faults else "[]",
+                    flag(suspect),
                 )
             )
-            gateway = session.get(Gateway, gateway_id)
-            assert gateway is not None
-        return gateway
+        return todo, rows
 
-    def _devices(
-        self, session: Session, gateway_id: str, items: Iterable[Item]
-    ) -> dict[str, Device]:
-        """The batch's devices, registering the ones seen for the first time."""
-        wanted = {item.device_id: item for item in items}
-        found = {
-            d.device_id: d
-            for d in session.scalars(
-                select(Device).where(Device.gateway_id == gateway_id, Device.device_id.in_(wanted))
-            )
+    def _candidates(
+        self,
+        connection: Any,
+        batches: Sequence[Batch],
+        claimed: list[bool],
+        duplicates: set[int],
+    ) -> list[tuple[int, Item]]:
+        """The items to store of a group met again carefully: each item once (the first
+        batch bringing it stores it), none of a batch that was stored before as a whole."""
+        again = {
+            reading_key(item)
+            for batch, new in zip(batches, claimed, strict=True)
+            if not new
+            for item in batch.items
         }
-        for device_id, item in wanted.items():
-            if device_id not in found:
-                found[device_id] = self._register(session, gateway_id, item)
-        return found
+        stored_before = self._claims.stored(connection, again) if again else set()
+        seen: set[ReadingKey] = set()
+        candidates: list[tuple[int, Item]] = []
+        for n, batch in enumerate(batches):
+            keys = [reading_key(item) for item in batch.items]
+            if not claimed[n]:
+                if all(key in stored_before or key in seen for key in keys):
+                    duplicates.add(n)
+                    continue
+                warn_identity_reused(batch)
+            for item, key in zip(batch.items, keys, strict=True):
+                if key not in seen:
+                    seen.add(key)
+                    candidates.append((n, item))
+        return candidates
 
-    def _register(self, session: Session, gateway_id: str, item: Item) -> Device:
-        """First sight of a device: it becomes a facility of its own until an operator
-        groups devices into facilities."""
-        profile = self._catalogue.get(item.profile)
-        now = self._clock()
-        facility = Facility(
-            gateway_id=gateway_id,
-            code=item.device_id,
-            name=f"{profile.name if profile else item.device_type} {item.device_id}",
-            category=profile.category if profile else item.device_type,
-            health="ok",
-            health_since=now,
-        )
-        device = Device(
-            gateway_id=gateway_id,
-            device_id=item.device_id,
-            facility=facility,
-            device_type=item.device_type,
-            profile=item.profile,
-            profile_version=item.profile_version,
-            health="ok",
-            faults=[],
-            rule_state={},
-            metrics={},
-        )
-        session.add_all([facility, device])
-        session.flush()
-        return device
+    def _settled(self, batches: Sequence[Batch], outcome: _Outcome) -> list[WriteResult]:
+        """After the commit: remember, count, and say what became of each batch."""
+        self.devices.keep(outcome.states.values())
+        self._claims.known_gateways(batch.gateway_id for batch in batches)
+        metrics = self._metrics
+        results = []
+        stored_items = duplicate_items = 0
+        for n, batch in enumerate(batches):
+            stored = outcome.stored[n]
+            if outcome.claimed[n]:
+                metrics.batches.labels(result="stored").inc()
+            elif n in outcome.duplicates:
+                metrics.batches.labels(result="duplicate").inc()
+            else:
+                metrics.batches.labels(result="identity_reused").inc()
+            stored_items += stored
+            duplicate_items += len(batch.items) - stored
+            results.append(
+                WriteResult(
+                    duplicate_batch=not outcome.claimed[n],
+                    stored=stored,
+                    duplicates=len(batch.items) - stored,
+                )
+            )
+        if stored_items:
+            metrics.items.labels(result="stored").inc(stored_items)
+        if duplicate_items:
+            metrics.items.labels(result="duplicate").inc(duplicate_items)
+        if outcome.suspect:
+            metrics.readings_clock_ahead.inc(outcome.suspect)
+        self._health.tickets.count_opened(outcome.opened)
+        return results
 
     def record_status(self, status: GatewayStatus) -> None:
         """A gateway's retained status or last will."""
@@ -253,3 +301,16 @@ class BatchWriter:
             gateway.status_at = status.ts or now
             if status.counters:
                 gateway.counters = dict(status.counters)
+        self._claims.known_gateways([status.gateway_id])
+
+    @staticmethod
+    def _gateway(session: Session, gateway_id: str, now: datetime) -> Gateway:
+        gateway = session.get(Gateway, gateway_id)
+        if gateway is None:
+            session.execute(
+                insert_ignoring_conflicts(session.get_bind().dialect, Gateway.__table__),  # type: ignore[arg-type]
+                [{"id": gateway_id, "online": True, "counters": {}, "first_seen_at": now}],
+            )
+            gateway = session.get(Gateway, gateway_id)
+            assert gateway is not None
+        return gateway

@@ -180,14 +180,14 @@ async def test_a_batch_failing_again_and_again_is_dead_lettered_after_the_last_t
     cloud_broker: Mosquitto,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real_write = services.writer.write
+    real_write = services.writer.write_group
 
-    def broken(batch: Batch) -> Any:
-        if batch.seq == 1:
+    def broken(batches: list[Batch]) -> Any:
+        if any(batch.seq == 1 for batch in batches):
             raise RuntimeError("disk on fire")
-        return real_write(batch)
+        return real_write(batches)
 
-    monkeypatch.setattr(services.writer, "write", broken)
+    monkeypatch.setattr(services.writer, "write_group", broken)
     payload = good_batch_json(catalogue, "gw-1", 1)
     async with (
         running(make_worker(services, cloud_broker, ingest_max_attempts=3)),
@@ -209,15 +209,15 @@ async def test_a_batch_that_fails_once_is_stored_on_the_next_try(
     cloud_broker: Mosquitto,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real_write = services.writer.write
+    real_write = services.writer.write_group
     failures = ["connection to the rules engine reset"]
 
-    def flaky(batch: Batch) -> Any:
+    def flaky(batches: list[Batch]) -> Any:
         if failures:
             raise ConnectionResetError(failures.pop())
-        return real_write(batch)
+        return real_write(batches)
 
-    monkeypatch.setattr(services.writer, "write", flaky)
+    monkeypatch.setattr(services.writer, "write_group", flaky)
     async with (
         running(make_worker(services, cloud_broker)),
         watching_acks(cloud_broker) as watcher,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from cloud.db.models import Device, Facility, Gateway, IngestedBatch, Reading
+from cloud.db.models import Device, Facility, Gateway, IngestedBatch, Reading, Ticket
 from cloud.services import Services
 from device_profiles import Catalogue
 from device_profiles.protocol import GatewayStatus, batch_topic
@@ -28,8 +28,7 @@ def test_batch_is_stored(services: Services, catalogue: Catalogue) -> None:
     assert count(services.sessions, Reading) == 3
     assert count(services.sessions, IngestedBatch) == 1
     with services.sessions() as session:
-        gate_reading = session.get(Reading, items[0].id)
-        assert gate_reading is not None
+        gate_reading = session.scalars(select(Reading).where(Reading.id == items[0].id)).one()
         assert gate_reading.metrics == {"door_open": False, "cycles": 48211, "motor_current": 1.25}
         assert gate_reading.faults == []
         assert gate_reading.ts == at(0)
@@ -118,17 +117,39 @@ def test_items_resent_in_new_seq_are_stored_once(services: Services, catalogue: 
 
 
 def test_resent_item_does_not_replay_health(services: Services, catalogue: Catalogue) -> None:
-    """An item stored before is not applied again: a re-sent old fault cannot reopen state."""
+    """An item stored before is not applied again: a re-sent old fault cannot reopen state.
+    Were it judged again, it would open a new ticket (its ticket is resolved meanwhile)."""
     fault = item(catalogue, GATE, "motor_jammed", ts=at(0))
     services.writer.write(batch("gw-1", 1, [fault]))
     services.writer.write(batch("gw-1", 2, [item(catalogue, GATE, "normal", ts=at(1))]))
+    with services.sessions.begin() as session:
+        [ticket] = session.scalars(select(Ticket))
+        services.tickets.transition(session, ticket.id, "resolve", note="", at=at(1))
 
-    services.writer.write(batch("gw-1", 3, [fault.model_copy(update={"ts": at(2)})]))
+    again = services.writer.write(batch("gw-1", 3, [fault]))
 
+    assert (again.duplicate_batch, again.stored, again.duplicates) == (False, 0, 1)
+    assert count(services.sessions, Reading) == 2
+    assert count(services.sessions, Ticket) == 1
     with services.sessions() as session:
         device = session.scalars(select(Device)).one()
         assert device.health == "ok"
         assert device.faults == []
+
+
+def test_a_reading_is_the_same_reading_by_its_id_at_its_time(
+    services: Services, catalogue: Catalogue
+) -> None:
+    """An item keeps its event time wherever it is sent (it is fixed where it is made), so
+    a reading is stored once by its id at its time: the same id at another time is no
+    reading sent again."""
+    first = item(catalogue, GATE, "normal", ts=at(0))
+    services.writer.write(batch("gw-1", 1, [first]))
+
+    other = services.writer.write(batch("gw-1", 2, [first.model_copy(update={"ts": at(2)})]))
+
+    assert (other.stored, other.duplicates) == (1, 0)
+    assert count(services.sessions, Reading) == 2
 
 
 def test_devices_and_facilities_are_registered_on_first_sight(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -122,8 +123,9 @@ def test_silence_after_the_given_number_of_heartbeats() -> None:
 def test_rule_state_survives_json() -> None:
     profile = pump()
     verdict = feed(profile, reading(0, pressure=1.0, dry=True), reading(60, dry=False))
-    restored = RuleState.model_validate_json(verdict.state.model_dump_json())
+    restored = RuleState.from_json(json.dumps(verdict.state.to_json()))
     assert restored == verdict.state
+    assert RuleState.from_json(verdict.state.to_json()) == verdict.state
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,238 @@
+"""Batch identities and readings, each stored once: the idempotent half of the writer.
+
+A group's batch identities ``(gateway, epoch, seq)`` and readings go in with one
+``INSERT … ON CONFLICT DO NOTHING`` each, run for all rows at once. In the common case —
+nothing in the group was stored before — every row goes in, which the count of rows
+affected shows; then nothing more is asked. When the count falls short, something was
+stored before (a batch sent again, a reading in a new batch): :class:`Recheck` rolls the
+group back, and the writer does it again *carefully*, learning exactly which identities
+and readings are new (``RETURNING``), batch by batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    case,
+    exists,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+
+from cloud.db.models import Gateway, IngestedBatch, Reading
+from cloud.ingest.bulk import Codec, insert_ignoring_conflicts
+from device_profiles.protocol import Batch, Item
+
+log = logging.getLogger(__name__)
+
+BATCHES = cast(Table, IngestedBatch.__table__)
+READINGS = cast(Table, Reading.__table__)
+GATEWAYS = cast(Table, Gateway.__table__)
+
+ReadingKey = tuple[str, datetime]
+"""(item id, event time as stamped): what a reading is stored once by"""
+
+_CHUNK = 400
+
+
+class Recheck(Exception):
+    """Some of a group was stored before: store it again, carefully."""
+
+
+class Claims:
+    """Gateways, batch identities and readings of groups of batches, for one database."""
+
+    def __init__(self, codec: Codec) -> None:
+        self._codec = codec
+        dialect = codec.dialect
+        self._gateways: set[str] = set()
+        """gateways known to have a row (rows are never deleted)"""
+        self._new_gateway = insert_ignoring_conflicts(dialect, GATEWAYS)
+        batch_order = ("gateway_id", "epoch", "seq", "ingested_at", "items")
+        self._claim = codec.statement(
+            insert_ignoring_conflicts(dialect, BATCHES).values(
+                {name: bindparam(name) for name in batch_order}
+            ),
+            batch_order,
+        )
+        self._claim_returning = insert_ignoring_conflicts(dialect, BATCHES).returning(
+            BATCHES.c.gateway_id, BATCHES.c.epoch, BATCHES.c.seq
+        )
+        reading_order = (
+            "id",
+            "device_pk",
+            "ts",
+            "received_at",
+            "profile_version",
+            "metrics",
+            "faults",
+            "ts_suspect",
+        )
+        self.reading_columns = reading_order
+        self._store = codec.statement(
+            insert_ignoring_conflicts(dialect, READINGS).values(
+                {name: bindparam(name) for name in reading_order}
+            ),
+            reading_order,
+        )
+        self._store_returning = insert_ignoring_conflicts(dialect, READINGS)
+        last_seq = GATEWAYS.c.last_seq
+        self._advance = (
+            update(GATEWAYS)
+            .where(GATEWAYS.c.id == bindparam("b_id"), GATEWAYS.c.epoch == bindparam("b_epoch"))
+            .values(
+                last_seq=case(
+                    (or_(last_seq.is_(None), last_seq < bindparam("b_seq")), bindparam("b_seq")),
+                    else_=last_seq,
+                )
+            )
+        )
+
+    # ------------------------------------------------------------------ gateways
+
+    def gateways(self, connection: Connection, gateway_ids: Iterable[str], now: datetime) -> None:
+        """Make sure every gateway has its row (a gateway is registered on first sight)."""
+        new = sorted(set(gateway_ids) - self._gateways)
+        if not new:
+            return
+        rows = [{"id": g, "online": True, "counters": {}, "first_seen_at": now} for g in new]
+        connection.execute(self._new_gateway, rows)
+
+    def known_gateways(self, gateway_ids: Iterable[str]) -> None:
+        """After the commit: these gateways have their rows."""
+        self._gateways.update(gateway_ids)
+
+    def advance(self, connection: Connection, batches: Sequence[Batch]) -> None:
+        """Move each gateway's (epoch, last_seq) on for the batches claimed. An epoch seen
+        for the first time is the gateway's new one (it lost its data and started afresh);
+        a late batch of an earlier epoch is stored but moves nothing."""
+        seqs: dict[tuple[str, str], list[int]] = {}
+        for batch in batches:
+            seqs.setdefault((batch.gateway_id, batch.epoch), []).append(batch.seq)
+        for (gateway_id, epoch), numbers in seqs.items():
+            top = max(numbers)
+            moved = connection.execute(
+                self._advance, {"b_id": gateway_id, "b_epoch": epoch, "b_seq": top}
+            )
+            if moved.rowcount:
+                continue
+            seen_before = connection.scalar(
+                select(
+                    exists().where(
+                        BATCHES.c.gateway_id == gateway_id,
+                        BATCHES.c.epoch == epoch,
+                        BATCHES.c.seq.not_in(numbers),
+                    )
+                )
+            )
+            if not seen_before:
+                connection.execute(
+                    update(GATEWAYS)
+                    .where(GATEWAYS.c.id == gateway_id)
+                    .values(epoch=epoch, last_seq=top)
+                )
+
+    # ------------------------------------------------------------------ batch identities
+
+    def claim(self, connection: Connection, batches: Sequence[Batch], now: datetime) -> None:
+        """Claim every batch's identity; :class:`Recheck` if any was claimed before."""
+        ingested = self._codec.time(now)
+        rows = [(b.gateway_id, b.epoch, b.seq, ingested, len(b.items)) for b in batches]
+        if self._claim.run(connection, rows) != len(rows):
+            raise Recheck
+
+    def claim_carefully(
+        self, connection: Connection, batches: Sequence[Batch], now: datetime
+    ) -> list[bool]:
+        """Claim every batch's identity: for each batch, whether it is claimed now (a batch
+        sent again, or twice in the group, is not)."""
+        rows = [
+            {
+                "gateway_id": b.gateway_id,
+                "epoch": b.epoch,
+                "seq": b.seq,
+                "ingested_at": now,
+                "items": len(b.items),
+            }
+            for b in batches
+        ]
+        claimed: set[tuple[str, str, int]] = set()
+        for start in range(0, len(rows), _CHUNK):
+            returned = connection.execute(
+                self._claim_returning.values(rows[start : start + _CHUNK])
+            )
+            claimed.update(tuple(row) for row in returned)
+        found = []
+        for batch in batches:
+            identity = (batch.gateway_id, batch.epoch, batch.seq)
+            found.append(identity in claimed)
+            claimed.discard(identity)  # a second batch of that identity is a duplicate
+        return found
+
+    # ------------------------------------------------------------------ readings
+
+    def store(self, connection: Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Store readings (rows in :attr:`reading_columns` order); :class:`Recheck` if any
+        was stored before."""
+        if self._store.run(connection, rows) != len(rows):
+            raise Recheck
+
+    def store_carefully(
+        self, connection: Connection, items: Sequence[tuple[Item, int, bool]]
+    ) -> set[ReadingKey]:
+        """Store readings — (item, device_pk, ts_suspect) each — and say which are new."""
+        rows = [
+            {
+                "id": item.id,
+                "device_pk": device_pk,
+                "ts": item.ts,
+                "received_at": item.received_at,
+                "profile_version": item.profile_version,
+                "metrics": dict(item.metrics),
+                "faults": list(item.faults),
+                "ts_suspect": suspect,
+            }
+            for item, device_pk, suspect in items
+        ]
+        new: set[ReadingKey] = set()
+        for start in range(0, len(rows), _CHUNK):
+            statement = self._store_returning.values(rows[start : start + _CHUNK])
+            returned = connection.execute(statement.returning(READINGS.c.id, READINGS.c.ts))
+            new.update((row[0], row[1]) for row in returned)
+        return new
+
+    @staticmethod
+    def stored(connection: Connection, keys: set[ReadingKey]) -> set[ReadingKey]:
+        """Which of ``keys`` are stored already."""
+        found: set[ReadingKey] = set()
+        wanted = list(keys)
+        pair = tuple_(READINGS.c.id, READINGS.c.ts)
+        for start in range(0, len(wanted), _CHUNK):
+            query = select(READINGS.c.id, READINGS.c.ts).where(
+                pair.in_(wanted[start : start + _CHUNK])
+            )
+            found.update((row[0], row[1]) for row in connection.execute(query))
+        return found
+
+
+def reading_key(item: Item) -> ReadingKey:
+    return (item.id, item.ts)
+
+
+def warn_identity_reused(batch: Batch) -> None:
+    log.warning(
+        "batch %s/%s/%d came again with readings not stored before: the gateway reused a "
+        "batch identity for other items; storing them",
+        batch.gateway_id,
+        batch.epoch,
+        batch.seq,
+    )

@@ -1,0 +1,157 @@
+"""The stages of one ingest connection, overlapping: read, commit, acknowledge.
+
+- **read** (event loop): takes each message from the broker as it comes and validates it
+  at once (:meth:`Intake.read`), so parsing the next messages overlaps the commit under way;
+- **commit** (one worker thread, one group at a time): takes what has been read — up to
+  ``max_batches`` batches or ``max_readings`` readings, waiting at most ``wait`` after the
+  first for more — and stores it in one transaction. Under load a group is simply what
+  arrived while the previous one committed; when idle a message is committed at once;
+- **acknowledge** (event loop): once a group has committed, publishes each batch's
+  acknowledgement to its gateway, waits for the broker to have them all, then acknowledges
+  the group's messages to the broker, in the order they came — while the next group commits.
+
+Nothing is acknowledged before the commit that stored it. Whatever fails ends all three
+stages: messages not acknowledged are delivered again after the reconnect, and what was
+committed but not acknowledged comes back as a duplicate. A commit under way when the
+stages end is waited for, so that one writer thread at most ever runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from cloud.ingest import transport
+from cloud.ingest.intake import Incoming, Intake, Outcome
+from cloud.metrics import CloudMetrics
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class GroupPolicy:
+    """How many messages one transaction takes, and how long a group waits to fill."""
+
+    max_batches: int = 500
+    max_readings: int = 10_000
+    wait_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A message read from the broker, validated, waiting for its commit."""
+
+    message: transport.Message
+    incoming: Incoming
+
+
+Settle = Callable[[transport.IngestLink, list[Received]], Awaitable[list[Outcome]]]
+
+
+async def in_thread(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in a worker thread. Should the caller be cancelled meanwhile, the
+    call is still waited for (a commit cannot be stopped half-way, and the next one must
+    not start beside it)."""
+    call = asyncio.ensure_future(asyncio.to_thread(function, *args))
+    try:
+        return await asyncio.shield(call)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await call
+        raise
+
+
+class Pipeline:
+    """Read, commit and acknowledge on one connection until it ends or anything fails."""
+
+    def __init__(
+        self,
+        link: transport.IngestLink,
+        intake: Intake,
+        metrics: CloudMetrics,
+        policy: GroupPolicy,
+        settle: Settle,
+        on_progress: Callable[[], None],
+    ) -> None:
+        self._link = link
+        self._intake = intake
+        self._metrics = metrics
+        self._policy = policy
+        self._settle = settle
+        self._on_progress = on_progress
+        self._read: asyncio.Queue[Received] = asyncio.Queue()
+        self._done: asyncio.Queue[tuple[list[Received], list[Outcome]]] = asyncio.Queue()
+
+    async def run(self) -> None:
+        """Until a stage fails (its error is raised) or the connection ends (MqttError)."""
+        stages = [
+            asyncio.create_task(self._reading(), name="ingest-read"),
+            asyncio.create_task(self._committing(), name="ingest-commit"),
+            asyncio.create_task(self._acknowledging(), name="ingest-ack"),
+        ]
+        try:
+            finished, _ = await asyncio.wait(stages, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for stage in stages:
+                stage.cancel()
+            for stage in stages:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await stage
+        for stage in finished:
+            stage.result()  # the first failure, as it was
+        raise transport.MqttError("ingest stopped reading")  # pragma: no cover
+
+    async def _reading(self) -> None:
+        read, queue = self._intake.read, self._read
+        async for message in self._link.messages():
+            queue.put_nowait(Received(message, read(message.topic, message.payload)))
+
+    async def _committing(self) -> None:
+        while True:
+            group = await self._group()
+            started = time.perf_counter()
+            outcomes = await self._settle(self._link, group)
+            self._metrics.ingest_commit_seconds.observe(time.perf_counter() - started)
+            self._metrics.ingest_group_messages.observe(len(group))
+            self._done.put_nowait((group, outcomes))
+
+    async def _group(self) -> list[Received]:
+        """The next group: what has been read, up to the policy's bounds; at least one."""
+        queue, policy = self._read, self._policy
+        group = [await queue.get()]
+        readings = group[0].incoming.readings
+        deadline = time.monotonic() + policy.wait_s
+        while len(group) < policy.max_batches and readings < policy.max_readings:
+            if queue.empty():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    async with asyncio.timeout(left):
+                        received = await queue.get()
+                except TimeoutError:
+                    break
+            else:
+                received = queue.get_nowait()
+            group.append(received)
+            readings += received.incoming.readings
+        return group
+
+    async def _acknowledging(self) -> None:
+        link, metrics = self._link, self._metrics
+        while True:
+            group, outcomes = await self._done.get()
+            acks = [outcome.ack for outcome in outcomes if outcome.ack is not None]
+            if len(acks) == 1:
+                await link.publish_ack(acks[0])
+            elif acks:
+                await asyncio.gather(*(link.publish_ack(ack) for ack in acks))
+            for ack in acks:
+                metrics.acks.labels(result=ack.result).inc()
+            for received in group:
+                link.ack(received.message)
+            self._on_progress()
