@@ -22,6 +22,7 @@ PREFIX = "linli/v1/gw"
 GATEWAY_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 EPOCH_PATTERN = r"^[0-9a-f]{8,32}$"
 MAX_BATCH_ITEMS = 1000
+MAX_BATCH_GAPS = 1000
 
 GatewayId = Annotated[str, Field(pattern=GATEWAY_ID_PATTERN)]
 
@@ -106,20 +107,59 @@ class Item(BaseModel):
         description="its faults differ from its device's previous item (a fault starts or "
         "clears): sent ahead of bulk telemetry",
     )
+    ts_suspect: bool = Field(
+        default=False,
+        description="ts lay further ahead of received_at than the gateway's allowed clock "
+        "skew: the device's clock is wrong, so the reading is judged by received_at",
+    )
 
     @classmethod
     def from_decoded(
-        cls, decoded: Decoded, received_at: datetime, *, alarm: bool, item_id: str | None = None
+        cls,
+        decoded: Decoded,
+        received_at: datetime,
+        *,
+        alarm: bool,
+        item_id: str | None = None,
+        ts_suspect: bool = False,
     ) -> Item:
         return cls(
             id=item_id or new_item_id(),
             received_at=received_at,
             alarm=alarm,
+            ts_suspect=ts_suspect,
             **decoded.model_dump(),
         )
 
 
 Epoch = Annotated[str, Field(pattern=EPOCH_PATTERN)]
+
+GapReason = Literal["disk_budget", "disk_full"]
+"""Why a gateway dropped readings: its outbox reached its disk budget, or the disk itself
+was full."""
+
+
+class DataGap(BaseModel):
+    """Readings of one device that a gateway had to drop, said once: a data-gap record.
+
+    It travels in a :class:`Batch` ahead of bulk telemetry, as alarms do, and ``id`` makes
+    storing it idempotent. Readings of the device stamped between ``first_ts`` and
+    ``last_ts`` that the cloud holds (alarms, which are never dropped) were kept."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[
+        str,
+        Field(min_length=8, max_length=64, description="unique id, fixed when recorded"),
+    ]
+    device_id: Annotated[str, Field(min_length=1, max_length=128)]
+    first_ts: datetime = Field(description="event time of the earliest reading dropped")
+    last_ts: datetime = Field(description="event time of the latest reading dropped")
+    items: Annotated[int, Field(ge=1, description="readings dropped")]
+    reason: GapReason = Field(
+        description="disk_budget: the outbox reached its budget and dropped its oldest "
+        "telemetry; disk_full: the disk itself was full"
+    )
 
 
 class Batch(BaseModel):
@@ -134,17 +174,26 @@ class Batch(BaseModel):
     seq: Annotated[int, Field(ge=0)]
     sent_at: datetime
     items: Annotated[list[Item], Field(max_length=MAX_BATCH_ITEMS)]
+    gaps: Annotated[list[DataGap], Field(max_length=MAX_BATCH_GAPS)] = Field(
+        default=[], description="data-gap records: readings the gateway had to drop"
+    )
 
 
 def batch_payload(
-    gateway_id: str, epoch: str, seq: int, sent_at: datetime, items: Sequence[str]
+    gateway_id: str,
+    epoch: str,
+    seq: int,
+    sent_at: datetime,
+    items: Sequence[str],
+    gaps: Sequence[str] = (),
 ) -> bytes:
-    """The JSON of a :class:`Batch` whose items are already JSON text (as a gateway keeps
-    them), without parsing them again."""
+    """The JSON of a :class:`Batch` whose items (and data gaps) are already JSON text (as a
+    gateway keeps them), without parsing them again. ``gaps`` is left out when empty."""
     head = Batch(gateway_id=gateway_id, epoch=epoch, seq=seq, sent_at=sent_at, items=[])
-    envelope = head.model_dump_json()
+    envelope = head.model_dump_json(exclude={"gaps"})
     assert envelope.endswith('"items":[]}')
-    return (envelope[: -len("]}")] + ",".join(items) + "]}").encode("utf-8")
+    tail = f'],"gaps":[{",".join(gaps)}]}}' if gaps else "]}"
+    return (envelope[: -len("]}")] + ",".join(items) + tail).encode("utf-8")
 
 
 class BatchAck(BaseModel):

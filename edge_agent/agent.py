@@ -6,10 +6,14 @@
   in, acknowledged once committed to the outbox; commands out;
 - :class:`~edge_agent.intake.Intake` — a device message decoded with its profile, judged by
   its rules and stamped as an item (or dead-lettered);
-- :class:`~edge_agent.outbox.Outbox` — where items wait, on disk, until the cloud has them;
+- :class:`~edge_agent.outbox.Outbox` — where items wait, on disk, until the cloud has them,
+  within a disk budget (what it drops is said in data-gap records);
 - :class:`~edge_agent.cloud_link.CloudLink` — batches to the cloud broker (alarms first),
   deleted from the outbox on the cloud's acknowledgement; commands from it; the status;
 - :class:`~edge_agent.commands.CommandRelay` — commands checked and routed to devices.
+
+Every ``status_file_interval_s`` the agent writes ``DATA_DIR/status.json`` (in a worker
+thread, replaced at once) for ``linli edge status``.
 
 Profiles: every ``profiles_poll_s`` the site's profile directories are checked; when a
 file was added, changed or removed the catalogue is loaded anew in a worker thread and, if
@@ -23,21 +27,31 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
+import time
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
 from device_profiles import Catalogue, ProfileError, ProfileIssue
 from device_profiles.protocol import Item
+from edge_agent.budget import MB, Budget
 from edge_agent.cloud_link import CloudLink
 from edge_agent.commands import CommandRelay
 from edge_agent.config import EdgeSettings
 from edge_agent.deadletter import DeadLetters
-from edge_agent.intake import DeviceRoutes, Intake
+from edge_agent.intake import DeviceRoutes, Intake, MemoryLimits
 from edge_agent.local_link import LocalLink
 from edge_agent.outbox import Entry, Outbox
 from edge_agent.profiles import ProfileWatcher, compare
-from edge_agent.status import Counters
+from edge_agent.status import (
+    RECENT_DEVICES_S,
+    STATUS_FILE,
+    Counters,
+    StatusFile,
+    backlog_figures,
+    write_status,
+)
 from edge_agent.tasks import wait_all, wait_event
 from plumbing.mqtt import Message
 
@@ -53,14 +67,28 @@ class EdgeAgent:
 
     def __init__(self, settings: EdgeSettings, catalogue: Catalogue) -> None:
         self.settings = settings
-        self.outbox = Outbox(settings.data_dir / "outbox.db", sync=settings.outbox_sync)
+        self.outbox = Outbox(
+            settings.data_dir / "outbox.db",
+            sync=settings.outbox_sync,
+            limits=Budget(settings.outbox_budget_mb * MB, settings.outbox_alarm_share),
+        )
         self.dead_letters = DeadLetters(
             settings.data_dir / "deadletter.jsonl", max_bytes=settings.deadletter_max_bytes
         )
         self.stats = Counters()
         self._stop = asyncio.Event()
-        routes = DeviceRoutes()
-        self.intake = Intake(settings.gateway_id, catalogue, self.dead_letters, self.stats, routes)
+        memory = MemoryLimits(settings.device_memory_max, settings.device_memory_idle_s)
+        routes = DeviceRoutes(memory)
+        self.routes = routes
+        self.intake = Intake(
+            settings.gateway_id,
+            catalogue,
+            self.dead_letters,
+            self.stats,
+            routes,
+            max_clock_skew_s=settings.max_clock_skew_s,
+            limits=memory,
+        )
         self.commands = CommandRelay(
             settings.gateway_id, routes, self.dead_letters, self.stats, catalogue
         )
@@ -82,6 +110,7 @@ class EdgeAgent:
             stop=self._stop,
         )
         self._started = False
+        self._started_at = datetime.now(UTC)
         self._task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ state
@@ -93,14 +122,39 @@ class EdgeAgent:
 
     @property
     def counters(self) -> dict[str, int]:
-        """A snapshot of every counter, as published in the gateway status."""
+        """A snapshot of every counter and figure, as published in the gateway status:
+        what the agent did since it started; what the outbox holds (per priority, the age of
+        its oldest item, its size and budget) and ever dropped (cumulative, across restarts);
+        the uplink; the devices heard from recently and held in memory."""
         values = self.stats.snapshot()
         values["dead_letters"] = self.dead_letters.total
+        values["dead_letters_unwritten"] = self.dead_letters.unwritten
         for category, count in sorted(self.dead_letters.by_category.items()):
             values[f"dead_letters_{category}"] = count
-        values["items_waiting"] = len(self.outbox)
-        values["items_in_flight"] = self.outbox.in_flight
+        values.update(
+            backlog_figures(self.outbox.backlog, self.outbox.limits.max_bytes, time.time())
+        )
+        devices = self.intake.devices
+        values["uplink_connected"] = int(self.cloud.ready.is_set())
+        values["devices_heard_recently"] = devices.set_within(RECENT_DEVICES_S)
+        values["devices_in_memory"] = len(devices)
+        values["devices_forgotten"] = devices.forgotten
         return values
+
+    def status_file(self, *, running: bool = True) -> StatusFile:
+        """What ``DATA_DIR/status.json`` says now."""
+        return StatusFile(
+            gateway_id=self.settings.gateway_id,
+            pid=os.getpid(),
+            running=running,
+            started_at=self._started_at,
+            written_at=datetime.now(UTC),
+            interval_s=self.settings.status_file_interval_s,
+            uplink=self.cloud.ready.is_set(),
+            uplink_since=self.cloud.since,
+            local=self.local.ready.is_set(),
+            counters=self.counters,
+        )
 
     @property
     def local_subscriptions(self) -> frozenset[str]:
@@ -200,7 +254,9 @@ class EdgeAgent:
         try:
             await self._run()
         finally:
+            await self._write_status(running=False)
             await self.outbox.close()
+            await asyncio.to_thread(self.dead_letters.close, self.settings.shutdown_timeout_s)
 
     async def _run(self) -> None:
         watcher = self._profile_watcher()
@@ -220,6 +276,7 @@ class EdgeAgent:
         }
         if watcher is not None:
             loops.add(asyncio.create_task(self._watch_profiles(watcher), name="edge-profiles"))
+        loops.add(asyncio.create_task(self._report_status(), name="edge-status-file"))
         stopped = asyncio.create_task(self._stop.wait(), name="edge-stop")
         try:
             await asyncio.wait({*loops, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -278,6 +335,21 @@ class EdgeAgent:
         if ready not in done and self._task is not None:
             self._task.result()
             raise RuntimeError("the edge agent stopped before it was ready")
+
+    # ------------------------------------------------------------------ status file
+
+    async def _report_status(self) -> None:
+        """Write the status file now and every ``status_file_interval_s``, until stopped."""
+        while not self._stop.is_set():
+            await self._write_status(running=True)
+            await wait_event(self._stop, self.settings.status_file_interval_s)
+
+    async def _write_status(self, *, running: bool) -> None:
+        path = self.settings.data_dir / STATUS_FILE
+        try:
+            await asyncio.to_thread(write_status, path, self.status_file(running=running))
+        except OSError as exc:
+            log.warning("cannot write the status file %s: %s", path, exc)
 
     # ------------------------------------------------------------------ profiles
 

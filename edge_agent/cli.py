@@ -1,4 +1,4 @@
-"""``linli edge``: run the edge agent on a community gateway.
+"""``linli edge``: run the edge agent on a community gateway, and see how it is doing.
 
 Every option is a setting of :class:`~edge_agent.config.EdgeSettings`: an option given
 overrides its ``LINLI_EDGE_*`` environment variable, which overrides the default.
@@ -7,14 +7,16 @@ overrides its ``LINLI_EDGE_*`` environment variable, which overrides the default
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from edge_agent.config import EdgeSettings
+from edge_agent.config import EdgeDataSettings, EdgeSettings
 from plumbing.settings import LogLevel, SettingsOptions, configure_logging
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ def edge() -> None:
 
 
 OPTIONS = SettingsOptions(EdgeSettings, program="linli edge")
+STATUS_OPTIONS = SettingsOptions(EdgeDataSettings, program="linli edge status")
 
 
 @app.command(
@@ -127,6 +130,39 @@ def run(
     except OutboxError as exc:
         typer.echo(f"linli edge: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+@app.command(
+    help="Show how the gateway is doing: backlog per priority (alarms, telemetry, in "
+    "flight, data gaps), the age of the oldest item, the disk used against the budget, what "
+    "was ever dropped, the uplink, and the devices heard from recently.\n\n"
+    "Reads the outbox (DATA_DIR/outbox.db, read-only) and the status file the agent writes "
+    "every few seconds (DATA_DIR/status.json), so it works while the agent runs and after "
+    "it stopped. Exit code 0: the agent runs; 3: it does not; 1: nothing to read in DATA_DIR.",
+)
+def status(
+    data_dir: Annotated[
+        Path | None,
+        STATUS_OPTIONS.option("data_dir", "--data-dir", metavar="DIR", file_okay=False),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print every figure as one JSON object.")
+    ] = False,
+) -> None:
+    """Print the gateway's status from its data directory."""
+    from edge_agent.report import read_report, render
+
+    settings = STATUS_OPTIONS.build(data_dir=data_dir)
+    try:
+        report = read_report(settings.data_dir)
+    except sqlite3.Error as exc:
+        typer.echo(f"linli edge status: cannot read the outbox: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if report.backlog is None and report.status is None:
+        typer.echo(f"linli edge status: nothing to read in {settings.data_dir}", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(report.figures(), indent=1) if as_json else render(report))
+    raise typer.Exit(0 if report.running else 3)
 
 
 async def _serve(agent: EdgeAgent) -> None:

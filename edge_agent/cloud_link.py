@@ -7,6 +7,9 @@ outbox only when the cloud's :class:`~device_profiles.protocol.BatchAck` for it 
 which the cloud sends after its database transaction; a broker's PUBACK deletes nothing. A
 batch not acknowledged within ``ack_timeout_s`` is sent again, and at every connect every
 unacknowledged batch is, with the same identity and items (the cloud stores each once).
+Data-gap records go like alarms: at once, in the next batch. An outbox that cannot be read
+or written ends the connection, which is made again with backoff (and everything
+unacknowledged sent again).
 
 It also takes commands for this gateway, and publishes a retained
 :class:`~device_profiles.protocol.GatewayStatus`: online with the agent's counters at connect
@@ -33,7 +36,7 @@ from device_profiles.protocol import (
     status_topic,
 )
 from edge_agent.config import EdgeSettings
-from edge_agent.outbox import Outbox, OutgoingBatch
+from edge_agent.outbox import Outbox, OutboxError, OutgoingBatch
 from edge_agent.status import Counters
 from edge_agent.tasks import first_to_finish, wait_event
 from plumbing.backoff import Backoff
@@ -70,6 +73,8 @@ class CloudLink:
         self._in_flight: dict[int, tuple[OutgoingBatch, bytes, float]] = {}
         self.ready = asyncio.Event()
         """Set while connected, subscribed, with the online status sent."""
+        self.since = datetime.now(UTC)
+        """When the link last went up or down."""
 
     def wake(self) -> None:
         """Something was queued (or stopping began): look at the outbox again."""
@@ -103,7 +108,7 @@ class CloudLink:
                     self._counters.cloud_connects += 1
                     await self._publish_status(client, online=True)
                     backoff.reset()
-                    self.ready.set()
+                    self._up(True)
                     log.info("cloud broker %s: connected, status online", client.name)
                     await self._session(client)
                     return
@@ -111,10 +116,20 @@ class CloudLink:
                 log.warning(
                     "cloud broker: %s; %d items wait", exc or "timed out", len(self._outbox)
                 )
+            except OutboxError as exc:
+                log.error("%s: connecting to the cloud again", exc)
             finally:
-                self.ready.clear()
+                self._up(False)
             if not self._stop.is_set():
                 await wait_event(self._stop, backoff.next())
+
+    def _up(self, up: bool) -> None:
+        if up != self.ready.is_set():
+            self.since = datetime.now(UTC)
+        if up:
+            self.ready.set()
+        else:
+            self.ready.clear()
 
     async def _session(self, client: Client) -> None:
         """Send, take acknowledgements and commands, report status; until stopped and
@@ -160,7 +175,11 @@ class CloudLink:
             await self._send(client, batch)
             self._counters.batches_sent += 1
             log.debug(
-                "sent batch seq=%d: %d items, %d alarms", batch.seq, len(batch.items), batch.alarms
+                "sent batch seq=%d: %d items, %d alarms, %d data gaps",
+                batch.seq,
+                len(batch.items),
+                batch.alarms,
+                len(batch.gaps),
             )
 
     async def _next_batch(self) -> OutgoingBatch | None:
@@ -173,13 +192,14 @@ class CloudLink:
         while True:
             self._wakeup.clear()
             stopping = self._stop.is_set()
-            waiting = outbox.pending_alarms + outbox.pending_bulk
+            waiting = outbox.pending_alarms + outbox.pending_bulk + outbox.pending_gaps
             if stopping and not waiting and not self._in_flight:
                 return None
             timeout: float | None = None
             if waiting and len(self._in_flight) < settings.batches_in_flight:
                 age = outbox.oldest_bulk_age()
-                due = stopping or outbox.pending_alarms or outbox.pending_bulk >= limit
+                urgent = outbox.pending_alarms or outbox.pending_gaps
+                due = stopping or urgent or outbox.pending_bulk >= limit
                 if due or (age is not None and age >= settings.batch_linger_s):
                     batch = await outbox.next_batch(limit)
                     if batch is not None:
@@ -220,6 +240,7 @@ class CloudLink:
         self._counters.batches_confirmed += 1
         self._counters.items_forwarded += removed
         self._counters.alarms_forwarded += batch.alarms if batch is not None else 0
+        self._counters.gaps_forwarded += len(batch.gaps) if batch is not None else 0
         if ack.result == "rejected":
             self._counters.batches_rejected += 1
             log.error(

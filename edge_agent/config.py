@@ -17,14 +17,24 @@ from edge_agent.outbox import RECENT_MESSAGES, Sync
 from plumbing.settings import Host, LogLevel, LogLevelSetting, Port, ProfilesDirs
 
 
-class EdgeSettings(BaseSettings):
+class EdgeDataSettings(BaseSettings):
+    """Where a gateway's edge agent keeps its data: all that ``linli edge status`` needs."""
+
+    model_config = SettingsConfigDict(env_prefix="LINLI_EDGE_", extra="forbid")
+
+    data_dir: Path = Field(
+        Path("var/edge"),
+        description="directory for the outbox database, the dead-letter log and the status "
+        "file; created if missing",
+    )
+
+
+class EdgeSettings(EdgeDataSettings):
     """Everything a gateway's edge agent needs to know; env prefix ``LINLI_EDGE_``.
 
     List-valued settings (``LINLI_EDGE_PROFILES_DIRS``) are given as JSON in the
     environment, e.g. ``'["/etc/linli/profiles"]'``.
     """
-
-    model_config = SettingsConfigDict(env_prefix="LINLI_EDGE_", extra="forbid")
 
     gateway_id: Annotated[
         str,
@@ -38,10 +48,6 @@ class EdgeSettings(BaseSettings):
         "127.0.0.1", description="host of the cloud MQTT broker that batches go to"
     )
     cloud_port: Port = Field(1883, description="port of the cloud MQTT broker")
-    data_dir: Path = Field(
-        Path("var/edge"),
-        description="directory for the outbox database and the dead-letter log; created if missing",
-    )
     profiles_dirs: ProfilesDirs
     profiles_poll_s: Annotated[
         float,
@@ -58,6 +64,40 @@ class EdgeSettings(BaseSettings):
         "full",
         description="full: every outbox commit survives a power cut (an fsync each); normal: "
         "only a crash of the agent, which is faster on slow storage",
+    )
+    outbox_budget_mb: Annotated[int, Field(ge=1)] = Field(
+        1024,
+        description="disk space, in MiB, that readings waiting in the outbox may take; past "
+        "it the oldest telemetry is dropped and reported to the cloud as data gaps. 1 GiB "
+        "is a small share of a Raspberry Pi's SD card (16 GB and up, with the system on it) "
+        "and holds about two million readings: days of a community's telemetry behind a "
+        "cut uplink. The database file stays about this size once it has been full",
+    )
+    outbox_alarm_share: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.1,
+        description="share of outbox_budget_mb kept for alarms: telemetry may fill the rest, "
+        "alarms all of it, and no alarm is ever dropped to make room for telemetry",
+    )
+    max_clock_skew_s: Annotated[float, Field(ge=0)] = Field(
+        300.0,
+        description="a reading stamped more than this far ahead of its receipt comes from a "
+        "device whose clock is wrong: it is flagged (ts_suspect), counted, and judged by the "
+        "time it was received",
+    )
+    device_memory_max: Annotated[int, Field(ge=1)] = Field(
+        10_000,
+        description="devices the agent remembers in memory (rule state, last reading, route "
+        "for commands), the least recently heard forgotten first; a community has hundreds "
+        "to a few thousand",
+    )
+    device_memory_idle_s: Annotated[float, Field(gt=0)] = Field(
+        86_400.0,
+        description="a device not heard from this long is forgotten from memory (not from "
+        "the outbox); its next reading starts its rules afresh",
+    )
+    status_file_interval_s: Annotated[float, Field(gt=0)] = Field(
+        5.0,
+        description="how often the agent writes DATA_DIR/status.json for 'linli edge status'",
     )
     commit_max_messages: Annotated[int, Field(ge=1)] = Field(
         500, description="device messages committed to the outbox in one transaction at most"

@@ -8,24 +8,36 @@ bulk telemetry. A reading that is no news — within the profile's deadbands, wi
 faults, less than half a heartbeat after the last one forwarded — is not forwarded (report
 by exception). A message that cannot be decoded goes to the dead-letter log with its reason.
 
+**Bad clocks.** A reading stamped more than ``max_clock_skew_s`` ahead of its receipt comes
+from a device whose clock is wrong: its item keeps the device's stamp but is flagged
+(``ts_suspect``), counted, and judged by its receipt time — so one reading stamped in 2100
+cannot make every later reading look out of order and freeze what the rules remember.
+
 An item's id is fixed here. A reading the device stamped with its own time gets the id of
 the very message (:func:`~device_profiles.protocol.reading_id` of gateway, topic and
 payload), so the same message delivered or published again is the same item; any other
 reading gets a fresh random id.
+
+What is remembered per device (and which profile each topic belongs to) is bounded
+(:mod:`edge_agent.memory`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import ValidationError
 
-from device_profiles import Catalogue, DecodeError, Profile, evaluate
-from device_profiles.decode import match_topic
-from device_profiles.protocol import Item, reading_id
+from device_profiles import Catalogue, DecodeError, Profile, decode, evaluate
+from device_profiles.decode import Decoded, match_topic
+from device_profiles.protocol import Item, new_item_id, reading_id
 from device_profiles.rules import RuleState, is_news
+from device_profiles.schema import Scalar
 from edge_agent.deadletter import DeadLetters
+from edge_agent.memory import Recency
 from edge_agent.status import Counters
 from plumbing.issues import validation_summary
 
@@ -36,25 +48,66 @@ INTERNAL_TRACEBACKS = 3  # tracebacks logged for unexpected decoding errors; the
 DeviceKey = tuple[str, str]
 """(profile id, device id)."""
 
+MAX_DEVICE_ID = 128
+"""The protocol's limit on a device id (``Item.device_id``)."""
+
+Route = tuple[str, dict[str, str]]
+"""(profile id, the device topic's other placeholders)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryLimits:
+    """How many devices the agent remembers, and for how long after it last heard one."""
+
+    max_devices: int = 10_000
+    idle_s: float = 86_400.0
+
 
 class DeviceRoutes:
-    """How to reach each device heard from: its profile and its topic's other placeholders,
-    which a command to it needs."""
+    """How to reach each device heard from recently: its profile and its topic's other
+    placeholders, which a command to it needs."""
 
-    def __init__(self) -> None:
-        self._routes: dict[str, tuple[str, dict[str, str]]] = {}
+    def __init__(self, limits: MemoryLimits = MemoryLimits()) -> None:
+        self._routes: Recency[str, Route] = Recency(limits.max_devices, limits.idle_s)
+
+    def __len__(self) -> int:
+        return len(self._routes)
 
     def remember(self, catalogue: Catalogue, profile_id: str, topic: str, device_id: str) -> None:
         known = self._routes.get(device_id)
-        if known is not None and known[0] == profile_id:
-            return
-        matched = match_topic(catalogue[profile_id], topic)
-        others = {k: v for k, v in (matched[1] if matched else {}).items() if k != "device_id"}
-        self._routes[device_id] = (profile_id, others)
+        if known is None or known[0] != profile_id:
+            matched = match_topic(catalogue[profile_id], topic)
+            placeholders = matched[1] if matched else {}
+            known = (profile_id, {k: v for k, v in placeholders.items() if k != "device_id"})
+        self._routes.set(device_id, known)
 
-    def get(self, device_id: str) -> tuple[str, dict[str, str]] | None:
-        """(profile id, placeholders) of ``device_id``; None if never heard from."""
+    def get(self, device_id: str) -> Route | None:
+        """(profile id, placeholders) of ``device_id``; None if not heard from lately."""
         return self._routes.get(device_id)
+
+
+class _Device:
+    """What the agent remembers of one device between its readings."""
+
+    __slots__ = ("faults", "last", "state")
+
+    def __init__(self) -> None:
+        self.state: RuleState | None = None
+        """What its duration and rate rules remember, so that an alarm the cloud will raise
+        is recognised here too and sent ahead of bulk telemetry."""
+        self.faults: frozenset[str] = frozenset()
+        """The faults active after its previous item: a change makes an alarm."""
+        self.last: Item | None = None
+        """The last reading forwarded, for report by exception."""
+
+
+@dataclass(frozen=True, slots=True)
+class _AtReceipt:
+    """A reading as the rules see it when its own time cannot be trusted."""
+
+    ts: datetime
+    metrics: Mapping[str, Scalar]
+    faults: tuple[str, ...]
 
 
 class Intake:
@@ -67,46 +120,67 @@ class Intake:
         dead_letters: DeadLetters,
         counters: Counters,
         routes: DeviceRoutes,
+        *,
+        max_clock_skew_s: float = 300.0,
+        limits: MemoryLimits = MemoryLimits(),
     ) -> None:
-        self.catalogue = catalogue
         self._gateway_id = gateway_id
         self._dead_letters = dead_letters
         self._counters = counters
         self._routes = routes
-        # what duration and rate rules remember, so that an alarm the cloud will raise is
-        # recognised here too and sent ahead of bulk telemetry
-        self._rule_states: dict[DeviceKey, RuleState] = {}
-        # the last reading forwarded, for report by exception
-        self._last_forwarded: dict[DeviceKey, Item] = {}
-        # the faults of each device's previous item: a change makes an alarm
-        self._last_faults: dict[DeviceKey, frozenset[str]] = {}
+        self._max_skew_s = max_clock_skew_s
+        self.devices: Recency[DeviceKey, _Device] = Recency(limits.max_devices, limits.idle_s)
+        """What is remembered of each device heard from lately."""
+        # which profile each topic is of: looked up once per topic, not per message
+        self.topics: Recency[str, Profile] = Recency(limits.max_devices, limits.idle_s)
+        self._catalogue = catalogue
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The profiles messages are decoded with."""
+        return self._catalogue
+
+    @catalogue.setter
+    def catalogue(self, catalogue: Catalogue) -> None:
+        self._catalogue = catalogue
+        self.topics.clear()
 
     def accept(self, topic: str, payload: bytes, received_at: datetime) -> Item | None:
         """The item for one device message; None for a dead letter or a reading that is no
         news."""
         self._counters.messages_received += 1
-        catalogue = self.catalogue
+        catalogue = self._catalogue
         try:
-            decoded = catalogue.decode(topic, payload, received_at)
-            key = (decoded.profile, decoded.device_id)
-            profile = catalogue[decoded.profile]
-            self._routes.remember(catalogue, decoded.profile, topic, decoded.device_id)
-            verdict = evaluate(profile, decoded, self._rule_states.get(key))
-            self._rule_states[key] = verdict.state
+            profile = self._profile_for(topic)
+            decoded = decode(profile, topic, payload, received_at)
+            key = (profile.id, decoded.device_id)
+            self._routes.remember(catalogue, profile.id, topic, decoded.device_id)
+            device = self.devices.get(key) or _Device()
+            suspect = (decoded.ts - received_at).total_seconds() > self._max_skew_s
+            if suspect:
+                self._counters.readings_clock_ahead += 1
+                judged = _AtReceipt(received_at, decoded.metrics, decoded.faults)
+                verdict = evaluate(profile, judged, device.state)
+            else:
+                verdict = evaluate(profile, decoded, device.state)
+            device.state = verdict.state
             faults = frozenset(verdict.faults)
-            alarm = faults != self._last_faults.get(key, frozenset())
-            self._last_faults[key] = faults
+            alarm = faults != device.faults
+            device.faults = faults
+            self.devices.set(key, device)
             stamped = profile.decode.timestamp is not None and decoded.ts != received_at
             item_id = reading_id(self._gateway_id, topic, payload) if stamped else None
-            item = Item.from_decoded(decoded, received_at, alarm=alarm, item_id=item_id)
-            if self._no_news(profile, key, item):
+            item = make_item(decoded, received_at, alarm=alarm, item_id=item_id, suspect=suspect)
+            if self._no_news(profile, device.last, item):
                 self._counters.readings_within_deadband += 1
                 return None
-            self._last_forwarded[key] = item
+            device.last = item
             return item
         except DecodeError as exc:
             known = catalogue.profile_for_topic(topic) is not None
             self._dead_letter(topic, payload, "decode" if known else "unknown_topic", exc.reason)
+        except ItemError as exc:
+            self._dead_letter(topic, payload, "decode", str(exc))
         except ValidationError as exc:
             self._dead_letter(topic, payload, "decode", validation_summary(exc, root="payload"))
         except Exception as exc:  # a bad message must never stop the agent
@@ -115,13 +189,56 @@ class Intake:
             self._dead_letter(topic, payload, "internal", f"{type(exc).__name__}: {exc}")
         return None
 
+    def _profile_for(self, topic: str) -> Profile:
+        """The profile whose topics ``topic`` is one of; DecodeError if there is none."""
+        profile = self.topics.get(topic)
+        if profile is None:
+            profile = self._catalogue.profile_for_topic(topic)
+            if profile is None:
+                raise DecodeError(f"no profile claims topic {topic!r}")
+        self.topics.set(topic, profile)
+        return profile
+
     def _dead_letter(self, topic: str, payload: bytes, category: str, reason: str) -> None:
         self._dead_letters.record(topic=topic, payload=payload, category=category, reason=reason)
 
-    def _no_news(self, profile: Profile, key: DeviceKey, item: Item) -> bool:
-        last = self._last_forwarded.get(key)
+    @staticmethod
+    def _no_news(profile: Profile, last: Item | None, item: Item) -> bool:
         if last is None or last.faults != item.faults or item.alarm != last.alarm:
             return False
         if (item.received_at - last.received_at).total_seconds() >= profile.heartbeat_s / 2:
             return False
         return not is_news(profile, last.metrics, item.metrics)
+
+
+class ItemError(ValueError):
+    """A decoded reading that cannot be an item of the protocol."""
+
+
+def make_item(
+    decoded: Decoded,
+    received_at: datetime,
+    *,
+    alarm: bool,
+    item_id: str | None = None,
+    suspect: bool = False,
+) -> Item:
+    """The item of a decoded reading, as ``Item.from_decoded`` makes it but without
+    validating again what its decoding validated (twice as fast, on the hot path); the one
+    limit of the protocol a decoding does not hold, the device id's length, is checked
+    here (ItemError)."""
+    if len(decoded.device_id) > MAX_DEVICE_ID:
+        raise ItemError(f"device_id: longer than {MAX_DEVICE_ID} characters")
+    return Item.model_construct(
+        id=item_id or new_item_id(),
+        device_id=decoded.device_id,
+        device_type=decoded.device_type,
+        profile=decoded.profile,
+        profile_version=decoded.profile_version,
+        ts=decoded.ts,
+        received_at=received_at,
+        metrics=decoded.metrics,
+        faults=decoded.faults,
+        alarm=alarm,
+        ts_suspect=suspect,
+    )

@@ -7,21 +7,27 @@ change, new filters subscribed before old ones go so that a pattern that moves l
 nothing — and relays the commands waiting in the :class:`~edge_agent.commands.CommandRelay`.
 
 A device message is acknowledged to the broker only once what the agent made of it is
-committed to the outbox: messages are staged as they come and committed in groups (one
-transaction for up to ``commit_max_messages``), then acknowledged. The broker sends at most
-``local_receive_maximum`` messages ahead of those acknowledgements, so the agent never holds
-more than that, and a message the agent had not acknowledged when it died is delivered again.
+committed to the outbox (or recorded there as dropped, in a data gap): messages are staged
+as they come and committed in groups (one transaction for up to ``commit_max_messages``),
+then acknowledged. An outbox that cannot be written (a full disk with nothing left to drop,
+an I/O error) leaves them staged and unacknowledged, and is tried again with backoff. The
+broker should send at most ``local_receive_maximum`` messages ahead of those
+acknowledgements, and a message the agent had not acknowledged when it died is delivered
+again. A broker may send more (Mosquitto 2.0 does, once acknowledgements flow), so the agent
+also stops reading while it holds that many messages uncommitted, and reads again once it
+holds half as many: what it holds in memory is bounded whatever the broker does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from edge_agent.commands import CommandRelay
 from edge_agent.config import EdgeSettings
-from edge_agent.outbox import Entry, OutboxError
+from edge_agent.outbox import Entry, OutboxError, OutboxFull
 from edge_agent.status import Counters
 from edge_agent.tasks import first_to_finish, wait_event
 from plumbing.backoff import Backoff
@@ -55,7 +61,8 @@ class LocalLink:
         self._stop = stop
         self._wanted = frozenset(subscriptions)
         self._changed = asyncio.Event()
-        self._staged: list[tuple[Entry, Message, Client]] = []
+        self._staged: list[tuple[Entry, Message, _Connection]] = []
+        self._paused: Client | None = None
         self._has_staged = asyncio.Event()
         self._committing = asyncio.Lock()
         # distinct from the cloud link's, so that one broker can serve as both
@@ -95,6 +102,7 @@ class LocalLink:
         settings = self._settings
         backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s)
         while not self._stop.is_set():
+            connection = _Connection()
             try:
                 async with Client(
                     settings.local_host,
@@ -105,7 +113,9 @@ class LocalLink:
                     receive_maximum=settings.local_receive_maximum,
                     manual_ack=True,
                     keepalive_s=settings.keepalive_s,
+                    on_message=functools.partial(self._take, connection=connection),
                 ) as client:
+                    connection.client = client
                     try:
                         await self._serve(client)
                         backoff.reset()
@@ -133,16 +143,33 @@ class LocalLink:
             "kept" if client.session_present else "new",
         )
         await first_to_finish(
-            self._receive(client),
+            self._until_lost(client),
             self._commands.relay(client),
             self._follow(client),
             self._stop.wait(),
         )
 
-    async def _receive(self, client: Client) -> None:
-        async for message in client.messages():
-            self._staged.append((self._accept(message), message, client))
-            self._has_staged.set()
+    @staticmethod
+    async def _until_lost(client: Client) -> None:
+        reason = await client.wait_lost()
+        raise MqttError(f"{client.name}: connection lost: {reason}")
+
+    def _take(self, message: Message, connection: _Connection) -> None:
+        """Stage one device message as it arrives (in the event loop's thread, from the
+        connection's reader): what it makes is committed by the committer, then it is
+        acknowledged on ``connection``."""
+        self._staged.append((self._accept(message), message, connection))
+        self._has_staged.set()
+        client = connection.client
+        if len(self._staged) >= self._settings.local_receive_maximum and client is not None:
+            client.pause_reading()
+            self._paused = client
+
+    def _resume_reading(self) -> None:
+        paused = self._paused
+        if paused is not None and len(self._staged) <= self._settings.local_receive_maximum // 2:
+            paused.resume_reading()
+            self._paused = None
 
     async def _commit_continually(self) -> None:
         backoff = Backoff(*STORE_RETRY_S)
@@ -151,6 +178,8 @@ class LocalLink:
             try:
                 await self._commit_staged()
             except OutboxError as exc:
+                if isinstance(exc, OutboxFull):
+                    self._counters.outbox_full += 1
                 delay = backoff.next()
                 log.error("%s; %d messages wait, trying again in %.1f s", exc, self.staged, delay)
                 await asyncio.sleep(delay)
@@ -170,8 +199,10 @@ class LocalLink:
                 taken = self._staged[: self._settings.commit_max_messages]
                 await self._store([entry for entry, _, _ in taken])
                 del self._staged[: len(taken)]
-                for _, message, client in taken:
-                    client.ack(message)
+                for _, message, connection in taken:
+                    if connection.client is not None:
+                        connection.client.ack(message)
+                self._resume_reading()
             self._has_staged.clear()
 
     async def _follow(self, client: Client) -> None:
@@ -195,3 +226,14 @@ class LocalLink:
                     removed,
                 )
             await self._changed.wait()
+
+
+class _Connection:
+    """One connection to the local broker, known to the messages it delivered: they may
+    arrive (a kept session's queue, right after the broker's CONNACK) before the client
+    that receives them is handed over."""
+
+    __slots__ = ("client",)
+
+    def __init__(self) -> None:
+        self.client: Client | None = None

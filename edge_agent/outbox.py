@@ -1,14 +1,21 @@
 """The gateway's durable outbox: items wait here, on disk, until the cloud has stored them.
 
-A SQLite database in WAL mode (``<data_dir>/outbox.db``). A device message is acknowledged to
-the gateway broker only once its item is committed here (:meth:`Outbox.put`), and an item
-leaves only when the cloud says it committed the batch that carried it
-(:meth:`Outbox.confirm`) — a broker's PUBACK never deletes anything.
+A SQLite database in WAL mode (``<data_dir>/outbox.db``, :mod:`edge_agent.outbox_db`). A
+device message is acknowledged to the gateway broker only once its item is committed here
+(:meth:`Outbox.put`) — or recorded as dropped in a data gap — and an item leaves only when
+the cloud says it committed the batch that carried it (:meth:`Outbox.confirm`); a broker's
+PUBACK never deletes anything.
 
 - **Batches.** :meth:`Outbox.next_batch` takes the next items — alarms ahead of waiting
   telemetry, each alarm with its own device's earlier readings so that no device's readings
-  change order — and gives them their batch identity ``(epoch, seq)`` in the same
-  transaction, so a batch sent again after a timeout or a restart is the very same batch.
+  change order — with the waiting data-gap records, and gives them their batch identity
+  ``(epoch, seq)`` in the same transaction, so a batch sent again after a timeout or a
+  restart is the very same batch.
+- **Budget.** What the items take on disk is kept within a budget: past it the oldest
+  telemetry is dropped and said in data gaps (:mod:`edge_agent.budget`,
+  :mod:`edge_agent.gaps`). A full disk does the same; with nothing left to drop, ``put``
+  raises :class:`OutboxFull` and nothing is acknowledged until there is room. Whatever
+  fails, a transaction commits whole or not at all, so the outbox is never half-written.
 - **Epoch.** A random id made when the database is created: a gateway whose data directory
   was lost starts a new epoch, and its new batches cannot be mistaken for old ones.
 - **Redelivery.** The fingerprints of the last :data:`RECENT_MESSAGES` committed messages
@@ -16,15 +23,16 @@ leaves only when the cloud says it committed the batch that carried it
   again after a crash is recognised as one already committed.
 
 Every database call runs in one worker thread of the outbox's own, so the event loop never
-waits on the disk; what the forwarder looks at (counts, the oldest waiting item) is kept in
-memory and changed only in the event loop's thread.
+waits on the disk. That thread keeps the counts of what the outbox holds (a
+:class:`~edge_agent.outbox_db.Backlog`) and hands each new one to the event loop's thread,
+where the forwarder and the status read it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-import secrets
 import sqlite3
 import time
 from collections import deque
@@ -33,9 +41,36 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from device_profiles.protocol import Item, batch_payload
+from edge_agent import budget, gaps
+from edge_agent.budget import UNLIMITED, Budget
+from edge_agent.outbox_db import (
+    INSERT_ROWS,
+    ROW_OVERHEAD,
+    Backlog,
+    OutboxError,
+    OutboxFull,
+    Sync,
+    count,
+    insert_many,
+    known_before,
+    oldest_item,
+    oldest_waiting_bulk,
+    open_database,
+    transaction,
+)
+
+__all__ = [
+    "RECENT_MESSAGES",
+    "Entry",
+    "Outbox",
+    "OutboxError",
+    "OutboxFull",
+    "OutgoingBatch",
+    "Sync",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,29 +78,10 @@ RECENT_MESSAGES = 4096
 """Fingerprints of committed messages kept to recognise a redelivery: more than the gateway
 broker may deliver ahead of acknowledgements (the local link's receive maximum)."""
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS items (
-    pos INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    device TEXT NOT NULL,
-    alarm INTEGER NOT NULL,
-    queued_at REAL NOT NULL,
-    batch INTEGER,
-    body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS items_waiting ON items (alarm, pos) WHERE batch IS NULL;
-CREATE INDEX IF NOT EXISTS items_of_device ON items (device, pos) WHERE batch IS NULL;
-CREATE INDEX IF NOT EXISTS items_in_batch ON items (batch) WHERE batch IS NOT NULL;
-CREATE TABLE IF NOT EXISTS recent (slot INTEGER PRIMARY KEY, fingerprint BLOB NOT NULL);
-"""
+ROOM_ATTEMPTS = 4
+"""Times a commit that met a full disk is tried again, each after dropping telemetry."""
 
-Sync = Literal["full", "normal"]
 T = TypeVar("T")
-
-
-class OutboxError(Exception):
-    """The outbox database cannot be opened or used; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,23 +95,17 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class OutgoingBatch:
-    """Items taken for one batch, each as the JSON text it was stored as."""
+    """Items taken for one batch, each as the JSON text it was stored as, and the data-gap
+    records that go with them."""
 
     seq: int
     items: tuple[str, ...]
     alarms: int
+    gaps: tuple[str, ...] = ()
 
     def payload(self, gateway_id: str, epoch: str, sent_at: datetime) -> bytes:
         """The ``up/batch`` message (a :class:`device_profiles.protocol.Batch`)."""
-        return batch_payload(gateway_id, epoch, self.seq, sent_at, self.items)
-
-
-@dataclass(frozen=True, slots=True)
-class _Waiting:
-    alarms: int
-    bulk: int
-    in_flight: int
-    oldest_bulk: float | None
+        return batch_payload(gateway_id, epoch, self.seq, sent_at, self.items, self.gaps)
 
 
 class Outbox:
@@ -103,16 +113,20 @@ class Outbox:
 
     ``sync="full"`` makes every commit durable against a power cut (an fsync per commit);
     ``"normal"`` only against a crash of the process, which is faster on slow storage.
+    ``limits`` is the disk budget (none by default).
     """
 
-    def __init__(self, path: Path, *, sync: Sync = "full") -> None:
+    def __init__(self, path: Path, *, sync: Sync = "full", limits: Budget = UNLIMITED) -> None:
         self.path = path
+        self.limits = limits
         self._sync = sync
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="outbox")
         self._db: sqlite3.Connection | None = None
         self.epoch = ""
         """This outbox's epoch: part of every batch's identity."""
-        self._waiting = _Waiting(0, 0, 0, None)
+        self.backlog = Backlog()
+        """What the outbox holds, as of its last change (read in the event loop's thread)."""
+        self._held = Backlog()  # the same, as the outbox's thread keeps it
         self._recent: dict[bytes, int] = {}  # fingerprint → how often it is in the ring
         self._ring: deque[bytes] = deque()
         self._next_slot = 0
@@ -121,9 +135,9 @@ class Outbox:
 
     async def open(self) -> None:
         """Create or open the database; OutboxError if it cannot be used."""
-        epoch, waiting, recent, next_slot = await self._call(self._open)
+        epoch, recent, next_slot = await self._call(self._open)
         self.epoch = epoch
-        self._waiting = waiting
+        self.backlog = self._held
         for fingerprint in recent:
             self._remember(fingerprint)
         self._next_slot = next_slot
@@ -140,56 +154,51 @@ class Outbox:
         try:
             return await loop.run_in_executor(self._thread, call, *args)
         except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                raise OutboxFull(f"outbox {self.path}: {exc}") from None
             raise OutboxError(f"outbox {self.path}: {exc}") from None
 
-    def _open(self) -> tuple[str, _Waiting, list[bytes], int]:
+    def _open(self) -> tuple[str, list[bytes], int]:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(f"PRAGMA synchronous={self._sync.upper()}")
-            db.executescript(_SCHEMA)
-            with _transaction(db):
-                row = db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
-                if row is None:
-                    epoch = secrets.token_hex(8)
-                    db.execute("INSERT INTO meta VALUES ('epoch', ?), ('next_seq', '0')", (epoch,))
-                else:
-                    epoch = str(row[0])
+            db, epoch = open_database(self.path, self._sync)
             rows = db.execute("SELECT slot, fingerprint FROM recent ORDER BY slot").fetchall()
-            waiting = _count(db)
+            self._held = count(db)
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot use the outbox {self.path}: {exc}") from None
         except OSError as exc:
             raise OutboxError(f"cannot use the outbox {self.path}: {exc.strerror}") from None
         self._db = db
-        return epoch, waiting, [bytes(f) for _, f in rows], (rows[-1][0] + 1 if rows else 0)
+        return epoch, [bytes(f) for _, f in rows], (rows[-1][0] + 1 if rows else 0)
 
     # ------------------------------------------------------------------ what waits
 
     @property
     def pending_alarms(self) -> int:
         """Alarm items waiting to be sent."""
-        return self._waiting.alarms
+        return self.backlog.alarms
 
     @property
     def pending_bulk(self) -> int:
         """Other items waiting to be sent."""
-        return self._waiting.bulk
+        return self.backlog.bulk
+
+    @property
+    def pending_gaps(self) -> int:
+        """Data-gap records waiting to be sent."""
+        return self.backlog.gaps
 
     @property
     def in_flight(self) -> int:
         """Items sent in a batch the cloud has not confirmed yet."""
-        return self._waiting.in_flight
+        return self.backlog.in_flight
 
     def __len__(self) -> int:
-        waiting = self._waiting
-        return waiting.alarms + waiting.bulk + waiting.in_flight
+        return self.backlog.items
 
     def oldest_bulk_age(self) -> float | None:
         """Seconds the oldest waiting non-alarm item has waited; None if there is none."""
-        oldest = self._waiting.oldest_bulk
-        if oldest is None or not self._waiting.bulk:
+        oldest = self.backlog.oldest_bulk
+        if oldest is None or not self.backlog.bulk:
             return None
         return max(0.0, time.time() - oldest)
 
@@ -211,7 +220,13 @@ class Outbox:
 
     async def put(self, entries: Sequence[Entry]) -> int:
         """Commit ``entries`` in one transaction; the number of items new to the outbox (an
-        item whose id is there already is the same reading, kept once)."""
+        item whose id is there already is the same reading, kept once).
+
+        Past the budget, the oldest telemetry is dropped in the same transaction (perhaps
+        some of these items) and recorded as data gaps. On a full disk, telemetry is dropped
+        to make room and the commit tried again; OutboxFull if nothing is left to drop, and
+        OutboxError for any other failure: then nothing was committed.
+        """
         if not entries:
             return 0
         # shielded, like every change: a caller cancelled meanwhile must not leave what is
@@ -222,87 +237,153 @@ class Outbox:
         fingerprints = [e.fingerprint for e in entries if e.fingerprint is not None]
         first_slot = self._next_slot
         self._next_slot += len(fingerprints)
-        alarms, bulk, now = await self._call(self._put, entries, fingerprints, first_slot)
+        for attempt in range(ROOM_ATTEMPTS + 1):
+            try:
+                added, self.backlog = await self._call(self._put, entries, fingerprints, first_slot)
+                break
+            except OutboxFull as exc:
+                if attempt == ROOM_ATTEMPTS:
+                    raise
+                freed, self.backlog = await self._call(self._make_room, len(entries))
+                if not freed:
+                    raise OutboxFull(f"{exc}, and no telemetry is left to drop") from None
+                log.warning("%s: dropped %d bytes of the oldest telemetry", exc, freed)
         for fingerprint in fingerprints:
             self._remember(fingerprint)
-        waiting = self._waiting
-        oldest = waiting.oldest_bulk if waiting.bulk else (now if bulk else None)
-        self._waiting = _Waiting(
-            waiting.alarms + alarms, waiting.bulk + bulk, waiting.in_flight, oldest
-        )
-        return alarms + bulk
+        return added
 
     def _put(
         self, entries: Sequence[Entry], fingerprints: list[bytes], first_slot: int
-    ) -> tuple[int, int, float]:
-        """Alarms and other items added, and the time they were queued at."""
+    ) -> tuple[int, Backlog]:
+        """Items added, and the backlog after."""
         db = self._connection()
         now = time.time()
-        rows: dict[str, tuple[str, str, int, float, str]] = {}
+        rows: dict[str, tuple[str, str, int, float, float, int, str]] = {}
         for entry in entries:
             item = entry.item
             if item is not None and item.id not in rows:
+                body = item.model_dump_json()
+                at = item.received_at if item.ts_suspect else item.ts
                 rows[item.id] = (
                     item.id,
                     item.device_id,
                     int(item.alarm),
                     now,
-                    item.model_dump_json(),
+                    at.timestamp(),
+                    len(body) + ROW_OVERHEAD,
+                    body,
                 )
         slots = [(first_slot + n) % RECENT_MESSAGES for n in range(len(fingerprints))]
-        with _transaction(db):
-            for known in _known_ids(db, list(rows)):
-                del rows[known]
-            db.executemany(
-                "INSERT INTO items (id, device, alarm, queued_at, body) VALUES (?, ?, ?, ?, ?)",
-                rows.values(),
+        with transaction(db):
+            added = insert_many(
+                db,
+                "INSERT OR IGNORE INTO items (id, device, alarm, queued_at, at, size, body) VALUES",
+                list(rows.values()),
             )
-            db.executemany(
-                "INSERT OR REPLACE INTO recent (slot, fingerprint) VALUES (?, ?)",
-                zip(slots, fingerprints, strict=True),
+            if added < len(rows):  # some were there already: the same readings, kept once
+                for known in known_before(db, list(rows), now):
+                    del rows[known]
+            insert_many(
+                db,
+                "INSERT OR REPLACE INTO recent (slot, fingerprint) VALUES",
+                list(zip(slots, fingerprints, strict=True)),
             )
-        alarms = sum(row[2] for row in rows.values())
-        return alarms, len(rows) - alarms, now
+            held = self._added(list(rows.values()), now)
+            held = budget.keep_within(db, held, self.limits)
+        self._held = held
+        return len(rows), held
+
+    def _added(
+        self, rows: Sequence[tuple[str, str, int, float, float, int, str]], now: float
+    ) -> Backlog:
+        held = self._held
+        alarms = alarm_bytes = bulk_bytes = 0
+        for row in rows:
+            if row[2]:
+                alarms += 1
+                alarm_bytes += row[5]
+            else:
+                bulk_bytes += row[5]
+        bulk = len(rows) - alarms
+        return dataclasses.replace(
+            held,
+            alarms=held.alarms + alarms,
+            bulk=held.bulk + bulk,
+            alarm_bytes=held.alarm_bytes + alarm_bytes,
+            bulk_bytes=held.bulk_bytes + bulk_bytes,
+            oldest=held.oldest if held.items or not rows else now,
+            oldest_bulk=held.oldest_bulk if held.bulk or not bulk else now,
+        )
+
+    def _make_room(self, entries: int) -> tuple[int, Backlog]:
+        """On a full disk: drop the oldest telemetry to make room for ``entries`` items;
+        the bytes freed (0: nothing was left to drop) and the backlog after."""
+        db = self._connection()
+        held = self._held
+        with transaction(db):
+            after = budget.drop_oldest_telemetry(
+                db, held, budget.room_for(held, entries), "disk_full"
+            )
+        self._held = after
+        return held.bytes - after.bytes, after
 
     # ------------------------------------------------------------------ batches
 
     async def next_batch(self, limit: int) -> OutgoingBatch | None:
         """The next batch of up to ``limit`` items, now in flight; None if nothing waits.
 
-        While alarms wait, only alarms go, each with the telemetry its device queued before
-        it (within the limit), in the order they were queued.
+        Every waiting data-gap record goes (up to ``limit`` of them too). While alarms wait,
+        only alarms go, each with the telemetry its device queued before it (within the
+        limit), in the order they were queued.
         """
-        if not (self._waiting.alarms or self._waiting.bulk):
+        if not (self.backlog.alarms or self.backlog.bulk or self.backlog.gaps):
             return None
         return await asyncio.shield(self._next_batch_now(limit))
 
     async def _next_batch_now(self, limit: int) -> OutgoingBatch | None:
-        batch, oldest = await self._call(self._next_batch, limit)
-        if batch is not None:
-            waiting = self._waiting
-            bulk = len(batch.items) - batch.alarms
-            self._waiting = _Waiting(
-                waiting.alarms - batch.alarms,
-                waiting.bulk - bulk,
-                waiting.in_flight + len(batch.items),
-                oldest,
-            )
+        batch, self.backlog = await self._call(self._next_batch, limit)
         return batch
 
-    def _next_batch(self, limit: int) -> tuple[OutgoingBatch | None, float | None]:
+    def _next_batch(self, limit: int) -> tuple[OutgoingBatch | None, Backlog]:
         db = self._connection()
-        positions = _alarms_first(db, limit)
-        if not positions:
-            return None, _oldest_waiting_bulk(db)
-        with _transaction(db):
+        held = self._held
+        rows, bulk_only = _alarms_first(db, limit)
+        if not rows and not held.gaps:
+            return None, held
+        with transaction(db):
             (seq,) = db.execute(
                 "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'next_seq'"
             ).fetchone()
             db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (str(seq + 1),))
-            db.executemany(
-                "UPDATE items SET batch = ? WHERE pos = ?", [(seq, pos) for pos in positions]
-            )
-        return _batch(db, seq), _oldest_waiting_bulk(db)
+            if bulk_only and rows:  # the oldest waiting telemetry: every one up to the last
+                db.execute(
+                    "UPDATE items SET batch = ? WHERE batch IS NULL AND alarm = 0 AND pos <= ?",
+                    (seq, rows[-1][0]),
+                )
+            else:
+                for start in range(0, len(rows), INSERT_ROWS):
+                    chunk = [row[0] for row in rows[start : start + INSERT_ROWS]]
+                    marks = ",".join("?" * len(chunk))
+                    db.execute(f"UPDATE items SET batch = ? WHERE pos IN ({marks})", [seq, *chunk])
+            taken_gaps = gaps.take(db, seq, limit)
+        alarms = sum(row[2] for row in rows)
+        batch = OutgoingBatch(
+            seq,
+            tuple(row[1] for row in rows),
+            alarms,
+            gaps.of_batch(db, seq) if taken_gaps else (),
+        )
+        bulk = len(rows) - alarms
+        self._held = dataclasses.replace(
+            held,
+            alarms=held.alarms - alarms,
+            bulk=held.bulk - bulk,
+            in_flight=held.in_flight + len(rows),
+            gaps=held.gaps - taken_gaps,
+            gaps_in_flight=held.gaps_in_flight + taken_gaps,
+            oldest_bulk=oldest_waiting_bulk(db) if bulk else held.oldest_bulk,
+        )
+        return batch, self._held
 
     async def unconfirmed(self) -> list[OutgoingBatch]:
         """Every batch sent and not confirmed yet, oldest first (to send again)."""
@@ -311,27 +392,44 @@ class Outbox:
     def _unconfirmed(self) -> list[OutgoingBatch]:
         db = self._connection()
         seqs = db.execute(
-            "SELECT DISTINCT batch FROM items WHERE batch IS NOT NULL ORDER BY batch"
+            "SELECT batch FROM items WHERE batch IS NOT NULL "
+            "UNION SELECT batch FROM gaps WHERE batch IS NOT NULL ORDER BY 1"
         ).fetchall()
         return [_batch(db, seq) for (seq,) in seqs]
 
     async def confirm(self, seq: int) -> int:
-        """The cloud committed batch ``seq``: forget its items; how many there were."""
+        """The cloud committed batch ``seq``: forget its items and data-gap records; how
+        many items there were."""
         return await asyncio.shield(self._confirm_now(seq))
 
     async def _confirm_now(self, seq: int) -> int:
-        removed = await self._call(self._confirm, seq)
-        waiting = self._waiting
-        self._waiting = _Waiting(
-            waiting.alarms, waiting.bulk, waiting.in_flight - removed, waiting.oldest_bulk
-        )
+        removed, self.backlog = await self._call(self._confirm, seq)
         return removed
 
-    def _confirm(self, seq: int) -> int:
+    def _confirm(self, seq: int) -> tuple[int, Backlog]:
         db = self._connection()
-        with _transaction(db):
-            removed: int = db.execute("DELETE FROM items WHERE batch = ?", (seq,)).rowcount
-        return removed
+        with transaction(db):
+            sizes = {
+                alarm: (int(items), int(size))
+                for alarm, items, size in db.execute(
+                    "SELECT alarm, COUNT(*), TOTAL(size) FROM items WHERE batch = ? GROUP BY alarm",
+                    (seq,),
+                )
+            }
+            db.execute("DELETE FROM items WHERE batch = ?", (seq,))
+            removed_gaps = db.execute("DELETE FROM gaps WHERE batch = ?", (seq,)).rowcount
+        alarms, alarm_bytes = sizes.get(1, (0, 0))
+        bulk, bulk_bytes = sizes.get(0, (0, 0))
+        held = self._held
+        self._held = dataclasses.replace(
+            held,
+            in_flight=held.in_flight - alarms - bulk,
+            alarm_bytes=held.alarm_bytes - alarm_bytes,
+            bulk_bytes=held.bulk_bytes - bulk_bytes,
+            gaps_in_flight=held.gaps_in_flight - removed_gaps,
+            oldest=oldest_item(db) if alarms + bulk else held.oldest,
+        )
+        return alarms + bulk, self._held
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
@@ -339,38 +437,40 @@ class Outbox:
         return self._db
 
 
-def _alarms_first(db: sqlite3.Connection, limit: int) -> list[int]:
-    """Positions of the next batch's items: waiting alarms with their devices' earlier
-    telemetry, or else the oldest waiting telemetry; in the order they were queued."""
+Row = tuple[int, str, int]
+"""(position, body, alarm) of an item."""
+
+
+def _alarms_first(db: sqlite3.Connection, limit: int) -> tuple[list[Row], bool]:
+    """The next batch's items, in the order they were queued: waiting alarms with their
+    devices' earlier telemetry, or else (and then True) the oldest waiting telemetry."""
     alarms = db.execute(
-        "SELECT pos, device FROM items WHERE batch IS NULL AND alarm = 1 ORDER BY pos LIMIT ?",
+        "SELECT pos, body, alarm, device FROM items WHERE batch IS NULL AND alarm = 1 "
+        "ORDER BY pos LIMIT ?",
         (limit,),
     ).fetchall()
     if not alarms:
-        return [
-            pos
-            for (pos,) in db.execute(
-                "SELECT pos FROM items WHERE batch IS NULL AND alarm = 0 ORDER BY pos LIMIT ?",
-                (limit,),
-            )
-        ]
+        bulk = db.execute(
+            "SELECT pos, body, alarm FROM items WHERE batch IS NULL AND alarm = 0 "
+            "ORDER BY pos LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return bulk, True
     last_alarm: dict[str, int] = {}
-    for pos, device in alarms:
+    for pos, _, _, device in alarms:
         last_alarm[device] = pos
-    positions = [pos for pos, _ in alarms]
+    rows: list[Row] = [(pos, body, alarm) for pos, body, alarm, _ in alarms]
     for device, before in last_alarm.items():
-        room = limit - len(positions)
+        room = limit - len(rows)
         if room <= 0:
             break
-        positions += [
-            pos
-            for (pos,) in db.execute(
-                "SELECT pos FROM items WHERE batch IS NULL AND alarm = 0 AND device = ? "
-                "AND pos < ? ORDER BY pos LIMIT ?",
-                (device, before, room),
-            )
-        ]
-    return sorted(positions)
+        rows += db.execute(
+            "SELECT pos, body, alarm FROM items WHERE batch IS NULL AND alarm = 0 AND device = ? "
+            "AND pos < ? ORDER BY pos LIMIT ?",
+            (device, before, room),
+        ).fetchall()
+    rows.sort()
+    return rows, False
 
 
 def _batch(db: sqlite3.Connection, seq: int) -> OutgoingBatch:
@@ -379,45 +479,4 @@ def _batch(db: sqlite3.Connection, seq: int) -> OutgoingBatch:
     for body, alarm in rows:
         bodies.append(body)
         alarms += alarm
-    return OutgoingBatch(seq, tuple(bodies), alarms)
-
-
-def _count(db: sqlite3.Connection) -> _Waiting:
-    """What waits, counted (once, when the outbox opens)."""
-    waiting = dict(
-        db.execute("SELECT alarm, COUNT(*) FROM items WHERE batch IS NULL GROUP BY alarm")
-    )
-    (in_flight,) = db.execute("SELECT COUNT(*) FROM items WHERE batch IS NOT NULL").fetchone()
-    return _Waiting(
-        int(waiting.get(1, 0)), int(waiting.get(0, 0)), int(in_flight), _oldest_waiting_bulk(db)
-    )
-
-
-def _oldest_waiting_bulk(db: sqlite3.Connection) -> float | None:
-    oldest = db.execute(
-        "SELECT queued_at FROM items WHERE batch IS NULL AND alarm = 0 ORDER BY pos LIMIT 1"
-    ).fetchone()
-    return None if oldest is None else float(oldest[0])
-
-
-def _known_ids(db: sqlite3.Connection, ids: list[str]) -> list[str]:
-    """Which of ``ids`` the outbox holds already."""
-    known: list[str] = []
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        known += [i for (i,) in db.execute(f"SELECT id FROM items WHERE id IN ({marks})", chunk)]
-    return known
-
-
-class _transaction:
-    """``with _transaction(db):`` BEGIN IMMEDIATE … COMMIT, or ROLLBACK on an error."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+    return OutgoingBatch(seq, tuple(bodies), alarms, gaps.of_batch(db, seq))

@@ -142,6 +142,7 @@ class Client:
         self._incoming: asyncio.Queue[Message] | None = None
         self._misc: asyncio.Task[None] | None = None
         self._sock: int | None = None
+        self._reading = True
         paho_client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -318,6 +319,24 @@ class Client:
         if qos > 0:
             await self._wait_for(info.mid, "publish to", topic)
 
+    def pause_reading(self) -> None:
+        """Read nothing more from the broker until :meth:`resume_reading`: what it sends
+        waits in the network's buffers, and then in the broker (TCP's flow control). For a
+        receiver that must bound what it holds even when a broker sends more than Receive
+        Maximum allows (Mosquitto 2.0 does, once acknowledgements flow). Keep pauses short
+        of the keep-alive: PINGRESPs are not read meanwhile."""
+        self._reading = False
+        if self._sock is not None and self._loop is not None:
+            self._loop.remove_reader(self._sock)
+
+    def resume_reading(self) -> None:
+        """Read from the broker again after :meth:`pause_reading`."""
+        if self._reading:
+            return
+        self._reading = True
+        if self._sock is not None and self._loop is not None:
+            self._loop.add_reader(self._sock, self._read)
+
     def ack(self, message: Message) -> None:
         """Acknowledge ``message`` to the broker (``manual_ack`` only; a no-op for QoS 0).
 
@@ -473,7 +492,8 @@ class Client:
             self._close_socket()  # connected after __aenter__ gave up waiting: not wanted
             return
         self._sock = fileno
-        self._loop.add_reader(fileno, self._read)
+        if self._reading:
+            self._loop.add_reader(fileno, self._read)
 
     def _read(self) -> None:
         try:

@@ -18,6 +18,7 @@ from device_profiles.protocol import (
     Batch,
     BatchAck,
     Command,
+    DataGap,
     GatewayStatus,
     Item,
     ack_topic,
@@ -65,6 +66,19 @@ def batch(**changes: Any) -> Batch:
     return Batch(**fields)
 
 
+def gap(**changes: Any) -> DataGap:
+    fields: dict[str, Any] = {
+        "id": "9f0e1d2c3b4a59687766554433221100",
+        "device_id": "light-07",
+        "first_ts": T0 - timedelta(days=3),
+        "last_ts": T0 - timedelta(days=1),
+        "items": 4120,
+        "reason": "disk_budget",
+    }
+    fields.update(changes)
+    return DataGap(**fields)
+
+
 def batch_json(**changes: Any) -> dict[str, Any]:
     document: dict[str, Any] = json.loads(batch().model_dump_json())
     document.update(changes)
@@ -89,12 +103,15 @@ def test_metric_types_survive_the_round_trip() -> None:
 
 
 def test_batch_json_shape() -> None:
-    document = json.loads(batch().model_dump_json())
-    assert set(document) == {"v", "gateway_id", "epoch", "seq", "sent_at", "items"}
+    document = json.loads(batch(gaps=[gap()]).model_dump_json())
+    assert set(document) == {"v", "gateway_id", "epoch", "seq", "sent_at", "items", "gaps"}
     assert document["v"] == 1
     assert set(document["items"][0]) == {
         "id", "device_id", "device_type", "profile", "profile_version",
-        "ts", "received_at", "metrics", "faults", "alarm",
+        "ts", "received_at", "metrics", "faults", "alarm", "ts_suspect",
+    }  # fmt: skip
+    assert set(document["gaps"][0]) == {
+        "id", "device_id", "first_ts", "last_ts", "items", "reason"
     }  # fmt: skip
     assert document["items"][0]["ts"] == "2025-11-27T08:00:00Z"
 
@@ -123,8 +140,11 @@ def test_item_from_decoded_copies_the_reading() -> None:
     payload = b'{"ts": 1764201660, "door": 1, "cycles": 48212, "motor_ma": 0, "err": 11}'
     decoded = decode(profile, "acme/gate/gate-01/state", payload, T0)
     made = Item.from_decoded(decoded, T0, alarm=True)
-    assert made.model_dump(exclude={"id", "received_at", "alarm"}) == decoded.model_dump()
-    assert made.alarm is True and made.received_at == T0
+    assert made.model_dump(exclude={"id", "received_at", "alarm", "ts_suspect"}) == (
+        decoded.model_dump()
+    )
+    assert made.alarm is True and made.received_at == T0 and made.ts_suspect is False
+    assert Item.from_decoded(decoded, T0, alarm=False, ts_suspect=True).ts_suspect is True
     assert len(made.id) == 32
     assert Item.from_decoded(decoded, T0, alarm=False, item_id="given-id-1").id == "given-id-1"
     assert Item.from_decoded(decoded, T0, alarm=False).id != made.id
@@ -297,7 +317,41 @@ def test_a_batch_made_from_item_texts_is_the_batch_of_those_items() -> None:
         [i.model_dump_json() for i in items],
     )
     assert Batch.model_validate_json(payload) == whole
-    assert json.loads(payload) == json.loads(whole.model_dump_json())
+    assert json.loads(payload) == json.loads(whole.model_dump_json(exclude={"gaps"}))
+    with_gaps = batch(items=items, gaps=[gap(), gap(id="a" * 32, reason="disk_full")])
+    payload = batch_payload(
+        with_gaps.gateway_id,
+        with_gaps.epoch,
+        with_gaps.seq,
+        with_gaps.sent_at,
+        [i.model_dump_json() for i in items],
+        [g.model_dump_json() for g in with_gaps.gaps],
+    )
+    assert Batch.model_validate_json(payload) == with_gaps
+
+
+def test_a_batch_without_gaps_is_the_batch_of_before() -> None:
+    """Data gaps are optional: a batch as gateways sent it before them is valid, with none."""
+    document = batch_json()
+    del document["gaps"]
+    for each in document["items"]:
+        del each["ts_suspect"]
+    again = Batch.model_validate(document)
+    assert again.gaps == []
+    assert again.items[0].ts_suspect is False
+
+
+def test_a_data_gap_round_trips_and_refuses_what_it_cannot_be() -> None:
+    record = gap()
+    assert DataGap.model_validate_json(record.model_dump_json()) == record
+    document = json.loads(record.model_dump_json())
+    for field, value in (("items", 0), ("reason", "bored"), ("id", "short"), ("device_id", "")):
+        with pytest.raises(ValidationError, match=field):
+            DataGap.model_validate({**document, field: value})
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        DataGap.model_validate({**document, "why": "x"})
+    with pytest.raises(ValidationError, match="gaps"):
+        Batch.model_validate(batch_json(gaps=[document] * (MAX_BATCH_ITEMS + 1)))
 
 
 def test_a_batch_identity_needs_an_epoch() -> None:
@@ -340,5 +394,5 @@ def test_the_committed_protocol_schema_is_current_and_names_every_message() -> N
         "docs/protocol.schema.json is stale: regenerate it with `make schema`"
     )
     definitions = wire_json_schema()["$defs"]
-    assert {"Batch", "BatchAck", "GatewayStatus", "Command", "Item"} <= set(definitions)
+    assert {"Batch", "BatchAck", "GatewayStatus", "Command", "Item", "DataGap"} <= set(definitions)
     assert "epoch" in definitions["Batch"]["required"]

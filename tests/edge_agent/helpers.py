@@ -84,9 +84,10 @@ def agent_for(tmp_path: Path, catalogue: Catalogue, **settings: Any) -> EdgeAgen
     return EdgeAgent(EdgeSettings(gateway_id="gw-unit", data_dir=tmp_path, **settings), catalogue)
 
 
-def dead_letters(data_dir: Path) -> list[dict[str, Any]]:
-    """The records of an agent's dead-letter log."""
-    lines = (data_dir / "deadletter.jsonl").read_text().splitlines()
+def dead_letters(agent: EdgeAgent) -> list[dict[str, Any]]:
+    """The records of an agent's dead-letter log, once what it recorded is written."""
+    agent.dead_letters.flush(TIMEOUT_S)
+    lines = agent.dead_letters.path.read_text().splitlines()
     return [json.loads(line) for line in lines]
 
 

@@ -99,7 +99,7 @@ async def test_malformed_messages_go_to_the_dead_letter_log_and_good_ones_still_
     assert counters["dead_letters_decode"] == 3
     assert counters["dead_letters_unknown_topic"] == 1
     assert counters["items_forwarded"] == 1
-    letters = dead_letters(tmp_path)
+    letters = dead_letters(agent)
     assert [(d["topic"], d["category"]) for d in letters] == [
         ("acme/gate/gate-01/state", "decode"),
         ("acme/gate/gate-01/state", "decode"),
@@ -381,7 +381,7 @@ async def test_commands_from_the_cloud_are_relayed_to_the_local_broker(
     assert json.loads(payload) == {"id": "cmd-000001", "command": "open", "args": {"seconds": 5}}
     assert counters["commands_relayed"] == 1
     assert counters["dead_letters_command"] == 1
-    (letter,) = dead_letters(tmp_path)
+    (letter,) = dead_letters(agent)
     assert letter["category"] == "command"
     assert "id" in letter["reason"]
 
@@ -419,6 +419,6 @@ async def test_commands_for_a_known_device_are_sent_in_its_vendor_words(
         await wait_until(lambda: agent.counters["commands_relayed"] == 1, "the PUBACK")
     assert topic == "test/pump/p7/set"
     assert json.loads(payload) == {"cmd": "run", "on": False}
-    (letter,) = dead_letters(tmp_path)
+    (letter,) = dead_letters(agent)
     assert letter["category"] == "command"
     assert "expected true or false" in letter["reason"]

@@ -26,7 +26,7 @@ def test_an_unusable_command_is_a_dead_letter(
 ) -> None:
     agent = agent_for(tmp_path, catalogue)
     assert agent.process_command(payload, retained=retained) is False
-    (entry,) = dead_letters(tmp_path)
+    (entry,) = dead_letters(agent)
     assert entry["category"] == "command"
     assert entry["topic"] == "linli/v1/gw/gw-unit/down/command"
     assert reason in entry["reason"]

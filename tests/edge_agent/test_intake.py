@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from device_profiles import Catalogue
+from device_profiles import Catalogue, decode
 from device_profiles.decode import Decoded
 from device_profiles.examples import payload_bytes, run_example
+from device_profiles.protocol import Item
 from edge_agent import EdgeAgent, EdgeSettings
+from edge_agent.intake import ItemError, make_item
 from edge_agent.outbox import OutboxError
 from tests.edge_agent.helpers import agent_for, dead_letters, example, payload_of
 from tests.sample_profiles import pump
@@ -125,7 +127,7 @@ def test_an_undecodable_message_is_a_dead_letter_not_an_item(
     agent = agent_for(tmp_path, catalogue)
     assert agent.process_device_message(topic, payload, RECEIVED) is None
     assert len(agent.outbox) == 0
-    (entry,) = dead_letters(tmp_path)
+    (entry,) = dead_letters(agent)
     assert entry["topic"] == topic
     assert entry["category"] == category
     assert reason in entry["reason"]
@@ -138,13 +140,13 @@ def test_an_unexpected_error_while_decoding_is_a_dead_letter_too(
 ) -> None:
     agent = agent_for(tmp_path, catalogue)
 
-    def broken(topic: str, payload: bytes, received_at: Any) -> Decoded:
+    def broken(profile: Any, topic: str, payload: bytes, received_at: Any) -> Decoded:
         raise RuntimeError("decoder bug")
 
-    monkeypatch.setattr(agent.catalogue, "decode", broken)
+    monkeypatch.setattr("edge_agent.intake.decode", broken)
     case = example(catalogue, "acme_access_gate", "normal")
     assert agent.process_device_message(case.topic, payload_of(case), RECEIVED) is None
-    (entry,) = dead_letters(tmp_path)
+    (entry,) = dead_letters(agent)
     assert entry["category"] == "internal"
     assert entry["reason"] == "RuntimeError: decoder bug"
 
@@ -156,7 +158,7 @@ def test_a_device_id_the_protocol_rejects_is_a_dead_letter(
     case = example(catalogue, "acme_access_gate", "normal")
     topic = f"acme/gate/{'g' * 200}/state"  # Item.device_id allows at most 128 characters
     assert agent.process_device_message(topic, payload_of(case), RECEIVED) is None
-    (entry,) = dead_letters(tmp_path)
+    (entry,) = dead_letters(agent)
     assert entry["category"] == "decode"
     assert "device_id" in entry["reason"]
 
@@ -193,3 +195,52 @@ def test_readings_within_the_deadband_wait_for_the_heartbeat(
     assert send(30 + profile.heartbeat_s / 2, t=temperature + 0.5) is True  # heartbeat
     assert agent.counters["readings_within_deadband"] == 2
     assert agent.counters["dead_letters"] == 0
+
+
+def test_a_reading_stamped_far_ahead_is_flagged_and_judged_by_its_receipt(
+    tmp_path: Path, catalogue: Catalogue
+) -> None:
+    """A gate whose clock said 2100 once: its item keeps the stamp, flagged, and the rules
+    judge it by its receipt — so the gate's later readings still count. Here the third
+    forced door within ten minutes raises door_forced_repeatedly, which a state frozen at
+    2100 would never let happen (every later reading would look out of order)."""
+    agent = agent_for(tmp_path, catalogue, max_clock_skew_s=300)
+    topic = catalogue["acme_access_gate"].topics[0].topic_for("gate-9")
+    start = int(RECEIVED.timestamp())
+
+    def send(stamp: int, err: int, seconds: int) -> Item:
+        body = {"ts": stamp, "door": 0, "cycles": 7, "motor_ma": 1200, "err": err}
+        at = RECEIVED + timedelta(seconds=seconds)
+        item = agent.process_device_message(topic, json.dumps(body).encode(), at)
+        assert item is not None
+        return item
+
+    wrong = send(4_102_444_800, 0, 0)  # 2100-01-01
+    assert wrong.ts_suspect is True
+    assert wrong.ts == datetime(2100, 1, 1, tzinfo=UTC)
+    assert '"ts_suspect":true' in wrong.model_dump_json()
+    faults = [send(start + s, err, s).faults for s, err in ((10, 12), (20, 0), (30, 12), (40, 0))]
+    assert faults == [("door_forced",), (), ("door_forced",), ()]
+    third = send(start + 50, 12, 50)
+    assert third.alarm is True
+    state = agent.intake.devices.get(("acme_access_gate", "gate-9"))
+    assert state is not None and "door_forced_repeatedly" in state.faults
+    assert send(start + 60 + 299, 0, 60).ts_suspect is False  # within the allowed skew
+    assert agent.counters["readings_clock_ahead"] == 1
+
+
+def test_the_fast_item_is_the_validated_item(catalogue: Catalogue) -> None:
+    """make_item skips validating again what decoding validated: it makes the very item
+    Item.from_decoded makes, and still refuses a device id the protocol does not allow."""
+    for profile in catalogue:
+        for case in profile.examples:
+            decoded = decode(profile, case.topic, payload_of(case), RECEIVED)
+            fast = make_item(decoded, RECEIVED, alarm=True, item_id="0" * 32, suspect=True)
+            slow = Item.from_decoded(
+                decoded, RECEIVED, alarm=True, item_id="0" * 32, ts_suspect=True
+            )
+            assert fast.model_dump_json() == slow.model_dump_json(), case.name
+            assert Item.model_validate_json(fast.model_dump_json()) == slow
+    long_id = decoded.model_copy(update={"device_id": "g" * 129})
+    with pytest.raises(ItemError, match="device_id"):
+        make_item(long_id, RECEIVED, alarm=False)

@@ -11,6 +11,7 @@ import pytest
 
 from device_profiles import Catalogue
 from device_profiles.protocol import status_topic
+from edge_agent.agent import EdgeAgent
 from linli.mosquitto import Mosquitto
 from tests.edge_agent.helpers import (
     SITE_PROFILE_ID,
@@ -35,8 +36,9 @@ def gate_reading(device: str, cycles: int) -> tuple[str, bytes]:
     return f"acme/gate/{device}/state", json.dumps(body).encode()
 
 
-def dead_letters(data_dir: Path) -> list[dict[str, Any]]:
-    path = data_dir / "deadletter.jsonl"
+def dead_letters(agent: EdgeAgent) -> list[dict[str, Any]]:
+    agent.dead_letters.flush(10.0)
+    path = agent.dead_letters.path
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines()]
@@ -84,7 +86,7 @@ async def test_a_profile_added_while_running_decodes_its_topics_from_then_on(
         assert [item.device_id for item in fence.items] == ["g-1"]
         assert agent.counters["messages_received"] == 1
         assert agent.process_device_message(new_topic, new_payload) is None
-        assert [d["category"] for d in dead_letters(data_dir)] == ["unknown_topic"]
+        assert [d["category"] for d in dead_letters(agent)] == ["unknown_topic"]
 
         write_profile(site / "newco.yaml", site_profile("1.0.0"))
         await wait_until(lambda: SITE_FILTER in agent.local_subscriptions, "the new subscription")
@@ -225,7 +227,7 @@ async def test_a_removed_profile_is_unsubscribed_and_its_topics_no_longer_decode
         # were one in flight while unsubscribing, it would be an unknown topic now
         assert agent.process_device_message(topic, payload) is None
         counters = agent.counters
-    assert [d["category"] for d in dead_letters(data_dir)] == ["unknown_topic"]
+    assert [d["category"] for d in dead_letters(agent)] == ["unknown_topic"]
     assert counters["profile_reloads"] == 1
     assert counters["local_connects"] == 1
     assert f"device profile {SITE_PROFILE_ID} removed (was version 1.0.0)" in caplog.text

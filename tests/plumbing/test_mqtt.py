@@ -341,3 +341,18 @@ def test_an_aborted_client_collected_in_another_thread_after_its_loop_closed_is_
     thread = threading.Thread(target=collect)
     thread.start()
     thread.join()
+
+
+async def test_a_paused_client_reads_nothing_until_it_resumes(broker: Mosquitto) -> None:
+    got: list[Message] = []
+    async with keeping(broker, "pausing", on_message=got.append) as client:
+        await client.subscribe(["t/#"])
+        client.pause_reading()
+        await publish(broker, 5)
+        await asyncio.sleep(0.3)
+        assert got == []
+        client.resume_reading()
+        async with asyncio.timeout(TIMEOUT_S):
+            while len(got) < 5:  # noqa: ASYNC110 - the callback fills it
+                await asyncio.sleep(0.01)
+    assert [m.payload for m in got] == [str(n).encode() for n in range(5)]
