@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from linli.mosquitto import Mosquitto, free_port
-from plumbing.mqtt import Client, Message, MqttError, Will, topic_matches
+from plumbing.mqtt import READ_BYTES, Client, Message, MqttError, Will, topic_matches
 
 TIMEOUT_S = 10.0
 
@@ -356,3 +356,95 @@ async def test_a_paused_client_reads_nothing_until_it_resumes(broker: Mosquitto)
             while len(got) < 5:  # noqa: ASYNC110 - the callback fills it
                 await asyncio.sleep(0.01)
     assert [m.payload for m in got] == [str(n).encode() for n in range(5)]
+
+
+async def test_many_messages_small_and_large_arrive_whole_in_order_and_are_acknowledged(
+    broker: Mosquitto,
+) -> None:
+    """Read in bulk: packets cut across reads (one larger than a read) arrive whole; the
+    PUBACKs written in groups acknowledge every one, so a kept session has none to give
+    again."""
+    sizes = [n % 300 for n in range(3000)]
+    sizes[1500] = 2 * READ_BYTES + 17
+    payloads = [bytes([n % 256]) * size for n, size in enumerate(sizes)]
+    got: list[Message] = []
+    options = {"clean_start": False, "session_expiry_s": 600, "receive_maximum": 1000}
+    async with Client(broker.host, broker.port, client_id="bulk", **options) as client:  # type: ignore[arg-type]
+        await client.subscribe(["t/#"])
+    async with Client(broker.host, broker.port, client_id="sender", max_in_flight=500) as sender:
+        await asyncio.gather(*(sender.publish(f"t/{n}", p, qos=1) for n, p in enumerate(payloads)))
+    async with Client(
+        broker.host, broker.port, client_id="bulk", on_message=got.append, **options
+    ) as client:  # type: ignore[arg-type]
+        async with asyncio.timeout(TIMEOUT_S):
+            while len(got) < len(payloads):  # noqa: ASYNC110 - the callback fills it
+                await asyncio.sleep(0.01)
+    assert [m.topic for m in got] == [f"t/{n}" for n in range(len(payloads))]
+    assert [m.payload for m in got] == payloads
+    got.clear()
+    async with Client(
+        broker.host, broker.port, client_id="bulk", on_message=got.append, **options
+    ) as client:  # type: ignore[arg-type]
+        assert client.session_present
+        await publish(broker, 1, topic="t/end")
+        async with asyncio.timeout(TIMEOUT_S):
+            while not got:  # noqa: ASYNC110 - the callback fills it
+                await asyncio.sleep(0.01)
+    assert [(m.topic, m.dup) for m in got] == [("t/end", False)]
+
+
+async def test_pausing_in_the_callback_holds_back_what_was_read_with_it(
+    broker: Mosquitto,
+) -> None:
+    got: list[Message] = []
+
+    def take_three(message: Message) -> None:
+        got.append(message)
+        if len(got) == 3:
+            client.pause_reading()
+
+    async with keeping(broker, "pauser") as client:
+        await client.subscribe(["t/#"])
+    await publish(broker, 10)  # waiting in the session: they come in one read
+    client = keeping(broker, "pauser", on_message=take_three)
+    async with client:
+        async with asyncio.timeout(TIMEOUT_S):
+            while len(got) < 3:  # noqa: ASYNC110 - the callback fills it
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)
+        assert len(got) == 3
+        client.resume_reading()
+        async with asyncio.timeout(TIMEOUT_S):
+            while len(got) < 10:  # noqa: ASYNC110 - the callback fills it
+                await asyncio.sleep(0.01)
+        for message in got:
+            client.ack(message)
+    assert [m.payload for m in got] == [str(n).encode() for n in range(10)]
+
+
+async def test_messages_with_properties_or_qos_2_are_received_too(broker: Mosquitto) -> None:
+    """What the bulk reader leaves to paho — a PUBLISH with properties, QoS 2 — arrives in
+    order with the rest, acknowledged."""
+    got: list[Message] = []
+    async with Client(broker.host, broker.port, client_id="mixed", on_message=got.append) as client:
+        await client.subscribe(["t/#"], qos=2)
+        await publish(broker, 2, topic="t/plain")
+        pub = ["mosquitto_pub", "-h", broker.host, "-p", str(broker.port), "-V", "5"]
+        for extra in (
+            ["-q", "1", "-D", "publish", "payload-format-indicator", "1", "-t", "t/props"],
+            ["-q", "2", "-t", "t/two"],
+        ):
+            done = await asyncio.create_subprocess_exec(*pub, *extra, "-m", "x")
+            assert await done.wait() == 0
+        await publish(broker, 1, topic="t/after")
+        async with asyncio.timeout(TIMEOUT_S):
+            while len(got) < 5:  # noqa: ASYNC110 - the callback fills it
+                await asyncio.sleep(0.01)
+    # a QoS 2 message is handed on at its PUBREL, which may come after later messages
+    assert [(m.topic, m.payload, m.qos) for m in got if m.qos < 2] == [
+        ("t/plain", b"0", 1),
+        ("t/plain", b"1", 1),
+        ("t/props", b"x", 1),
+        ("t/after", b"0", 1),
+    ]
+    assert [(m.topic, m.payload) for m in got if m.qos == 2] == [("t/two", b"x")]
