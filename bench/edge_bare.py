@@ -1,9 +1,11 @@
 """The bare forwarder that ``bench/edge_forward.py`` measures the edge agent against.
 
 The least a forwarder must do: subscribe to the gateway broker (a kept session, the
-agent's Receive Maximum), decode each message with the same profile, make the same item
-(:func:`edge_agent.intake.make_item`), batch 500 (or what waited half a second), publish
-QoS 1 — no outbox, no rules, each message acknowledged by paho as it arrives. Prints
+agent's Receive Maximum), decode each message with the same profile and the same compiled
+decoder (:class:`device_profiles.decoder.Decoder`, what a topic says found once per topic,
+as the agent does), make the same item (:func:`edge_agent.intake.make_item`), batch 500
+(or what waited half a second), publish QoS 1 — no outbox, no rules, each message
+acknowledged as it arrives (in one write per read). Prints
 ``ready`` once subscribed; SIGTERM stops it.
 
     python bench/edge_bare.py LOCAL_PORT CLOUD_PORT
@@ -16,7 +18,8 @@ import signal
 import sys
 from datetime import UTC, datetime
 
-from device_profiles import Catalogue, Profile, decode
+from device_profiles import Catalogue
+from device_profiles.decoder import Decoder, TopicMatch
 from device_profiles.protocol import batch_payload, batch_topic
 from edge_agent.intake import make_item
 from plumbing.mqtt import Client, Message
@@ -31,7 +34,8 @@ RECEIVE_MAXIMUM = 1000
 async def bare_forwarder(local_port: int, cloud_port: int) -> None:
     """Subscribe, decode with the same profile, make the same items, batch, publish."""
     catalogue = Catalogue.load()
-    profiles: dict[str, Profile] = {}
+    decoders = {profile.id: Decoder(profile) for profile in catalogue}
+    topics: dict[str, tuple[Decoder, TopicMatch]] = {}
     waiting: list[str] = []
     sent: set[asyncio.Task[None]] = set()
     seq = 0
@@ -56,12 +60,15 @@ async def bare_forwarder(local_port: int, cloud_port: int) -> None:
 
         def on_message(message: Message) -> None:
             received_at = datetime.now(UTC)
-            profile = profiles.get(message.topic)
-            if profile is None:
+            known = topics.get(message.topic)
+            if known is None:
                 found = catalogue.profile_for_topic(message.topic)
                 assert found is not None, message.topic
-                profile = profiles[message.topic] = found
-            decoded = decode(profile, message.topic, message.payload, received_at)
+                decoder = decoders[found.id]
+                known = topics[message.topic] = (decoder, decoder.route(message.topic))
+            decoder, route = known
+            ts, metrics, faults = decoder.read(route.spec, message.payload, received_at)
+            decoded = decoder.decoded(route.device_id, ts, metrics, faults)
             item = make_item(decoded, received_at, alarm=False)
             waiting.append(item.model_dump_json())
             if len(waiting) >= BATCH_ITEMS:

@@ -31,8 +31,9 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from device_profiles import Catalogue, DecodeError, Profile, decode, evaluate
+from device_profiles import Catalogue, DecodeError, Profile, evaluate
 from device_profiles.decode import Decoded, match_topic
+from device_profiles.decoder import Decoder, TopicMatch, unchecked
 from device_profiles.protocol import Item, new_item_id, reading_id
 from device_profiles.rules import RuleState, is_news
 from device_profiles.schema import Scalar
@@ -98,12 +99,14 @@ class _Device:
         self.faults: frozenset[str] = frozenset()
         """The faults active after its previous item: a change makes an alarm."""
         self.last: Item | None = None
-        """The last reading forwarded, for report by exception."""
+        """The last reading forwarded, for report by exception (kept only for a profile
+        with deadbands: without, every reading is news)."""
 
 
 @dataclass(frozen=True, slots=True)
-class _AtReceipt:
-    """A reading as the rules see it when its own time cannot be trusted."""
+class _Judged:
+    """A reading as the rules judge it: at its own time, or at its receipt when its own
+    time cannot be trusted."""
 
     ts: datetime
     metrics: Mapping[str, Scalar]
@@ -131,8 +134,12 @@ class Intake:
         self._max_skew_s = max_clock_skew_s
         self.devices: Recency[DeviceKey, _Device] = Recency(limits.max_devices, limits.idle_s)
         """What is remembered of each device heard from lately."""
-        # which profile each topic is of: looked up once per topic, not per message
-        self.topics: Recency[str, Profile] = Recency(limits.max_devices, limits.idle_s)
+        # which profile each topic is of, and what it says: found once per topic
+        self.topics: Recency[str, tuple[Decoder, TopicMatch]] = Recency(
+            limits.max_devices, limits.idle_s
+        )
+        self._decoders: dict[str, Decoder] = {}  # by profile id, compiled once
+        self._filtering: dict[str, bool] = {}  # profile id: whether it has deadbands
         self._catalogue = catalogue
 
     @property
@@ -144,6 +151,8 @@ class Intake:
     def catalogue(self, catalogue: Catalogue) -> None:
         self._catalogue = catalogue
         self.topics.clear()
+        self._decoders.clear()
+        self._filtering.clear()
 
     def accept(self, topic: str, payload: bytes, received_at: datetime) -> Item | None:
         """The item for one device message; None for a dead letter or a reading that is no
@@ -151,26 +160,47 @@ class Intake:
         self._counters.messages_received += 1
         catalogue = self._catalogue
         try:
-            profile = self._profile_for(topic)
-            decoded = decode(profile, topic, payload, received_at)
-            key = (profile.id, decoded.device_id)
-            self._routes.remember(catalogue, profile.id, topic, decoded.device_id)
+            decoder, route = self._topic(topic)
+            profile = decoder.profile
+            ts, metrics, reported = decoder.read(route.spec, payload, received_at)
+            device_id = route.device_id
+            if len(device_id) > MAX_DEVICE_ID:
+                raise ItemError(f"device_id: longer than {MAX_DEVICE_ID} characters")
+            key = (profile.id, device_id)
+            self._routes.remember(catalogue, profile.id, topic, device_id)
             device = self.devices.get(key) or _Device()
-            suspect = (decoded.ts - received_at).total_seconds() > self._max_skew_s
+            suspect = (ts - received_at).total_seconds() > self._max_skew_s
             if suspect:
                 self._counters.readings_clock_ahead += 1
-                judged = _AtReceipt(received_at, decoded.metrics, decoded.faults)
-                verdict = evaluate(profile, judged, device.state)
+                verdict = evaluate(profile, _Judged(received_at, metrics, reported), device.state)
             else:
-                verdict = evaluate(profile, decoded, device.state)
+                verdict = evaluate(profile, _Judged(ts, metrics, reported), device.state)
             device.state = verdict.state
             faults = frozenset(verdict.faults)
             alarm = faults != device.faults
             device.faults = faults
             self.devices.set(key, device)
-            stamped = profile.decode.timestamp is not None and decoded.ts != received_at
-            item_id = reading_id(self._gateway_id, topic, payload) if stamped else None
-            item = make_item(decoded, received_at, alarm=alarm, item_id=item_id, suspect=suspect)
+            stamped = profile.decode.timestamp is not None and ts != received_at
+            item = unchecked(
+                Item,
+                {
+                    "id": reading_id(self._gateway_id, topic, payload)
+                    if stamped
+                    else new_item_id(),
+                    "device_id": device_id,
+                    "device_type": profile.type,
+                    "profile": profile.id,
+                    "profile_version": profile.version,
+                    "ts": ts,
+                    "received_at": received_at,
+                    "metrics": metrics,
+                    "faults": reported,
+                    "alarm": alarm,
+                    "ts_suspect": suspect,
+                },
+            )
+            if not self._filtering[profile.id]:
+                return item  # without deadbands every reading is news
             if self._no_news(profile, device.last, item):
                 self._counters.readings_within_deadband += 1
                 return None
@@ -189,15 +219,23 @@ class Intake:
             self._dead_letter(topic, payload, "internal", f"{type(exc).__name__}: {exc}")
         return None
 
-    def _profile_for(self, topic: str) -> Profile:
-        """The profile whose topics ``topic`` is one of; DecodeError if there is none."""
-        profile = self.topics.get(topic)
-        if profile is None:
+    def _topic(self, topic: str) -> tuple[Decoder, TopicMatch]:
+        """The decoder of the profile whose topics ``topic`` is one of, and what the topic
+        says; DecodeError if there is none."""
+        known = self.topics.get(topic)
+        if known is None:
             profile = self._catalogue.profile_for_topic(topic)
             if profile is None:
                 raise DecodeError(f"no profile claims topic {topic!r}")
-        self.topics.set(topic, profile)
-        return profile
+            decoder = self._decoders.get(profile.id)
+            if decoder is None or decoder.profile is not profile:
+                decoder = self._decoders[profile.id] = Decoder(profile)
+                self._filtering[profile.id] = any(
+                    m.deadband is not None for m in profile.decode.metrics.values()
+                )
+            known = (decoder, decoder.route(topic))
+        self.topics.set(topic, known)
+        return known
 
     def _dead_letter(self, topic: str, payload: bytes, category: str, reason: str) -> None:
         self._dead_letters.record(topic=topic, payload=payload, category=category, reason=reason)
@@ -229,16 +267,19 @@ def make_item(
     here (ItemError)."""
     if len(decoded.device_id) > MAX_DEVICE_ID:
         raise ItemError(f"device_id: longer than {MAX_DEVICE_ID} characters")
-    return Item.model_construct(
-        id=item_id or new_item_id(),
-        device_id=decoded.device_id,
-        device_type=decoded.device_type,
-        profile=decoded.profile,
-        profile_version=decoded.profile_version,
-        ts=decoded.ts,
-        received_at=received_at,
-        metrics=decoded.metrics,
-        faults=decoded.faults,
-        alarm=alarm,
-        ts_suspect=suspect,
+    return unchecked(
+        Item,
+        {
+            "id": item_id or new_item_id(),
+            "device_id": decoded.device_id,
+            "device_type": decoded.device_type,
+            "profile": decoded.profile,
+            "profile_version": decoded.profile_version,
+            "ts": decoded.ts,
+            "received_at": received_at,
+            "metrics": decoded.metrics,
+            "faults": decoded.faults,
+            "alarm": alarm,
+            "ts_suspect": suspect,
+        },
     )

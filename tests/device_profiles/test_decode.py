@@ -1,4 +1,7 @@
-"""Targeted tests of the pure decoder: every piece of a field, every way a payload goes wrong."""
+"""Targeted tests of the pure decoder: every piece of a field, every way a payload goes wrong.
+
+Each case is decoded by ``decode`` and by the compiled :class:`Decoder` too, which must
+answer the same: the same reading, or a DecodeError with the same reason."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import pytest
 
 from device_profiles import Catalogue, Decoded, DecodeError, Profile, decode, match_topic
 from device_profiles.decode import MAX_PAYLOAD_BYTES
+from device_profiles.decoder import Decoder
 
 RECEIVED_AT = datetime(2025, 11, 27, 8, 30, tzinfo=UTC)
 TOPIC = "t/dev-1/data"
@@ -56,7 +60,15 @@ def run(profile: Profile, payload: dict[str, Any] | str | bytes, topic: str = TO
         payload = json.dumps(payload)
     if isinstance(payload, str):
         payload = payload.encode("utf-8")
-    return decode(profile, topic, payload, RECEIVED_AT)
+    try:
+        decoded = decode(profile, topic, payload, RECEIVED_AT)
+    except DecodeError as exc:
+        with pytest.raises(DecodeError) as compiled:
+            Decoder(profile).decode(topic, payload, RECEIVED_AT)
+        assert compiled.value.reason == exc.reason
+        raise
+    assert Decoder(profile).decode(topic, payload, RECEIVED_AT) == decoded
+    return decoded
 
 
 def fails(profile: Profile, payload: dict[str, Any] | str | bytes, topic: str = TOPIC) -> str:

@@ -1,7 +1,9 @@
 """Property tests: whatever arrives, ``decode`` returns a Decoded or raises DecodeError.
 
 Nothing else may escape: the edge agent decodes untrusted bytes from any device on the
-gateway's broker, and one bad message must not take it down.
+gateway's broker, and one bad message must not take it down. And the compiled
+:class:`~device_profiles.decoder.Decoder` the agent uses answers every payload as
+``decode`` does: the same reading, or a DecodeError with the same reason.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from device_profiles import Decoded, DecodeError, Profile, decode, evaluate
+from device_profiles.decoder import Decoder
 from device_profiles.schema import Example
 from tests.device_profiles.profiles_under_test import PROFILES
 
@@ -56,7 +59,11 @@ def decode_or_reject(profile: Profile, topic: str, payload: bytes) -> Decoded | 
         decoded = decode(profile, topic, payload, RECEIVED_AT)
     except DecodeError as exc:
         assert isinstance(exc.reason, str) and exc.reason
+        with pytest.raises(DecodeError) as compiled:
+            Decoder(profile).decode(topic, payload, RECEIVED_AT)
+        assert compiled.value.reason == exc.reason
         return None
+    assert Decoder(profile).decode(topic, payload, RECEIVED_AT) == decoded
     # A reading that decodes must be usable downstream: evaluable, and JSON-encodable
     # without loss (no NaN or infinity that would turn into null).
     evaluate(profile, decoded)

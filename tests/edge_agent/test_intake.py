@@ -140,10 +140,10 @@ def test_an_unexpected_error_while_decoding_is_a_dead_letter_too(
 ) -> None:
     agent = agent_for(tmp_path, catalogue)
 
-    def broken(profile: Any, topic: str, payload: bytes, received_at: Any) -> Decoded:
+    def broken(decoder: Any, spec: Any, payload: bytes, received_at: Any) -> Decoded:
         raise RuntimeError("decoder bug")
 
-    monkeypatch.setattr("edge_agent.intake.decode", broken)
+    monkeypatch.setattr("edge_agent.intake.Decoder.read", broken)
     case = example(catalogue, "acme_access_gate", "normal")
     assert agent.process_device_message(case.topic, payload_of(case), RECEIVED) is None
     (entry,) = dead_letters(agent)
