@@ -28,7 +28,6 @@ from device_profiles.fields import (
     DecodeError,
     as_key,
     document_of,
-    faults_of,
     preview,
     to_datetime,
 )
@@ -263,10 +262,12 @@ def _caster(field: Field_, name: str, unit: str | None) -> Callable[[Any], Scala
 
 
 def _fault_reader(source: FaultSource) -> Callable[[Mapping[str, Any]], set[str]]:
-    """The faults a document reports at ``source``, as ``decode`` reads them."""
+    """The faults a document reports at ``source``, as ``decode`` reads them (with
+    ``fields.faults_of``)."""
     lookup = _lookup(source.path)
     path = source.path
     optional = source.optional
+    found = _flag_reader(source) if source.flag is not None else _codes_reader(source)
 
     def read(document: Mapping[str, Any]) -> set[str]:
         raw = lookup(document)
@@ -274,6 +275,43 @@ def _fault_reader(source: FaultSource) -> Callable[[Mapping[str, Any]], set[str]
             if optional:
                 return set()
             raise DecodeError(f"missing fault field {path!r}")
-        return faults_of(source, raw)
+        return found(raw)
+
+    return read
+
+
+def _flag_reader(source: FaultSource) -> Callable[[Any], set[str]]:
+    path = source.path
+    flag = source.flag or ""
+    as_bool = _caster(Field_(path=path, type="bool"), path, None)
+
+    def read(raw: Any) -> set[str]:
+        try:
+            active = as_bool(raw)
+        except DecodeError:
+            raise DecodeError(f"fault flag {path!r}: {raw!r} is not a boolean") from None
+        return {flag} if active else set()
+
+    return read
+
+
+def _codes_reader(source: FaultSource) -> Callable[[Any], set[str]]:
+    path = source.path
+    codes = source.codes or {}
+    ok = frozenset(source.ok)
+
+    def read(raw: Any) -> set[str]:
+        values = raw if isinstance(raw, list) else [raw]
+        found: set[str] = set()
+        for value in values:
+            if isinstance(value, (dict, list)):
+                raise DecodeError(f"fault code at {path!r} must be a scalar")
+            key = as_key(value)
+            if key in ok:
+                continue
+            if key not in codes:
+                raise DecodeError(f"unknown fault code {value!r} at {path!r}")
+            found.add(codes[key])
+        return found
 
     return read

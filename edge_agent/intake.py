@@ -28,6 +28,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from pydantic import ValidationError
 
@@ -103,8 +104,7 @@ class _Device:
         with deadbands: without, every reading is news)."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Judged:
+class _Judged(NamedTuple):
     """A reading as the rules judge it: at its own time, or at its receipt when its own
     time cannot be trusted."""
 

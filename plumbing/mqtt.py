@@ -39,7 +39,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -57,6 +57,10 @@ DEFAULT_MAX_IN_FLIGHT = 20
 _MISC_EVERY_S = 1.0
 READ_BYTES = 256 * 1024
 """What one read of the socket takes at most."""
+PASS_PACKETS = 100
+"""Packets handed on at most before the event loop gets to run its other callbacks (what
+one read brings may be thousands): a receiver that hands work to other tasks or threads
+hears back from them meanwhile."""
 _PUBLISH = 0x30
 _PUBACK = struct.Struct("!BBH")
 _PUBACK_TYPE = 0x40
@@ -69,9 +73,9 @@ class MqttError(Exception):
     """A broker could not be reached, refused something, or the connection broke."""
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One message as it arrived; ``dup`` is set when the broker delivers it again."""
+class Message(NamedTuple):
+    """One message as it arrived; ``dup`` is set when the broker delivers it again. (A
+    named tuple: one is made per message, and it is made fastest.)"""
 
     topic: str
     payload: bytes
@@ -163,6 +167,8 @@ class Client:
         self._inbox = bytearray()  # read from the socket, not yet cut into packets
         self._acks = bytearray()  # PUBACKs waiting to be written, in order
         self._acks_due = False  # a write of self._acks is scheduled
+        self._more = False  # whole packets wait in self._inbox for the next pass
+        self._pass_due = False  # the next pass is scheduled
         paho_client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -356,8 +362,8 @@ class Client:
         self._reading = True
         if self._sock is not None and self._loop is not None:
             self._loop.add_reader(self._sock, self._read)
-            if self._inbox:  # packets read before the pause, not yet handed on
-                self._loop.call_soon(self._drain)
+            if self._more:  # packets read before the pause, not yet handed on
+                self._next_pass()
 
     def ack(self, message: Message) -> None:
         """Acknowledge ``message`` to the broker (``manual_ack`` only; a no-op for QoS 0).
@@ -534,43 +540,62 @@ class Client:
         sock = self._paho.socket()
         if sock is None:
             return
-        try:
-            data = sock.recv(READ_BYTES)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:  # a broken connection: said as paho says it
-            log.debug("%s: read failed: %s", self.name, exc)
-            data = b""
-        if not data:
-            self._paho._loop_rc_handle(MQTTErrorCode.MQTT_ERR_CONN_LOST)
-            return
-        self._paho._last_bytes_received = paho.time_func()
-        self._inbox += data
+        if not self._more:  # else what was read already comes first
+            try:
+                data = sock.recv(READ_BYTES)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # a broken connection: said as paho says it
+                log.debug("%s: read failed: %s", self.name, exc)
+                data = b""
+            if not data:
+                self._paho._loop_rc_handle(MQTTErrorCode.MQTT_ERR_CONN_LOST)
+                return
+            self._paho._last_bytes_received = paho.time_func()
+            self._inbox += data
         self._drain()
 
     def _drain(self) -> None:
-        """Hand on every whole packet read, until paused or the connection ends."""
+        """Hand on the whole packets read, up to :data:`PASS_PACKETS` (the rest in the
+        next pass of the event loop), until paused or the connection ends."""
+        self._pass_due = False
         try:
-            self._cut_packets()
+            self._more = self._cut_packets()
         except Exception as exc:  # paho did not handle it: end the connection, not the loop
             log.debug("%s: read failed", self.name, exc_info=True)
             self._abort(f"read failed: {exc}")
+            self._more = False
         self._flush_acks()
+        if self._more and self._reading:
+            self._next_pass()
 
-    def _cut_packets(self) -> None:
+    def _next_pass(self) -> None:
+        if not self._pass_due and self._loop is not None:
+            self._pass_due = True
+            self._loop.call_soon(self._drain)
+
+    def _cut_packets(self) -> bool:
+        """Hand on whole packets; True if some are left for the next pass (or for when
+        reading resumes)."""
         buf = self._inbox
         end = len(buf)
         pos = 0
         lost = self._lost
+        budget = PASS_PACKETS
         try:
-            while pos < end and self._reading and lost is not None and not lost.done():
+            while pos < end:
+                if lost is None or lost.done():
+                    return False
+                if not budget or not self._reading:
+                    return True  # the next pass, or once reading again
+                budget -= 1
                 header = buf[pos]
                 length = 0
                 shift = 0
                 at = pos + 1
                 while True:  # the remaining length: 1 to 4 bytes, 7 bits each
                     if at >= end:
-                        return  # the rest is still on its way
+                        return False  # the rest is still on its way
                     byte = buf[at]
                     at += 1
                     length |= (byte & 0x7F) << shift
@@ -579,10 +604,10 @@ class Client:
                     shift += 7
                     if shift > 21:
                         self._paho._loop_rc_handle(MQTTErrorCode.MQTT_ERR_PROTOCOL)
-                        return
+                        return False
                 stop = at + length
                 if stop > end:
-                    return
+                    return False
                 pos = stop
                 qos_0_or_1 = header & 0x06 != 0x04
                 if (
@@ -593,6 +618,7 @@ class Client:
                     continue
                 self._flush_acks()
                 self._paho_handles(header, buf[at:stop])
+            return False
         finally:
             del buf[:pos]
 
