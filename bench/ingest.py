@@ -35,16 +35,23 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from pydantic import TypeAdapter
 
 from device_profiles import Catalogue, decode
 from device_profiles.examples import payload_bytes
@@ -58,6 +65,21 @@ INGEST_CLIENT = "bench-ingest"
 INGEST_GROUP = "bench"
 PROBE_FAULT = ("acme_access_gate", "motor_jammed")
 """The fault probes report: device-reported, ticketed, priority high."""
+
+
+_TEMPLATE_ID = "f" * 32
+_TEMPLATE_TS = datetime(2000, 1, 1, tzinfo=UTC)
+_TEMPLATE_TS_TEXT = "2000-01-01T00:00:00Z"
+_TIME = TypeAdapter(datetime)
+
+
+_REPORTED = (
+    "linli_ingest_batches_total", "linli_ingest_acks_total", "linli_ingest_restarts_total",
+    "linli_ingest_retries_total", "linli_ingest_commit_seconds_sum",
+    "linli_ingest_commit_seconds_count", "linli_ingest_group_messages_sum",
+    "linli_ingest_group_messages_count",
+)  # fmt: skip
+"""/metrics lines printed (to stderr) after the latency run"""
 
 
 def say(message: str) -> None:
@@ -112,11 +134,24 @@ class Fleet:
             for n in range(probes)
         ]
         self.epoch = uuid.uuid4().hex[:16]
+        self._templates: dict[tuple[str, int], str] = {}
         self.seq = dict.fromkeys(self.gateways, 0)
 
     def item(self, device: Device, at: datetime, fields: dict[str, object]) -> str:
-        values = {**fields, "device_id": device.device_id, "ts": at, "received_at": at}
-        return Item(id=uuid.uuid4().hex, **values).model_dump_json()  # type: ignore[arg-type]
+        """An item of ``device`` with ``fields`` stamped ``at``, under a new id: the JSON of
+        a validated Item made once per device and fields, with id and times put in (making
+        thousands of pydantic items a second would take the publisher's whole core)."""
+        key = (device.device_id, id(fields))
+        template = self._templates.get(key)
+        if template is None:
+            values = {
+                **fields, "device_id": device.device_id, "ts": _TEMPLATE_TS,
+                "received_at": _TEMPLATE_TS,
+            }  # fmt: skip
+            template = Item(id=_TEMPLATE_ID, **values).model_dump_json()  # type: ignore[arg-type]
+            self._templates[key] = template
+        stamp = _TIME.dump_json(at).decode()[1:-1]
+        return template.replace(_TEMPLATE_ID, uuid.uuid4().hex).replace(_TEMPLATE_TS_TEXT, stamp)
 
     def batch(self, gateway: str, items: list[str], at: datetime) -> tuple[str, int, bytes]:
         self.seq[gateway] += 1
@@ -229,6 +264,17 @@ def keep_session(broker: Mosquitto, client_id: str, topic_filter: str, rm: int) 
     asyncio.run(register())
 
 
+def forget_session(broker: Mosquitto, client_id: str) -> None:
+    """End the broker's session of ``client_id``: nothing more is queued for it (a queue
+    growing on the broker is written out at each of its autosaves, and stalls it)."""
+
+    async def forget() -> None:
+        async with Client(broker.host, broker.port, client_id=client_id, clean_start=True):
+            pass
+
+    asyncio.run(forget())
+
+
 def bare_drain(broker: Mosquitto, messages: int, rm: int) -> float:
     """Seconds a plain subscriber takes to receive ``messages`` queued for it."""
 
@@ -249,29 +295,83 @@ def bare_drain(broker: Mosquitto, messages: int, rm: int) -> float:
     return asyncio.run(drain())
 
 
-def ingest_drain(cloud: Cloud, before: int, readings: int) -> tuple[float, float]:
-    """(seconds from the first reading stored to the last, CPU seconds the cloud used)."""
-    target = before + readings
+def ingest_drain(cloud: Cloud, readings: int) -> tuple[float, float]:
+    """(seconds from the first reading stored to the last, CPU seconds the cloud used
+    meanwhile). ``cloud`` is a process started for this run: its stored count began at 0."""
     first = last = 0.0
-    first_count = before
-    cpu0 = cpu_s(cloud.pid)
+    first_count = 0
+    cpu_first = cpu_last = 0.0
+    stored = 0
     with httpx.Client() as client:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             stored = cloud.stored(client)
             now = time.perf_counter()
-            if stored > before and not first:
-                first, first_count = now, stored
-            if stored >= target:
-                last = now
+            if stored and not first:
+                first, first_count, cpu_first = now, stored, cpu_s(cloud.pid)
+            if stored >= readings:
+                last, cpu_last = now, cpu_s(cloud.pid)
                 break
             time.sleep(0.05)
         else:
-            raise RuntimeError(f"the cloud stored {stored - before} of {readings} readings")
-    spent = last - first
+            raise RuntimeError(f"the cloud stored {stored} of {readings} readings")
+    if first_count >= readings:
+        raise RuntimeError("the cloud stored everything before the first poll: use more readings")
     # the first poll saw first_count already stored: scale the window to all readings
-    elapsed = spent * readings / max(target - first_count, 1)
-    return elapsed, cpu_s(cloud.pid) - cpu0
+    scale = readings / (readings - first_count)
+    return (last - first) * scale, (cpu_last - cpu_first) * scale
+
+
+def record(pid: int, output: str) -> subprocess.Popen[bytes]:
+    """py-spy recording ``pid`` (every thread, without pausing it) to ``output``."""
+    spy = Path(sys.executable).with_name("py-spy")
+    command = [str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid),
+               "--rate", "200", "--threads", "--nonblocking", "--format", "raw",
+               "-o", output]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@contextmanager
+def spying(pid: int, prefix: Path | None, name: str) -> Iterator[None]:
+    """While the block runs, py-spy records ``pid`` to ``{prefix}.{name}.txt`` (if a prefix
+    is given)."""
+    if prefix is None:
+        yield
+        return
+    spy = record(pid, f"{prefix}.{name}.txt")
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        try:
+            spy.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            spy.wait()
+
+
+def top(path: Path, rows: int = 40) -> str:
+    """The functions of a py-spy raw recording by their share of the samples: inclusive
+    (the function or what it called was running) and self (it was)."""
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    threads: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
+        total += int(count)
+        threads[frames[0]] += int(count)
+        for frame in set(frames[1:]):
+            inclusive[frame] += int(count)
+        own[frames[-1]] += int(count)
+    lines = [f"{total} samples"] + [f"{100 * n / total:5.1f} %  {t}" for t, n in threads.items()]
+    for title, counts in (("inclusive", inclusive), ("self", own)):
+        lines.append(f"--- {title}")
+        lines += [f"{100 * n / total:5.1f} %  {f}" for f, n in counts.most_common(rows)]
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------- latency
@@ -281,21 +381,34 @@ def ingest_drain(cloud: Cloud, before: int, readings: int) -> tuple[float, float
 class Latency:
     published: int = 0
     lags: list[float] = field(default_factory=list)
+    probe_lags: list[float] = field(default_factory=list)
+    """publish → ack of the probes' single-reading batches"""
     tickets: list[float] = field(default_factory=list)
     probes_sent: int = 0
     seconds: float = 0.0
+    cpu_s: float = 0.0
+    """CPU seconds the cloud used in the measured seconds"""
 
 
 async def steady(
-    fleet: Fleet, broker: Mosquitto, cloud: Cloud, rate: float, seconds: float, faults: float
+    fleet: Fleet,
+    broker: Mosquitto,
+    cloud: Cloud,
+    rate: float,
+    seconds: float,
+    faults: float,
+    warmup: float,
 ) -> Latency:
-    """Publish ``rate`` readings a second for ``seconds`` (and ``faults`` probe faults a
-    second); measure acknowledgements and tickets."""
+    """Publish ``rate`` readings a second for ``warmup`` seconds (not measured: the cloud,
+    started afresh, loads its devices and takes what the previous run left), then for
+    ``seconds`` more with ``faults`` probe faults a second; measure acknowledgements and
+    tickets of those."""
     result = Latency()
     sent: dict[tuple[str, int], float] = {}
     probe_sent: dict[str, float] = {}
     acked: dict[tuple[str, int], float] = {}
     seen: dict[str, float] = {}
+    probe_batches: set[tuple[str, int]] = set()
 
     async def watch_acks(client: Client) -> None:
         async for message in client.messages():
@@ -303,7 +416,8 @@ async def steady(
             acked.setdefault((ack["gateway_id"], ack["seq"]), time.monotonic())
 
     async def poll_tickets(http: httpx.AsyncClient, until: float) -> None:
-        query = "/api/v1/tickets?state=open&priority=high&limit=200"
+        # newest first within a priority: a probe's ticket is among the first high ones
+        query = "/api/v1/tickets?state=open&priority=high&limit=50"
         while time.monotonic() < until:
             for ticket in (await http.get(cloud.url + query)).json():
                 if ticket["device_id"] in probe_sent:
@@ -321,13 +435,18 @@ async def steady(
     ):
         await acks.subscribe([ack_topic("+")])
         watcher = asyncio.create_task(watch_acks(acks))
-        start = time.monotonic()
+        begin = time.monotonic()
+        start = begin + warmup  # measured from here
         end = start + seconds
         poller = asyncio.create_task(poll_tickets(http, end + 5))
         pending: set[asyncio.Task[None]] = set()
         device_n = probe_n = 0
-        next_batch = next_probe = start
+        next_batch, next_probe = begin, start
+        cpu0 = -1.0
         while (now := time.monotonic()) < end:
+            measured = now >= start
+            if measured and cpu0 < 0:
+                cpu0 = cpu_s(cloud.pid)
             if probe_every and now >= next_probe and probe_n < len(fleet.probes):
                 probe = fleet.probes[probe_n]
                 probe_n += 1
@@ -337,6 +456,7 @@ async def steady(
                     probe.gateway, [fleet.item(probe, at, fleet.probe_fault)], at
                 )
                 probe_sent[probe.device_id] = time.monotonic()
+                probe_batches.add((gw, seq))
                 sent[(gw, seq)] = time.monotonic()
                 task = asyncio.create_task(pub.publish(batch_topic(gw), payload))
                 pending.add(task)
@@ -351,21 +471,24 @@ async def steady(
                     items.append(fleet.item(device, at, device.normal))
                 device_n += size
                 gw, seq, payload = fleet.batch(gateway, items, at)
-                sent[(gw, seq)] = time.monotonic()
+                if measured:
+                    sent[(gw, seq)] = time.monotonic()
+                    result.published += size
                 task = asyncio.create_task(pub.publish(batch_topic(gw), payload))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
-                result.published += size
                 next_batch += interval
             await asyncio.sleep(max(0.0, min(next_batch, next_probe or end) - time.monotonic()))
         result.seconds = time.monotonic() - start
+        result.cpu_s = cpu_s(cloud.pid) - cpu0
         await asyncio.gather(*pending)
         deadline = time.monotonic() + 30
-        while len(acked) < len(sent) and time.monotonic() < deadline:  # noqa: ASYNC110
+        while not sent.keys() <= acked.keys() and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         await poller
         watcher.cancel()
     result.lags = [acked[key] - at for key, at in sent.items() if key in acked]
+    result.probe_lags = [acked[key] - sent[key] for key in probe_batches if key in acked]
     result.tickets = [seen[d] - at for d, at in probe_sent.items() if d in seen]
     result.probes_sent = len(probe_sent)
     return result
@@ -403,6 +526,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10_000, help="latency run: readings/s")
     parser.add_argument("--seconds", type=float, default=60, help="latency run: seconds (60)")
     parser.add_argument("--faults", type=float, default=5, help="latency run: probe faults/s (5)")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=5,
+        help="latency run: seconds of the stream before the measured ones (5)",
+    )
     parser.add_argument("--fault-share", type=float, default=0.01, help="fault readings (0.01)")
     parser.add_argument(
         "--set",
@@ -412,7 +541,20 @@ def main() -> None:
         help="a cloud setting for every run, e.g. --set ingest_receive_maximum=1000",
     )
     parser.add_argument("--no-latency", action="store_true", help="skip the latency run")
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="PREFIX",
+        help="record the cloud with py-spy during each measured run (raw collapsed stacks, "
+        "all threads) to PREFIX.batchN.txt and PREFIX.steady.txt (py-spy must be installed)",
+    )
+    parser.add_argument(
+        "--top", type=Path, metavar="FILE", help="print where a --py-spy recording spent its time"
+    )
     args = parser.parse_args()
+    if args.top is not None:
+        print(top(args.top))
+        return
     if args.quick:
         args.seconds = min(args.seconds, 20)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -440,7 +582,6 @@ def main() -> None:
                 while cloud.stored() < len(everyone):
                     time.sleep(0.1)
             bare_drain(broker, len(warm), receive_maximum)  # the bare subscriber's copy
-            stored = len(everyone)
             for size in sizes:
                 readings = args.readings or (400_000 if size >= 50 else 60_000)
                 if args.quick and not args.readings:
@@ -450,9 +591,14 @@ def main() -> None:
                 asyncio.run(publish(broker, batches, "bench-publisher"))
                 load_before = load()
                 bare_s = bare_drain(broker, len(batches), receive_maximum)
-                with Cloud(workdir, broker, quiet) as cloud:
-                    took, cpu = ingest_drain(cloud, stored, readings)
-                stored += readings
+                with (
+                    Cloud(workdir, broker, quiet) as cloud,
+                    spying(cloud.pid, args.py_spy, f"batch{size}"),
+                ):
+                    took, cpu = ingest_drain(cloud, readings)
+                    # let the last group's acknowledgements go out, or the next run would
+                    # begin with its messages again (as duplicates)
+                    time.sleep(2)
                 ingest, bare = readings / took, readings / bare_s
                 goal = 100_000 if size >= 50 else 20_000
                 rows.append([
@@ -463,18 +609,34 @@ def main() -> None:
                 say(f"  ingest {ingest:,.0f}/s, bare {bare:,.0f}/s")
             latency = None
             if not args.no_latency:
-                say(f"steady: {args.rate:,.0f} readings/s for {args.seconds:g} s")
+                forget_session(broker, "bench-bare")  # the latency run has no bare subscriber
+                say(
+                    f"steady: {args.rate:,.0f} readings/s for {args.warmup:g} s unmeasured, "
+                    f"then {args.seconds:g} s"
+                )
                 with Cloud(workdir, broker, settings) as cloud:
                     load_before = load()
-                    cpu0 = cpu_s(cloud.pid)
-                    latency = asyncio.run(
-                        steady(fleet, broker, cloud, args.rate, args.seconds, args.faults)
-                    )
-                    cpu = cpu_s(cloud.pid) - cpu0
+                    with spying(cloud.pid, args.py_spy, "steady"):
+                        latency = asyncio.run(
+                            steady(
+                                fleet,
+                                broker,
+                                cloud,
+                                args.rate,
+                                args.seconds,
+                                args.faults,
+                                args.warmup,
+                            )
+                        )
                     latency_load = f"{load_before} / {load()}"
+                    say("the cloud's ingest metrics after the latency run:")
+                    for line in httpx.get(f"{cloud.url}/metrics", timeout=5).text.splitlines():
+                        if line.startswith(_REPORTED):
+                            say(f"  {line}")
     _print_throughput(rows, receive_maximum)
     if latency is not None:
-        _print_latency(latency, args.rate, 100 * cpu / latency.seconds, latency_load)
+        cpu = 100 * latency.cpu_s / latency.seconds
+        _print_latency(latency, args.rate, cpu, latency_load)
 
 
 def _default_rm() -> int:
@@ -496,10 +658,14 @@ def _print_latency(result: Latency, rate: float, cpu: float, load_text: str) -> 
     achieved = result.published / result.seconds if result.seconds else 0
     ms = [x * 1000 for x in result.lags]
     tickets = [x * 1000 for x in result.tickets]
+    probe = [x * 1000 for x in result.probe_lags]
     head = ["measure", "samples", "p50 ms", "p99 ms", "max ms", "goal p99 ms"]
     rows = [
         ["ingest lag (publish → ack)", f"{len(ms):,}", f"{percentile(ms, 0.5):.0f}",
          f"{percentile(ms, 0.99):.0f}", f"{max(ms, default=float('nan')):.0f}", "1 000"],
+        ["  of which the probes' single-reading batches", f"{len(probe):,}",
+         f"{percentile(probe, 0.5):.0f}", f"{percentile(probe, 0.99):.0f}",
+         f"{max(probe, default=float('nan')):.0f}", ""],
         ["fault → ticket in the API", f"{len(tickets)} of {result.probes_sent}",
          f"{percentile(tickets, 0.5):.0f}", f"{percentile(tickets, 0.99):.0f}",
          f"{max(tickets, default=float('nan')):.0f}", "250"],

@@ -49,12 +49,13 @@ class CloudSettings(BaseSettings):
         description="how long the broker queues batches for this worker while it is away",
     )
     ingest_receive_maximum: int = Field(
-        default=100,
+        default=1000,
         ge=1,
         le=65535,
         description="how many batches the broker may hand this worker before it has "
         "acknowledged earlier ones (MQTT 5 Receive Maximum): a worker that falls behind "
-        "stops reading, and the broker keeps the rest",
+        "stops reading, and the broker keeps the rest; above ingest_group_max_batches, so "
+        "that the next group arrives while one commits",
     )
     ingest_group_max_batches: int = Field(
         default=500,

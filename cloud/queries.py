@@ -104,15 +104,24 @@ def tickets(
     if priorities:
         where.append(Ticket.priority.in_(priorities))
     total = session.scalar(select(func.count()).select_from(Ticket).where(*where)) or 0
+    # the facility's name and the device's id come joined in (not whole rows: a device row
+    # carries its metrics and rule memory, and the list is polled)
     query = (
-        select(Ticket)
+        select(Ticket, Facility.name, Device.device_id)
+        .join(Facility, Facility.id == Ticket.facility_id)
+        .join(Device, Device.id == Ticket.device_pk)
         .where(*where)
-        .options(selectinload(Ticket.facility), selectinload(Ticket.device))
         .order_by(_PRIORITY_ORDER, Ticket.opened_at.desc(), Ticket.id.desc())
         .limit(limit)
         .offset(offset)
     )
-    return [ticket_public(t) for t in session.scalars(query)], total
+    found = [
+        TicketPublic.model_validate(
+            {**_own_fields(ticket), "facility_name": facility_name, "device_id": device_id}
+        )
+        for ticket, facility_name, device_id in session.execute(query).tuples()
+    ]
+    return found, total
 
 
 def ticket_public(ticket: Ticket) -> TicketPublic:
@@ -126,10 +135,15 @@ def ticket_detail(session: Session, ticket_id: int) -> TicketDetail | None:
     return TicketDetail.model_validate({**_ticket_fields(ticket), "events": ticket.events})
 
 
+_TICKET_COLUMNS = tuple(name for name in TicketPublic.model_fields if hasattr(Ticket, name))
+
+
+def _own_fields(ticket: Ticket) -> dict[str, object]:
+    return {name: getattr(ticket, name) for name in _TICKET_COLUMNS}
+
+
 def _ticket_fields(ticket: Ticket) -> dict[str, object]:
-    fields = {
-        name: getattr(ticket, name) for name in TicketPublic.model_fields if hasattr(Ticket, name)
-    }
+    fields = _own_fields(ticket)
     fields["facility_name"] = ticket.facility.name
     fields["device_id"] = ticket.device.device_id
     return fields

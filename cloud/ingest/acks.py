@@ -44,9 +44,13 @@ def batch_identity(topic: str, payload: bytes) -> tuple[str, str, int] | None:
 
 
 def batch_ack(gateway_id: str, epoch: str, seq: int, result: Result, reason: str = "") -> BatchAck:
+    """The acknowledgement of a batch whose identity was validated (a parsed batch's, or
+    :func:`batch_identity`'s): made without validating it again, as the hot path wants."""
     if len(reason) > MAX_REASON_CHARS:
         reason = reason[: MAX_REASON_CHARS - 1] + "…"
-    return BatchAck(gateway_id=gateway_id, epoch=epoch, seq=seq, result=result, reason=reason)
+    return BatchAck.model_construct(
+        gateway_id=gateway_id, epoch=epoch, seq=seq, result=result, reason=reason
+    )
 
 
 def rejection(topic: str, payload: bytes, reason: str) -> BatchAck | None:

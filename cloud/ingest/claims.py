@@ -19,6 +19,7 @@ from typing import Any, cast
 from sqlalchemy import (
     Connection,
     Table,
+    and_,
     bindparam,
     case,
     exists,
@@ -210,16 +211,23 @@ class Claims:
             new.update((row[0], row[1]) for row in returned)
         return new
 
-    @staticmethod
-    def stored(connection: Connection, keys: set[ReadingKey]) -> set[ReadingKey]:
-        """Which of ``keys`` are stored already."""
+    def stored(self, connection: Connection, keys: set[ReadingKey]) -> set[ReadingKey]:
+        """Which of ``keys`` are stored already, each looked up by the readings' unique
+        index on (ts, id). (SQLite does not use an index for a row value ``IN`` list: it
+        would read the whole table, so there each key is an ``OR``-ed pair of equalities.)"""
         found: set[ReadingKey] = set()
         wanted = list(keys)
-        pair = tuple_(READINGS.c.id, READINGS.c.ts)
+        ts, item_id = READINGS.c.ts, READINGS.c.id
+        pair = tuple_(ts, item_id)
+        sqlite = self._codec.dialect.name == "sqlite"
         for start in range(0, len(wanted), _CHUNK):
-            query = select(READINGS.c.id, READINGS.c.ts).where(
-                pair.in_(wanted[start : start + _CHUNK])
+            chunk = wanted[start : start + _CHUNK]
+            condition = (
+                or_(*(and_(ts == key_ts, item_id == key_id) for key_id, key_ts in chunk))
+                if sqlite
+                else pair.in_([(key_ts, key_id) for key_id, key_ts in chunk])
             )
+            query = select(item_id, ts).where(condition)
             found.update((row[0], row[1]) for row in connection.execute(query))
         return found
 

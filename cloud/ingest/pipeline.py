@@ -9,9 +9,14 @@
 - **acknowledge** (event loop): once a group has committed, publishes each batch's
   acknowledgement to its gateway, waits for the broker to have them all, then acknowledges
   the group's messages to the broker, in the order they came — while the next group commits.
+  A group's acknowledgements go out as soon as it has committed, without waiting for an
+  earlier group's to reach the broker: a wait for the broker can take far longer than a
+  commit (a broker that leaves Nagle's algorithm on holds small packets back for a delayed
+  TCP acknowledgement, up to 40 ms), and one wait after another would let acknowledgements
+  fall ever further behind the commits.
 
-Nothing is acknowledged before the commit that stored it. Whatever fails ends all three
-stages: messages not acknowledged are delivered again after the reconnect, and what was
+Nothing is acknowledged before the commit that stored it. Whatever fails ends every
+stage: messages not acknowledged are delivered again after the reconnect, and what was
 committed but not acknowledged comes back as a duplicate. A commit under way when the
 stages end is waited for, so that one writer thread at most ever runs.
 """
@@ -28,6 +33,7 @@ from typing import Any, TypeVar
 from cloud.ingest import transport
 from cloud.ingest.intake import Incoming, Intake, Outcome
 from cloud.metrics import CloudMetrics
+from device_profiles.protocol import BatchAck
 
 T = TypeVar("T")
 
@@ -85,6 +91,8 @@ class Pipeline:
         self._on_progress = on_progress
         self._read: asyncio.Queue[Received] = asyncio.Queue()
         self._done: asyncio.Queue[tuple[list[Received], list[Outcome]]] = asyncio.Queue()
+        self._sent: asyncio.Queue[tuple[list[Received], list[BatchAck], asyncio.Future[Any]]]
+        self._sent = asyncio.Queue()
 
     async def run(self) -> None:
         """Until a stage fails (its error is raised) or the connection ends (MqttError)."""
@@ -92,6 +100,7 @@ class Pipeline:
             asyncio.create_task(self._reading(), name="ingest-read"),
             asyncio.create_task(self._committing(), name="ingest-commit"),
             asyncio.create_task(self._acknowledging(), name="ingest-ack"),
+            asyncio.create_task(self._settling(), name="ingest-ack-settle"),
         ]
         try:
             finished, _ = await asyncio.wait(stages, return_when=asyncio.FIRST_COMPLETED)
@@ -101,6 +110,7 @@ class Pipeline:
             for stage in stages:
                 with contextlib.suppress(asyncio.CancelledError):
                     await stage
+            await self._forget_published()
         for stage in finished:
             stage.result()  # the first failure, as it was
         raise transport.MqttError("ingest stopped reading")  # pragma: no cover
@@ -142,16 +152,33 @@ class Pipeline:
         return group
 
     async def _acknowledging(self) -> None:
-        link, metrics = self._link, self._metrics
+        """Publish each committed group's acknowledgements at once, without waiting for an
+        earlier group's to reach the broker (:meth:`_settling` waits for them, in order)."""
+        link, done, sent = self._link, self._done, self._sent
         while True:
-            group, outcomes = await self._done.get()
+            group, outcomes = await done.get()
             acks = [outcome.ack for outcome in outcomes if outcome.ack is not None]
-            if len(acks) == 1:
-                await link.publish_ack(acks[0])
-            elif acks:
-                await asyncio.gather(*(link.publish_ack(ack) for ack in acks))
+            published = asyncio.gather(*(link.publish_ack(ack) for ack in acks))
+            sent.put_nowait((group, acks, published))
+
+    async def _settling(self) -> None:
+        """Once a group's acknowledgements have reached the broker, acknowledge its messages
+        to the broker, group by group in the order they committed."""
+        link, metrics, sent = self._link, self._metrics, self._sent
+        while True:
+            group, acks, published = await sent.get()
+            await published
             for ack in acks:
                 metrics.acks.labels(result=ack.result).inc()
             for received in group:
                 link.ack(received.message)
             self._on_progress()
+
+    async def _forget_published(self) -> None:
+        """After the stages ended: acknowledgements still on their way are given up (their
+        batches come again after the reconnect, and are acknowledged as duplicates)."""
+        while not self._sent.empty():
+            _, _, published = self._sent.get_nowait()
+            published.cancel()
+            with contextlib.suppress(BaseException):
+                await published

@@ -33,7 +33,7 @@ class Endpoint:
     group: str
     """The MQTT 5 shared-subscription group: each batch goes to one worker of the group."""
     session_expiry_s: int = 0
-    receive_maximum: int = 100
+    receive_maximum: int = 1000
 
     @property
     def filters(self) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from cloud.services import Services
 from device_profiles import Catalogue
 from device_profiles.protocol import Batch, BatchAck, GatewayStatus, batch_topic, status_topic
 from linli.mosquitto import Mosquitto
+from plumbing.mqtt import Client
 from tests.cloud.conftest import build_services
 from tests.cloud.helpers import EPOCH, GATE, at, batch, count, eventually, item, wait_until
 from tests.cloud.ingest_support import (
@@ -326,3 +327,42 @@ def test_the_app_runs_ingest_and_serves_what_it_stored(
             assert [t["fault"] for t in tickets] == ["help_requested"]
     finally:
         built.close()
+
+
+async def test_many_single_reading_batches_queued_for_the_session_are_all_stored(
+    services: Services, catalogue: Catalogue, cloud_broker: Mosquitto
+) -> None:
+    """Three thousand batches of one reading wait at the broker for the worker's kept
+    session (as after a cloud restart under load): every one is stored and acknowledged
+    once, in rounds that cover many groups, however the broker hands them over."""
+    async with running(make_worker(services, cloud_broker)):
+        pass  # the broker now knows the session
+    batches = 3000
+    payloads = [
+        batch("gw-1", seq, [item(catalogue, GATE, "normal", ts=at(seq / 60))])
+        .model_dump_json()
+        .encode()
+        for seq in range(1, batches + 1)
+    ]
+    async with Client(cloud_broker.host, cloud_broker.port, client_id="test-gateway") as client:
+        for first in range(0, batches, 100):
+            topic = batch_topic("gw-1")
+            await asyncio.gather(*(client.publish(topic, p) for p in payloads[first : first + 100]))
+
+    async with (
+        watching_acks(cloud_broker) as watcher,
+        running(make_worker(services, cloud_broker)),
+    ):
+        acks = await watcher.wait_for(batches, within=120)
+        await eventually(
+            lambda: sample(services, "linli_ingest_acks_total", result="stored") >= batches,
+            what="every acknowledgement counted",
+        )
+
+    assert sorted(a.seq for a in acks) == list(range(1, batches + 1))
+    assert {a.result for a in acks} == {"stored"}
+    assert count(services.sessions, Reading) == batches
+    assert count(services.sessions, IngestedBatch) == batches
+    with services.sessions() as session:
+        gateway = session.get(Gateway, "gw-1")
+        assert gateway is not None and gateway.last_seq == batches

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.testclient import TestClient
+
+from cloud.services import Services
+from device_profiles import Catalogue
+from device_profiles.protocol import batch_topic
+from tests.cloud.helpers import GATE, at, batch, item
 
 
 def test_list_is_most_urgent_first_with_total_count(
@@ -162,3 +169,44 @@ def test_invalid_action_or_body_is_422(client: TestClient, seeded: dict[str, int
     too_long = {"note": "x" * 2001}
     assert client.post(f"/api/v1/tickets/{ticket_id}/resolve", json=too_long).status_code == 422
     assert client.get(f"/api/v1/tickets/{ticket_id}").json()["state"] == "open"
+
+
+def test_a_fault_after_a_resolve_through_the_api_opens_a_new_ticket(
+    client: TestClient, services: Services, catalogue: Catalogue
+) -> None:
+    """The e2e story with ingest's device state warm in memory between the steps: a ticket
+    opened, the fault cleared and came back (a repeat), the ticket resolved through the
+    API, the fault again — a new ticket, whether or not the device reported the fault
+    cleared in between."""
+    seq = iter(range(1, 100))
+
+    def send(example: str, minute: float) -> None:
+        reading = item(catalogue, GATE, example, ts=at(minute), device_id="gate-01")
+        outcome = services.intake.process(
+            batch_topic("gw-1"), batch("gw-1", next(seq), [reading]).model_dump_json().encode()
+        )
+        assert outcome.result == "stored"
+
+    def unresolved() -> list[dict[str, Any]]:
+        listed = client.get("/api/v1/tickets", params={"state": ["open", "acknowledged"]})
+        return [t for t in listed.json() if t["fault"] == "motor_jammed"]
+
+    send("motor_jammed", 0)
+    send("normal", 1)
+    send("motor_jammed", 2)
+    [first] = unresolved()
+    assert first["occurrences"] == 2
+    assert client.post(f"/api/v1/tickets/{first['id']}/resolve").status_code == 200
+    assert unresolved() == []
+
+    send("motor_jammed", 3)  # still jammed: no onset, yet no unresolved ticket
+
+    [second] = unresolved()
+    assert second["id"] != first["id"]
+    assert client.post(f"/api/v1/tickets/{second['id']}/resolve").status_code == 200
+    send("normal", 4)
+    send("motor_jammed", 5)  # a fresh onset
+
+    [third] = unresolved()
+    assert third["id"] not in (first["id"], second["id"])
+    assert third["occurrences"] == 1
