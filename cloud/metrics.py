@@ -39,6 +39,18 @@ class CloudMetrics:
             "their receipt time",
             registry=self.registry,
         )
+        self.readings_dropped_at_edge = Counter(
+            "linli_ingest_readings_dropped_at_edge",
+            "Readings gateways reported they had to drop (data-gap records stored, counted "
+            "once each), by reason (disk_budget, disk_full)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.data_gaps = Counter(
+            "linli_ingest_data_gaps",
+            "Data-gap records stored (each once, however often its batch came)",
+            registry=self.registry,
+        )
         self.acks = Counter(
             "linli_ingest_acks",
             "Batch acknowledgements published to gateways, by result (stored, duplicate, rejected)",

@@ -7,8 +7,14 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from cloud.api.schemas import DevicePublic, FacilityPublic, TicketDetail, TicketPublic
-from cloud.db.models import Device, Facility, Ticket, TicketState
+from cloud.api.schemas import (
+    DataGapPublic,
+    DevicePublic,
+    FacilityPublic,
+    TicketDetail,
+    TicketPublic,
+)
+from cloud.db.models import DataGap, Device, Facility, Ticket, TicketState
 
 _HEALTH_ORDER = case({"faulty": 0, "degraded": 1, "ok": 2}, value=Facility.health, else_=3)
 _PRIORITY_ORDER = case(
@@ -84,6 +90,34 @@ def devices(
     if health:
         query = query.where(Device.health.in_(health))
     return [DevicePublic.model_validate(d) for d in session.scalars(query)]
+
+
+def data_gaps(
+    session: Session,
+    *,
+    gateway_id: str,
+    device_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[DataGapPublic], int, int]:
+    """Data-gap records of a gateway (of one of its devices, if ``device_id`` is given),
+    newest first (by the last reading dropped); how many records match in all, and how many
+    readings they say were dropped."""
+    where: list[ColumnElement[bool]] = [DataGap.gateway_id == gateway_id]
+    if device_id is not None:
+        where.append(DataGap.device_id == device_id)
+    records, dropped = session.execute(
+        select(func.count(), func.coalesce(func.sum(DataGap.items), 0)).where(*where)
+    ).one()
+    query = (
+        select(DataGap)
+        .where(*where)
+        .order_by(DataGap.last_ts.desc(), DataGap.pk.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    found = [DataGapPublic.model_validate(gap) for gap in session.scalars(query)]
+    return found, int(records), int(dropped)
 
 
 def tickets(

@@ -92,6 +92,21 @@ class GatewayPublic(_Public):
     first_seen_at: datetime
 
 
+class DataGapPublic(_Public):
+    """Readings a gateway had to drop, as it reported them (a data-gap record)."""
+
+    id: str
+    gateway_id: str
+    device_id: str = Field(description="the device as its gateway names it")
+    first_ts: datetime = Field(description="event time of the earliest reading dropped")
+    last_ts: datetime = Field(description="event time of the latest reading dropped")
+    items: int = Field(description="readings dropped")
+    reason: str = Field(description="disk_budget or disk_full")
+    epoch: str = Field(description="epoch of the batch that brought the record")
+    seq: int = Field(description="sequence number of the batch that brought the record")
+    received_at: datetime = Field(description="when the cloud stored the record")
+
+
 class DeadLetterPublic(BaseModel):
     id: int
     at: datetime

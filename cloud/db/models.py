@@ -186,6 +186,34 @@ class IngestedBatch(Base):
     items: Mapped[int] = mapped_column(Integer)
 
 
+class DataGap(Base):
+    """Readings a gateway had to drop (its outbox reached its disk budget, or the disk was
+    full), as the gateway reported them: one record per device and stretch of time, stored
+    once by its id (a batch sent again stores nothing twice). The device is named as the
+    gateway knows it; a device whose every reading was dropped may have no row yet."""
+
+    __tablename__ = "data_gaps"
+    __table_args__ = (
+        Index("ix_data_gaps_device", "gateway_id", "device_id", "last_ts"),
+        Index("ix_data_gaps_gateway", "gateway_id", "last_ts"),
+    )
+
+    pk: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    gateway_id: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(String(128))
+    first_ts: Mapped[datetime] = mapped_column(Timestamp)
+    last_ts: Mapped[datetime] = mapped_column(Timestamp)
+    items: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))
+    epoch: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    """the batch that brought it"""
+    received_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
 class Ticket(Base):
     """A repair ticket: one per (facility, fault) while it is not resolved."""
 

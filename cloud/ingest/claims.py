@@ -1,12 +1,13 @@
-"""Batch identities and readings, each stored once: the idempotent half of the writer.
+"""Batch identities, readings and data-gap records, each stored once: the idempotent half
+of the writer.
 
-A group's batch identities ``(gateway, epoch, seq)`` and readings go in with one
-``INSERT … ON CONFLICT DO NOTHING`` each, run for all rows at once. In the common case —
-nothing in the group was stored before — every row goes in, which the count of rows
+A group's batch identities ``(gateway, epoch, seq)``, readings and data-gap records go in
+with one ``INSERT … ON CONFLICT DO NOTHING`` each, run for all rows at once. In the common
+case — nothing in the group was stored before — every row goes in, which the count of rows
 affected shows; then nothing more is asked. When the count falls short, something was
 stored before (a batch sent again, a reading in a new batch): :class:`Recheck` rolls the
-group back, and the writer does it again *carefully*, learning exactly which identities
-and readings are new (``RETURNING``), batch by batch.
+group back, and the writer does it again *carefully*, learning exactly which identities,
+readings and data-gap records are new (``RETURNING``), batch by batch.
 """
 
 from __future__ import annotations
@@ -29,15 +30,30 @@ from sqlalchemy import (
     update,
 )
 
-from cloud.db.models import Gateway, IngestedBatch, Reading
+from cloud.db.models import DataGap, Gateway, IngestedBatch, Reading
 from cloud.ingest.bulk import Codec, insert_ignoring_conflicts
 from device_profiles.protocol import Batch, Item
+from device_profiles.protocol import DataGap as GapRecord
 
 log = logging.getLogger(__name__)
 
 BATCHES = cast(Table, IngestedBatch.__table__)
 READINGS = cast(Table, Reading.__table__)
 GATEWAYS = cast(Table, Gateway.__table__)
+GAPS = cast(Table, DataGap.__table__)
+
+_GAP_COLUMNS = (
+    "id",
+    "gateway_id",
+    "device_id",
+    "first_ts",
+    "last_ts",
+    "items",
+    "reason",
+    "epoch",
+    "seq",
+    "received_at",
+)
 
 ReadingKey = tuple[str, datetime]
 """(item id, event time as stamped): what a reading is stored once by"""
@@ -86,6 +102,13 @@ class Claims:
             reading_order,
         )
         self._store_returning = insert_ignoring_conflicts(dialect, READINGS)
+        self._gap = codec.statement(
+            insert_ignoring_conflicts(dialect, GAPS).values(
+                {name: bindparam(name) for name in _GAP_COLUMNS}
+            ),
+            _GAP_COLUMNS,
+        )
+        self._gap_returning = insert_ignoring_conflicts(dialect, GAPS)
         last_seq = GATEWAYS.c.last_seq
         self._advance = (
             update(GATEWAYS)
@@ -178,6 +201,63 @@ class Claims:
             found.append(identity in claimed)
             claimed.discard(identity)  # a second batch of that identity is a duplicate
         return found
+
+    # ------------------------------------------------------------------ data gaps
+
+    def gaps(self, connection: Connection, batches: Sequence[Batch], now: datetime) -> None:
+        """Store the data-gap records the batches carry; :class:`Recheck` if any was stored
+        before (or comes twice in the group)."""
+        time = self._codec.time
+        received = time(now)
+        rows = [
+            (
+                gap.id,
+                batch.gateway_id,
+                gap.device_id,
+                time(gap.first_ts),
+                time(gap.last_ts),
+                gap.items,
+                gap.reason,
+                batch.epoch,
+                batch.seq,
+                received,
+            )
+            for batch in batches
+            for gap in batch.gaps
+        ]
+        if rows and self._gap.run(connection, rows) != len(rows):
+            raise Recheck
+
+    def gaps_carefully(
+        self, connection: Connection, batches: Sequence[Batch], now: datetime
+    ) -> list[tuple[str, GapRecord]]:
+        """Store the data-gap records the batches carry: those stored now (each record once,
+        the first batch bringing it stores it), with their gateways."""
+        rows: dict[str, dict[str, Any]] = {}
+        records: dict[str, tuple[str, GapRecord]] = {}
+        for batch in batches:
+            for gap in batch.gaps:
+                if gap.id in rows:
+                    continue
+                records[gap.id] = (batch.gateway_id, gap)
+                rows[gap.id] = {
+                    "id": gap.id,
+                    "gateway_id": batch.gateway_id,
+                    "device_id": gap.device_id,
+                    "first_ts": gap.first_ts,
+                    "last_ts": gap.last_ts,
+                    "items": gap.items,
+                    "reason": gap.reason,
+                    "epoch": batch.epoch,
+                    "seq": batch.seq,
+                    "received_at": now,
+                }
+        wanted = list(rows.values())
+        new: set[str] = set()
+        for start in range(0, len(wanted), _CHUNK):
+            statement = self._gap_returning.values(wanted[start : start + _CHUNK])
+            new.update(row[0] for row in connection.execute(statement.returning(GAPS.c.id)))
+        return [records[gap_id] for gap_id in rows if gap_id in new]
 
     # ------------------------------------------------------------------ readings
 

@@ -1,7 +1,8 @@
 """Stores groups of batches, each group in one transaction, set-based and idempotently.
 
-For a group, in one transaction: the batch identities are claimed and the readings
-inserted with one bulk statement each (``claims``); the devices they touch are taken from
+For a group, in one transaction: the batch identities are claimed, the readings inserted
+and the data-gap records the batches carry (readings their gateways had to drop) stored,
+with one bulk statement each (``claims``); the devices they touch are taken from
 memory, loaded in one query or registered in bulk (``devices``); the new readings are
 judged in memory in event-time order (``cloud.health``); tickets are touched only where a
 fault is reported, starts or ends, facilities only where a device's health changed; the
@@ -10,9 +11,10 @@ devices' new state is written back with one guarded update each. When
 batches be acknowledged to their gateways.
 
 A batch whose identity (gateway, epoch, seq) was stored before is not stored again; an
-item stored before (whichever batch brought it) is skipped too. Should the group meet
-something stored before, or a device changed behind its back, it is rolled back and done
-again (carefully, or from the device's fresh state); its outcome is the same.
+item or a data-gap record stored before (whichever batch brought it) is skipped too.
+Should the group meet something stored before, or a device changed behind its back, it is
+rolled back and done again (carefully, or from the device's fresh state); its outcome is
+the same.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from cloud.ingest.devices import DeviceCache, DeviceKey, DeviceState, StaleDevic
 from cloud.metrics import CloudMetrics
 from cloud.tickets import TicketDesk
 from device_profiles import Catalogue
-from device_profiles.protocol import Batch, GatewayStatus, Item
+from device_profiles.protocol import Batch, DataGap, GatewayStatus, Item
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,8 @@ class _Outcome:
     suspect: int
     opened: list[str]
     states: dict[DeviceKey, DeviceState]
+    gaps: list[tuple[str, DataGap]]
+    """data-gap records stored now, with their gateways"""
 
 
 class BatchWriter:
@@ -138,6 +142,11 @@ class BatchWriter:
                 claims.claim(connection, batches, now)
                 claimed = [True] * len(batches)
             claims.advance(connection, [b for b, c in zip(batches, claimed, strict=True) if c])
+            if careful:
+                gaps = claims.gaps_carefully(connection, batches, now)
+            else:
+                claims.gaps(connection, batches, now)
+                gaps = [(batch.gateway_id, gap) for batch in batches for gap in batch.gaps]
             duplicates: set[int] = set()
             if careful:
                 candidates = self._candidates(connection, batches, claimed, duplicates)
@@ -175,7 +184,7 @@ class BatchWriter:
             health.settle(session, judgement)
             self.devices.write(connection, states.values(), seen=codec.time(now))
             opened = list(TicketDesk.opened(session))
-        return _Outcome(claimed, duplicates, stored, suspect_count, opened, states)
+        return _Outcome(claimed, duplicates, stored, suspect_count, opened, states, gaps)
 
     def _rows(
         self,
@@ -287,6 +296,18 @@ class BatchWriter:
             metrics.items.labels(result="duplicate").inc(duplicate_items)
         if outcome.suspect:
             metrics.readings_clock_ahead.inc(outcome.suspect)
+        for gateway_id, gap in outcome.gaps:
+            metrics.data_gaps.inc()
+            metrics.readings_dropped_at_edge.labels(reason=gap.reason).inc(gap.items)
+            log.info(
+                "gateway %s dropped %d reading(s) of %s from %s to %s (%s)",
+                gateway_id,
+                gap.items,
+                gap.device_id,
+                gap.first_ts.isoformat(),
+                gap.last_ts.isoformat(),
+                gap.reason,
+            )
         self._health.tickets.count_opened(outcome.opened)
         return results
 
