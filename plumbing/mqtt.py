@@ -20,12 +20,14 @@ TCP connect runs in a worker thread.
 **Receiving in bulk.** paho reads a packet a few bytes per system call and parses every
 PUBLISH into objects of its own; at thousands of messages a second that was most of a
 receiver's time. So this module reads the socket itself, up to :data:`READ_BYTES` at once,
-and cuts the packets out of that buffer: a QoS 0 or 1 PUBLISH without properties (what
-brokers deliver to a client that asked for no topic aliases) becomes a :class:`Message`
-here; every other packet — acknowledgements, CONNACK, PINGRESP, QoS 2, a PUBLISH with
-properties — is handed whole to paho's own handling. The PUBACKs of a read (or of the
-:meth:`Client.ack` calls of one pass of the event loop) go out in one write, in the order
-the messages came.
+and cuts the packets out of that buffer (:mod:`plumbing.mqtt_packets`): a QoS 0 or 1
+PUBLISH without properties (what brokers deliver to a client that asked for no topic
+aliases) becomes a :class:`Message` here; every other packet — acknowledgements, CONNACK,
+PINGRESP, QoS 2, a PUBLISH with properties — is handed whole to paho's own handling. The
+PUBACKs of a read (or of the :meth:`Client.ack` calls of one pass of the event loop) go out
+in one write, in the order the messages came. That handing-on uses paho's packet handler
+directly, which is not its public interface: paho-mqtt is pinned to releases 2.1 and 2.2
+and the tests against real Mosquitto exercise every path.
 """
 
 from __future__ import annotations
@@ -34,12 +36,11 @@ import asyncio
 import contextlib
 import logging
 import socket
-import struct
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -48,6 +49,26 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from plumbing.mqtt_packets import (  # Message is this module's too
+    PUBACK,
+    Message,
+    ProtocolError,
+    is_simple_publish,
+    packet_body,
+    puback,
+    publish_message,
+)
+
+__all__ = [
+    "READ_BYTES",
+    "Client",
+    "Message",
+    "MqttError",
+    "MqttVersion",
+    "Will",
+    "topic_matches",
+]
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +82,6 @@ PASS_PACKETS = 100
 """Packets handed on at most before the event loop gets to run its other callbacks (what
 one read brings may be thousands): a receiver that hands work to other tasks or threads
 hears back from them meanwhile."""
-_PUBLISH = 0x30
-_PUBACK = struct.Struct("!BBH")
-_PUBACK_TYPE = 0x40
 
 MqttVersion = Literal["5", "3.1.1"]
 """The protocol a :class:`Client` speaks."""
@@ -71,18 +89,6 @@ MqttVersion = Literal["5", "3.1.1"]
 
 class MqttError(Exception):
     """A broker could not be reached, refused something, or the connection broke."""
-
-
-class Message(NamedTuple):
-    """One message as it arrived; ``dup`` is set when the broker delivers it again. (A
-    named tuple: one is made per message, and it is made fastest.)"""
-
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-    dup: bool
-    mid: int
 
 
 def topic_matches(topic: str, topic_filter: str) -> bool:
@@ -377,7 +383,7 @@ class Client:
             self._flush_acks()  # in order with those of QoS 1
             self._paho.ack(message.mid, message.qos)
             return
-        self._acks += _PUBACK.pack(_PUBACK_TYPE, 2, message.mid)
+        self._acks += puback(message.mid)
         if not self._acks_due:
             assert self._loop is not None
             self._acks_due = True
@@ -590,74 +596,27 @@ class Client:
                     return True  # the next pass, or once reading again
                 budget -= 1
                 header = buf[pos]
-                length = 0
-                shift = 0
-                at = pos + 1
-                while True:  # the remaining length: 1 to 4 bytes, 7 bits each
-                    if at >= end:
-                        return False  # the rest is still on its way
-                    byte = buf[at]
-                    at += 1
-                    length |= (byte & 0x7F) << shift
-                    if byte < 0x80:
-                        break
-                    shift += 7
-                    if shift > 21:
-                        self._paho._loop_rc_handle(MQTTErrorCode.MQTT_ERR_PROTOCOL)
-                        return False
-                stop = at + length
-                if stop > end:
+                try:
+                    bounds = packet_body(buf, pos, end)
+                except ProtocolError:
+                    self._paho._loop_rc_handle(MQTTErrorCode.MQTT_ERR_PROTOCOL)
                     return False
+                if bounds is None:
+                    return False  # the rest is still on its way
+                at, stop = bounds
                 pos = stop
-                qos_0_or_1 = header & 0x06 != 0x04
-                if (
-                    header & 0xF0 == _PUBLISH
-                    and qos_0_or_1
-                    and self._take_publish(header, buf, at, stop)
-                ):
-                    continue
+                if is_simple_publish(header):
+                    received = publish_message(header, buf, at, stop, mqtt5=self._mqtt5)
+                    if received is not None:
+                        self._hand_on(received)
+                        if received.qos and not self._manual_ack:
+                            self._acks += puback(received.mid)
+                        continue
                 self._flush_acks()
                 self._paho_handles(header, buf[at:stop])
             return False
         finally:
             del buf[:pos]
-
-    def _take_publish(self, header: int, buf: bytearray, at: int, stop: int) -> bool:
-        """Hand on a QoS 0 or 1 PUBLISH (body ``buf[at:stop]``) as a Message; False to
-        leave it to paho (properties, a topic that is no UTF-8, or malformed)."""
-        if stop - at < 2:
-            return False
-        end = at + 2 + ((buf[at] << 8) | buf[at + 1])  # after the topic
-        if end == at + 2 or end > stop:
-            return False  # no topic (an alias, in MQTT 5), or malformed
-        qos = (header >> 1) & 0x03
-        mid = 0
-        body = end
-        if qos:
-            if end + 2 > stop:
-                return False
-            mid = (buf[end] << 8) | buf[end + 1]
-            body += 2
-        if self._mqtt5:
-            if body >= stop or buf[body] != 0:
-                return False  # properties, or malformed: paho parses it
-            body += 1
-        try:
-            topic = buf[at + 2 : end].decode()
-        except UnicodeDecodeError:
-            return False
-        received = Message(
-            topic=topic,
-            payload=bytes(buf[body:stop]),
-            qos=qos,
-            retain=bool(header & 0x01),
-            dup=bool(header & 0x08),
-            mid=mid,
-        )
-        self._hand_on(received)
-        if qos and not self._manual_ack:
-            self._acks += _PUBACK.pack(_PUBACK_TYPE, 2, mid)
-        return True
 
     def _paho_handles(self, header: int, body: bytearray) -> None:
         """Let paho handle one packet, as if it had read it."""
@@ -714,7 +673,7 @@ class Client:
             data = data[sent:]
             if not data:
                 return
-        client._packet_queue(_PUBACK_TYPE, data, 0, 0)
+        client._packet_queue(PUBACK, data, 0, 0)
 
     def _write(self) -> None:
         try:
