@@ -175,7 +175,7 @@ class Batch(BaseModel):
     sent_at: datetime
     items: Annotated[list[Item], Field(max_length=MAX_BATCH_ITEMS)]
     gaps: Annotated[list[DataGap], Field(max_length=MAX_BATCH_GAPS)] = Field(
-        default=[], description="data-gap records: readings the gateway had to drop"
+        default_factory=list, description="data-gap records: readings the gateway had to drop"
     )
 
 

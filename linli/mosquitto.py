@@ -102,6 +102,9 @@ class Mosquitto:
             "log_type error\nlog_type warning\nlog_type notice\n"
             "max_queued_messages 100000\n"
             "max_inflight_messages 0\n"
+            # send each packet at once: with Nagle's algorithm a request-and-answer (a batch
+            # and its acknowledgement) waits up to 40 ms for the previous answer's ACK
+            "set_tcp_nodelay true\n"
         )
         self._log_path = log_file
         self.process = subprocess.Popen(
