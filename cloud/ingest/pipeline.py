@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -158,7 +159,7 @@ class Pipeline:
         while True:
             group, outcomes = await done.get()
             acks = [outcome.ack for outcome in outcomes if outcome.ack is not None]
-            published = asyncio.gather(*(link.publish_ack(ack) for ack in acks))
+            published = asyncio.ensure_future(link.publish_acks(acks))
             sent.put_nowait((group, acks, published))
 
     async def _settling(self) -> None:
@@ -168,8 +169,8 @@ class Pipeline:
         while True:
             group, acks, published = await sent.get()
             await published
-            for ack in acks:
-                metrics.acks.labels(result=ack.result).inc()
+            for result, count in Counter(ack.result for ack in acks).items():
+                metrics.acks.labels(result=result).inc(count)
             for received in group:
                 link.ack(received.message)
             self._on_progress()

@@ -13,7 +13,7 @@ One connection per worker, on :class:`plumbing.mqtt.Client`:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -59,11 +59,12 @@ class IngestLink:
         """Tell the broker ``message`` is dealt with: it will not be delivered again."""
         self._client.ack(message)
 
-    async def publish_ack(self, ack: BatchAck) -> None:
-        """Tell a gateway what became of its batch (QoS 1, not retained); returns once the
-        broker has it, MqttError if the connection broke first."""
-        payload = ack.model_dump_json().encode()
-        await self._client.publish(ack_topic(ack.gateway_id), payload, qos=1, retain=False)
+    async def publish_acks(self, acks: Sequence[BatchAck]) -> None:
+        """Tell gateways what became of their batches, in order (QoS 1, not retained);
+        returns once the broker has them all, MqttError if the connection broke first."""
+        await self._client.publish_all(
+            [(ack_topic(ack.gateway_id), ack.model_dump_json().encode()) for ack in acks], qos=1
+        )
 
 
 @asynccontextmanager

@@ -20,6 +20,7 @@ the same.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -273,14 +274,15 @@ class BatchWriter:
         metrics = self._metrics
         results = []
         stored_items = duplicate_items = 0
+        batch_results: Counter[str] = Counter()
         for n, batch in enumerate(batches):
             stored = outcome.stored[n]
             if outcome.claimed[n]:
-                metrics.batches.labels(result="stored").inc()
+                batch_results["stored"] += 1
             elif n in outcome.duplicates:
-                metrics.batches.labels(result="duplicate").inc()
+                batch_results["duplicate"] += 1
             else:
-                metrics.batches.labels(result="identity_reused").inc()
+                batch_results["identity_reused"] += 1
             stored_items += stored
             duplicate_items += len(batch.items) - stored
             results.append(
@@ -290,6 +292,8 @@ class BatchWriter:
                     duplicates=len(batch.items) - stored,
                 )
             )
+        for result, count in batch_results.items():
+            metrics.batches.labels(result=result).inc(count)
         if stored_items:
             metrics.items.labels(result="stored").inc(stored_items)
         if duplicate_items:

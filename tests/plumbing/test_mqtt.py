@@ -451,3 +451,25 @@ async def test_messages_with_properties_or_qos_2_are_received_too(broker: Mosqui
         ("t/after", b"0", 1),
     ]
     assert [(m.topic, m.payload) for m in got if m.qos == 2] == [("t/two", b"x")]
+
+
+async def test_publish_all_sends_a_round_in_order_and_returns_once_the_broker_has_it_all(
+    broker: Mosquitto,
+) -> None:
+    async with (
+        keeping(broker, "reader") as reader,
+        Client(broker.host, broker.port, client_id="writer") as writer,
+    ):
+        await reader.subscribe(["t/#"], qos=1)
+        round_ = [(f"t/{n % 3}", str(n).encode()) for n in range(300)]  # beyond max_in_flight
+        async with asyncio.timeout(TIMEOUT_S):
+            await writer.publish_all(round_)
+            await writer.publish_all([])
+        taken = await take(reader, 300)
+        assert [(m.topic, m.payload) for m in taken] == round_
+        broker.stop()
+        with pytest.raises(MqttError):
+            async with asyncio.timeout(TIMEOUT_S):
+                while True:  # until the client has seen the connection end
+                    await writer.publish_all([("t/a", b"late")])
+                    await asyncio.sleep(0.05)
