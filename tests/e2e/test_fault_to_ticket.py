@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,10 @@ def test_gate_fault_becomes_one_ticket_and_repeats_attach(system: System) -> Non
 
     # resolved, then the fault recurs: the fix did not hold, a new ticket opens
     assert api.post(f"/api/v1/tickets/{ticket['id']}/resolve").status_code == 200
+    # the gate stamps whole seconds: a jam in the same second as the repeat, with the same
+    # counters, would be byte for byte the repeat's message — by the protocol the very
+    # same reading, stored once. Real jams a second apart are two readings.
+    time.sleep(1.1)
     system.sim("fault", "gate-01", "motor_jammed", "--duration", "3")
     new = eventually(system, lambda: _gate_tickets(api, gate["id"]), "a new ticket after resolve")
     assert len(new) == 1 and new[0]["id"] != ticket["id"]
