@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import shutil
 import signal
 import statistics
@@ -44,6 +43,8 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from sampling import CLOCK_TICKS, cpu_ticks, spying, top
 
 from device_profiles import Catalogue
 from device_profiles.encode import encode
@@ -59,7 +60,6 @@ GATEWAY = "gw-bench"
 BARE_CLIENT = "bench-bare-local"  # edge_bare.CLIENT_ID
 AGENT_CLIENT = f"linli-edge-{GATEWAY}-local"
 GOALS = {"ratio": 0.8, "rate": 20_000.0, "rss_mb": 60.0}
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # ------------------------------------------------------------------ readings
@@ -173,11 +173,6 @@ class Cloud:
 # ------------------------------------------------------------------ processes and CPU
 
 
-def cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
-
-
 def machine_ticks() -> tuple[int, int]:
     """(busy, total) ticks of the whole machine."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -238,13 +233,6 @@ async def ready(contender: str, process: subprocess.Popen[bytes], cloud: Cloud) 
             await cloud.ready.wait()
 
 
-def record(pid: int, output: str) -> subprocess.Popen[bytes]:
-    """py-spy recording ``pid`` (every thread, without pausing it) to ``output``."""
-    command = ["py-spy", "record", "--pid", str(pid), "--rate", "200", "--threads",
-               "--nonblocking", "--format", "raw", "-o", output]  # fmt: skip
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL)
-
-
 def stop(process: subprocess.Popen[bytes]) -> None:
     process.send_signal(signal.SIGTERM)
     try:
@@ -275,19 +263,13 @@ async def measure(
     # CPU from the first batch to the last: the contender, both brokers, this process
     pids = [process.pid, gateway.process.pid, cloud_broker.process.pid, os.getpid()]  # type: ignore[union-attr]
     cloud.expect(len(messages), pids)
-    spy = None
     async with asyncio.timeout(600):
         await cloud.started.wait()
-        if py_spy is not None:
-            spy = record(process.pid, f"{py_spy}.{contender}.{round_}.txt")
-        await cloud.done.wait()
+        with spying(process.pid, py_spy, f"{contender}.{round_}"):
+            await cloud.done.wait()
     rate, seconds = cloud.rate()
     rss, peak = memory_mb(process.pid)
-    if spy is not None:
-        spy.send_signal(signal.SIGINT)
     stop(process)
-    if spy is not None:
-        spy.wait(timeout=60)
     await forget_session(gateway.port, BARE_CLIENT if contender == "bare" else AGENT_CLIENT)
     shutil.rmtree(data, ignore_errors=True)
     used = [b - a for a, b in zip(cloud.cpu_first, cloud.cpu_last, strict=True)]
@@ -386,30 +368,6 @@ async def main(args: argparse.Namespace) -> None:
     print(table(rows))
     print()
     print(verdict(rows))
-
-
-def top(path: Path, rows: int = 40) -> str:
-    """The functions of a py-spy raw recording by their share of the samples: inclusive
-    (the function or what it called was running) and self (it was)."""
-    inclusive: Counter[str] = Counter()
-    own: Counter[str] = Counter()
-    threads: Counter[str] = Counter()
-    total = 0
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
-        total += int(count)
-        threads[frames[0]] += int(count)
-        for frame in set(frames[1:]):
-            inclusive[frame] += int(count)
-        own[frames[-1]] += int(count)
-    lines = [f"{total} samples"] + [f"{100 * n / total:5.1f} %  {t}" for t, n in threads.items()]
-    for title, counts in (("inclusive", inclusive), ("self", own)):
-        lines.append(f"--- {title}")
-        lines += [f"{100 * n / total:5.1f} %  {f}" for f, n in counts.most_common(rows)]
-    return "\n".join(lines)
 
 
 def arguments() -> argparse.Namespace:

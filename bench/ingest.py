@@ -35,23 +35,19 @@ import argparse
 import asyncio
 import json
 import os
-import re
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 from pydantic import TypeAdapter
+from sampling import cpu_s, spying, top
 
 from device_profiles import Catalogue, decode
 from device_profiles.examples import payload_bytes
@@ -60,7 +56,6 @@ from linli.mosquitto import Mosquitto, free_port
 from linli.processes import ProcessGroup, linli_command
 from plumbing.mqtt import Client
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 INGEST_CLIENT = "bench-ingest"
 INGEST_GROUP = "bench"
 PROBE_FAULT = ("acme_access_gate", "motor_jammed")
@@ -80,6 +75,15 @@ _REPORTED = (
     "linli_ingest_group_messages_count",
 )  # fmt: skip
 """/metrics lines printed (to stderr) after the latency run"""
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
+    """Poll ``condition`` until it holds; RuntimeError naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.05)
 
 
 def say(message: str) -> None:
@@ -230,17 +234,20 @@ class Cloud:
         self._group.stop()
 
     def stored(self, client: httpx.Client | None = None) -> int:
+        """Readings this cloud process has stored."""
+        return self._count('linli_ingest_items_total{result="stored"}', client)
+
+    def acknowledged(self, client: httpx.Client | None = None) -> int:
+        """Batches this cloud process has acknowledged to their gateways (then, in the same
+        step, to the broker)."""
+        return self._count("linli_ingest_acks_total{", client)
+
+    def _count(self, prefix: str, client: httpx.Client | None) -> int:
+        """The sum of the samples of /metrics whose line starts with ``prefix``."""
         text = (client or httpx).get(f"{self.url}/metrics", timeout=5).text
-        for line in text.splitlines():
-            if line.startswith('linli_ingest_items_total{result="stored"}'):
-                return int(float(line.split()[-1]))
-        return 0
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return sum(
+            int(float(line.split()[-1])) for line in text.splitlines() if line.startswith(prefix)
+        )
 
 
 async def publish(broker: Mosquitto, batches: list[tuple[str, int, bytes]], name: str) -> None:
@@ -320,58 +327,6 @@ def ingest_drain(cloud: Cloud, readings: int) -> tuple[float, float]:
     # the first poll saw first_count already stored: scale the window to all readings
     scale = readings / (readings - first_count)
     return (last - first) * scale, (cpu_last - cpu_first) * scale
-
-
-def record(pid: int, output: str) -> subprocess.Popen[bytes]:
-    """py-spy recording ``pid`` (every thread, without pausing it) to ``output``."""
-    spy = Path(sys.executable).with_name("py-spy")
-    command = [str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid),
-               "--rate", "200", "--threads", "--nonblocking", "--format", "raw",
-               "-o", output]  # fmt: skip
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-@contextmanager
-def spying(pid: int, prefix: Path | None, name: str) -> Iterator[None]:
-    """While the block runs, py-spy records ``pid`` to ``{prefix}.{name}.txt`` (if a prefix
-    is given)."""
-    if prefix is None:
-        yield
-        return
-    spy = record(pid, f"{prefix}.{name}.txt")
-    try:
-        yield
-    finally:
-        spy.send_signal(signal.SIGINT)
-        try:
-            spy.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            spy.kill()
-            spy.wait()
-
-
-def top(path: Path, rows: int = 40) -> str:
-    """The functions of a py-spy raw recording by their share of the samples: inclusive
-    (the function or what it called was running) and self (it was)."""
-    inclusive: Counter[str] = Counter()
-    own: Counter[str] = Counter()
-    threads: Counter[str] = Counter()
-    total = 0
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
-        total += int(count)
-        threads[frames[0]] += int(count)
-        for frame in set(frames[1:]):
-            inclusive[frame] += int(count)
-        own[frames[-1]] += int(count)
-    lines = [f"{total} samples"] + [f"{100 * n / total:5.1f} %  {t}" for t, n in threads.items()]
-    for title, counts in (("inclusive", inclusive), ("self", own)):
-        lines.append(f"--- {title}")
-        lines += [f"{100 * n / total:5.1f} %  {f}" for f, n in counts.most_common(rows)]
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------- latency
@@ -579,8 +534,7 @@ def main() -> None:
                     for first in range(0, len(mine), 500):
                         warm.append(fleet.batch(gateway, mine[first : first + 500], at))
                 asyncio.run(publish(broker, warm, "bench-warm"))
-                while cloud.stored() < len(everyone):
-                    time.sleep(0.1)
+                wait_for(lambda: cloud.stored() >= len(everyone), "the devices registered")
             bare_drain(broker, len(warm), receive_maximum)  # the bare subscriber's copy
             for size in sizes:
                 readings = args.readings or (400_000 if size >= 50 else 60_000)
@@ -596,9 +550,10 @@ def main() -> None:
                     spying(cloud.pid, args.py_spy, f"batch{size}"),
                 ):
                     took, cpu = ingest_drain(cloud, readings)
-                    # let the last group's acknowledgements go out, or the next run would
-                    # begin with its messages again (as duplicates)
-                    time.sleep(2)
+                    # the last group's acknowledgements out, or the next run would begin
+                    # with its messages again (as duplicates)
+                    sent = len(batches)
+                    wait_for(lambda: cloud.acknowledged() >= sent, "acknowledgements")  # noqa: B023
                 ingest, bare = readings / took, readings / bare_s
                 goal = 100_000 if size >= 50 else 20_000
                 rows.append([
