@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cloud.config import CloudSettings
+from plumbing.heap import settle_heap
 from plumbing.settings import LogLevel, SettingsOptions, configure_logging
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ def run(
     configure_logging(settings.log_level)
     services = _services(settings)
     application = create_app(services)
+    settle_heap()
     try:
         uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
     finally:

@@ -58,9 +58,17 @@ class Mosquitto:
     """
 
     def __init__(
-        self, port: int | None = None, *, name: str = "broker", log_dir: Path | None = None
+        self,
+        port: int | None = None,
+        *,
+        name: str = "broker",
+        log_dir: Path | None = None,
+        max_inflight: int = 0,
     ):
+        """``max_inflight``: QoS 1 and 2 messages in flight to and from each client at once
+        (the Receive Maximum the broker announces to MQTT 5 clients); 0, no limit."""
         self.host = "127.0.0.1"
+        self._max_inflight = max_inflight
         self.name = name
         self._fixed_port = port
         self.port = port or 0
@@ -101,7 +109,7 @@ class Mosquitto:
             f"log_dest file {log_file}\n"
             "log_type error\nlog_type warning\nlog_type notice\n"
             "max_queued_messages 100000\n"
-            "max_inflight_messages 0\n"
+            f"max_inflight_messages {self._max_inflight}\n"
             # send each packet at once: with Nagle's algorithm a request-and-answer (a batch
             # and its acknowledgement) waits up to 40 ms for the previous answer's ACK
             "set_tcp_nodelay true\n"

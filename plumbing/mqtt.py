@@ -25,9 +25,15 @@ PUBLISH without properties (what brokers deliver to a client that asked for no t
 aliases) becomes a :class:`Message` here; every other packet — acknowledgements, CONNACK,
 PINGRESP, QoS 2, a PUBLISH with properties — is handed whole to paho's own handling. The
 PUBACKs of a read (or of the :meth:`Client.ack` calls of one pass of the event loop) go out
-in one write, in the order the messages came. That handing-on uses paho's packet handler
-directly, which is not its public interface: paho-mqtt is pinned to releases 2.1 and 2.2
-and the tests against real Mosquitto exercise every path.
+in one write, in the order the messages came.
+
+**Publishing in bulk.** :meth:`Client.publish_all` writes a round of QoS 1 messages itself,
+many packets in one system call, under message ids from paho's counter, and takes their
+PUBACKs out of the read before paho sees them, within the broker's Receive Maximum.
+
+Handing packets on and sharing the message ids use paho's internals, which are not its
+public interface: paho-mqtt is pinned to releases 2.1 and 2.2 and the tests against real
+Mosquitto exercise every path.
 """
 
 from __future__ import annotations
@@ -57,7 +63,9 @@ from plumbing.mqtt_packets import (  # Message is this module's too
     is_simple_publish,
     packet_body,
     puback,
+    puback_result,
     publish_message,
+    publish_qos1,
 )
 
 __all__ = [
@@ -74,7 +82,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MAX_IN_FLIGHT = 20
-"""Outgoing QoS 1 and 2 messages awaiting the broker's acknowledgement at once (paho's)."""
+"""Outgoing QoS 1 and 2 messages awaiting the broker's acknowledgement at once."""
+_MQTT_MAX_IN_FLIGHT = 65535
+"""What MQTT allows at most, and a broker's Receive Maximum when its CONNACK names none."""
 _MISC_EVERY_S = 1.0
 READ_BYTES = 256 * 1024
 """What one read of the socket takes at most."""
@@ -164,6 +174,9 @@ class Client:
         self._connected: asyncio.Future[None] | None = None
         self._lost: asyncio.Future[str] | None = None
         self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._max_in_flight = max_in_flight or _MQTT_MAX_IN_FLIGHT
+        self._own: set[int] = set()  # QoS 1 messages publish_all sent, awaiting their PUBACK
+        self._room: asyncio.Future[None] | None = None  # publish_all waits for a PUBACK
         # made with the first message or the first call of messages(): thousands of
         # connections that only publish, or hand messages to on_message, need none
         self._incoming: asyncio.Queue[Message] | None = None
@@ -290,6 +303,11 @@ class Client:
     def is_connected(self) -> bool:
         return self._lost is not None and not self._lost.done()
 
+    @property
+    def in_flight(self) -> int:
+        """QoS 1 and 2 messages sent and not yet acknowledged by the broker."""
+        return len(self._own) + self._paho._inflight_messages
+
     def wait_lost(self) -> asyncio.Future[str]:
         """A future done, with the reason, once the connection has ended: broken, aborted or
         disconnected. Await it, or wait for it with others (``asyncio.wait``) without a task;
@@ -355,13 +373,23 @@ class Client:
         """Publish each ``(topic, payload)`` of ``messages`` in order, not retained; with
         QoS 1 or 2 this returns once the broker has them all (MqttError if it refused one
         or the connection broke first). Cheaper than one :meth:`publish` each: a single
-        wait, under a single timeout, for the whole round."""
+        wait, under a single timeout, for the whole round.
+
+        QoS 1 messages are written here, many in one system call, and their PUBACKs are
+        taken here too: paho's bookkeeping (an object, a lock and a condition per message)
+        was most of the cost of a round. Never more are in flight than ``max_in_flight``
+        and the broker's Receive Maximum allow; a round larger than that goes out as the
+        broker acknowledges. A round cut short (a timeout, a cancel, a lost connection)
+        leaves what was sent to the broker, as a QoS 1 message always may."""
         if not messages:
             return
         lost = self._lost
         if lost is None or lost.done():
             reason = "not connected" if lost is None else lost.result()
             raise MqttError(f"{self.name}: publish failed: {reason}")
+        if qos == 1:
+            await self._publish_qos1(messages)
+            return
         publish, mids = self._paho.publish, []
         for topic, payload in messages:
             info = publish(topic, payload, qos=qos, retain=False)
@@ -370,6 +398,67 @@ class Client:
             mids.append(info.mid)
         if qos > 0:
             await self._wait_for_all(mids, "publish")
+
+    async def _publish_qos1(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        assert self._loop is not None and self._lost is not None
+        create, pending, own = self._loop.create_future, self._pending, self._own
+        mqtt5 = self._mqtt5
+        sent: list[int] = []
+        waiters: list[asyncio.Future[Any]] = []
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                first = 0
+                while first < len(messages):
+                    room = self._max_in_flight - len(own) - self._paho._inflight_messages
+                    if room <= 0:
+                        await self._wait_for_room()
+                        continue
+                    packets = bytearray()
+                    for topic, payload in messages[first : first + room]:
+                        mid = self._free_mid()
+                        packets += publish_qos1(topic.encode(), payload, mid, mqtt5=mqtt5)
+                        waiter = create()
+                        pending[mid] = waiter
+                        own.add(mid)
+                        sent.append(mid)
+                        waiters.append(waiter)
+                    first += room
+                    self._write_now(bytes(packets))
+                await asyncio.gather(*waiters)
+        except TimeoutError:
+            waited = f"{self._timeout_s:g} s"
+            raise MqttError(f"{self.name}: publish: no answer within {waited}") from None
+        finally:
+            for mid in sent:
+                pending.pop(mid, None)
+                own.discard(mid)
+
+    def _free_mid(self) -> int:
+        """A message id in use by nothing in flight (paho's counter, shared with its own)."""
+        busy = self._paho._out_messages
+        while True:
+            mid = self._paho._mid_generate()
+            if mid not in self._pending and mid not in busy:
+                return mid
+
+    async def _wait_for_room(self) -> None:
+        """Until a PUBACK of :meth:`publish_all`'s arrives (MqttError if the connection
+        ends first)."""
+        assert self._loop is not None and self._lost is not None
+        if self._lost.done():
+            raise MqttError(f"{self.name}: publish failed: {self._lost.result()}")
+        if self._room is None or self._room.done():
+            self._room = self._loop.create_future()
+        await asyncio.shield(self._room)
+
+    def _acknowledged(self, mid: int, reason: int) -> None:
+        """The broker's PUBACK of a message :meth:`publish_all` sent."""
+        self._own.discard(mid)
+        error = None if reason < 0x80 else f"publish refused: reason code {reason:#04x}"
+        self._settle(mid, error=error)
+        room = self._room
+        if room is not None and not room.done():
+            room.set_result(None)
 
     def pause_reading(self) -> None:
         """Read nothing more from the broker until :meth:`resume_reading`: what it sends
@@ -489,6 +578,9 @@ class Client:
         for waiter in self._pending.values():
             if not waiter.done():
                 waiter.set_exception(MqttError(f"{self.name}: {reason}"))
+        if self._room is not None and not self._room.done():
+            self._room.set_exception(MqttError(f"{self.name}: {reason}"))
+            self._room.exception()  # retrieved: nobody may be waiting for room
 
     # ------------------------------------------------------------------ paho callbacks
 
@@ -501,6 +593,10 @@ class Client:
             self._connected.set_exception(MqttError(f"{self.name}: connection refused: {reason}"))
             return
         self.session_present = bool(getattr(flags, "session_present", False))
+        # the broker's Receive Maximum bounds what publish_all has in flight to it (paho
+        # ignores it, and takes no new bound once connected: publish() keeps max_in_flight)
+        broker_max = getattr(props, "ReceiveMaximum", _MQTT_MAX_IN_FLIGHT)
+        self._max_in_flight = min(self._max_in_flight, broker_max)
         self._connected.set_result(None)
 
     def _on_disconnect(
@@ -629,6 +725,7 @@ class Client:
         end = len(buf)
         pos = 0
         lost = self._lost
+        own = self._own
         budget = PASS_PACKETS
         try:
             while pos < end:
@@ -654,6 +751,13 @@ class Client:
                         if received.qos and not self._manual_ack:
                             self._acks += puback(received.mid)
                         continue
+                elif (
+                    own
+                    and (answer := puback_result(header, buf, at, stop)) is not None
+                    and answer[0] in own
+                ):
+                    self._acknowledged(*answer)
+                    continue
                 self._flush_acks()
                 self._paho_handles(header, buf[at:stop])
             return False
@@ -699,10 +803,15 @@ class Client:
             return
         data = bytes(self._acks)
         self._acks.clear()
+        self._write_now(data)
+
+    def _write_now(self, data: bytes) -> None:
+        """Write ``data`` (whole packets) in one system call if the socket takes it, after
+        whatever paho has queued; what is left goes to paho's queue."""
         client = self._paho
         sock = client.socket()
         if sock is None or self._lost is None or self._lost.done():
-            return  # not acknowledged: the broker delivers them again
+            return  # not sent: PUBACKs come again, publishes fail with the connection
         if not client._out_packet:  # nothing of paho's half-written: ours may go first
             try:
                 sent = sock.send(data)
@@ -715,7 +824,7 @@ class Client:
             data = data[sent:]
             if not data:
                 return
-        client._packet_queue(PUBACK, data, 0, 0)
+        client._packet_queue(PUBACK, data, 0, 0)  # paho writes it as it is (PUBACK: no callback)
 
     def _write(self) -> None:
         try:

@@ -2,8 +2,9 @@
 itself so that the common message costs no parsing by paho.
 
 Pure functions on a buffer, no I/O: where a packet's body starts and ends, a QoS 0 or 1
-PUBLISH without properties as a :class:`Message`, and a PUBACK's bytes. Anything these do
-not take (properties, QoS 2, a topic alias, a malformed packet) is left to paho.
+PUBLISH without properties as a :class:`Message`, a QoS 1 PUBLISH's bytes, and a PUBACK's
+bytes and meaning. Anything these do not take (properties, QoS 2, a topic alias, a
+malformed packet) is left to paho.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ PUBLISH = 0x30
 PUBACK = 0x40
 """The packet type of PUBACK."""
 _PUBACK = struct.Struct("!BBH")
+_PUBLISH_QOS1 = 0x32
+"""The first byte of a QoS 1 PUBLISH, neither retained nor sent again."""
 
 
 class ProtocolError(Exception):
@@ -101,3 +104,30 @@ def publish_message(
 def puback(mid: int) -> bytes:
     """The PUBACK of message ``mid`` (success, no reason code: the shortest form)."""
     return _PUBACK.pack(PUBACK, 2, mid)
+
+
+def publish_qos1(topic: bytes, payload: bytes, mid: int, *, mqtt5: bool) -> bytes:
+    """A QoS 1 PUBLISH of ``payload`` on ``topic`` (UTF-8) as message ``mid``, not retained,
+    without properties."""
+    head = len(topic).to_bytes(2, "big") + topic + mid.to_bytes(2, "big")
+    if mqtt5:
+        head += b"\x00"  # no properties
+    length = len(head) + len(payload)
+    size = bytearray()
+    while True:  # the remaining length: 7 bits a byte, least significant first
+        byte = length & 0x7F
+        length >>= 7
+        if not length:
+            size.append(byte)
+            break
+        size.append(byte | 0x80)
+    return bytes((_PUBLISH_QOS1,)) + size + head + payload
+
+
+def puback_result(header: int, buf: bytearray, at: int, stop: int) -> tuple[int, int] | None:
+    """``(mid, reason code)`` of a PUBACK with body ``buf[at:stop]`` (a missing reason code
+    is success, 0); None if the packet is not a well-formed PUBACK."""
+    if header != PUBACK or stop - at < 2:
+        return None
+    mid = (buf[at] << 8) | buf[at + 1]
+    return mid, buf[at + 2] if stop - at > 2 else 0

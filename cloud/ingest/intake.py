@@ -22,7 +22,7 @@ from cloud.ingest import acks
 from cloud.ingest.dead_letters import DeadLetters
 from cloud.ingest.writer import BatchWriter, WriteResult
 from cloud.metrics import CloudMetrics
-from device_profiles.protocol import Batch, BatchAck, GatewayStatus, parse_up_topic
+from device_profiles.protocol import Batch, GatewayStatus, parse_up_topic
 from plumbing.issues import validation_summary
 
 
@@ -89,7 +89,7 @@ class Outcome:
 
     result: Literal["stored", "duplicate", "rejected"]
     kind: Kind
-    ack: BatchAck | None = None
+    ack: acks.Ack | None = None
     """What to tell the gateway; None for a status, or a rejected message that does not
     say which batch it is."""
     reason: str = ""

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from cloud.ingest import transport
+from cloud.ingest.acks import Ack
 from cloud.ingest.intake import Incoming, Intake, Outcome
 from cloud.metrics import CloudMetrics
-from device_profiles.protocol import BatchAck
 
 T = TypeVar("T")
 
@@ -92,7 +92,7 @@ class Pipeline:
         self._on_progress = on_progress
         self._read: asyncio.Queue[Received] = asyncio.Queue()
         self._done: asyncio.Queue[tuple[list[Received], list[Outcome]]] = asyncio.Queue()
-        self._sent: asyncio.Queue[tuple[list[Received], list[BatchAck], asyncio.Future[Any]]]
+        self._sent: asyncio.Queue[tuple[list[Received], list[Ack], asyncio.Future[Any]]]
         self._sent = asyncio.Queue()
 
     async def run(self) -> None:

@@ -17,7 +17,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from device_profiles.protocol import BATCH_FILTER, STATUS_FILTER, BatchAck, ack_topic
+from cloud.ingest.acks import Ack
+from device_profiles.protocol import BATCH_FILTER, STATUS_FILTER
 from plumbing.mqtt import Client, Message, MqttError
 
 __all__ = ["Endpoint", "IngestLink", "Message", "MqttError", "connect"]
@@ -59,12 +60,10 @@ class IngestLink:
         """Tell the broker ``message`` is dealt with: it will not be delivered again."""
         self._client.ack(message)
 
-    async def publish_acks(self, acks: Sequence[BatchAck]) -> None:
+    async def publish_acks(self, acks: Sequence[Ack]) -> None:
         """Tell gateways what became of their batches, in order (QoS 1, not retained);
         returns once the broker has them all, MqttError if the connection broke first."""
-        await self._client.publish_all(
-            [(ack_topic(ack.gateway_id), ack.model_dump_json().encode()) for ack in acks], qos=1
-        )
+        await self._client.publish_all([(ack.topic, ack.payload) for ack in acks], qos=1)
 
 
 @asynccontextmanager

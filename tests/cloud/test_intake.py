@@ -10,11 +10,17 @@ import pytest
 from sqlalchemy import select
 
 from cloud.db.models import DeadLetter, Gateway, Reading
-from cloud.ingest.acks import MAX_REASON_CHARS, batch_ack, batch_identity
+from cloud.ingest.acks import MAX_REASON_CHARS, Result, batch_ack, batch_identity
 from cloud.ingest.intake import Rejected, parse
 from cloud.services import Services
 from device_profiles import Catalogue
-from device_profiles.protocol import BatchAck, GatewayStatus, batch_topic, status_topic
+from device_profiles.protocol import (
+    BatchAck,
+    GatewayStatus,
+    ack_topic,
+    batch_topic,
+    status_topic,
+)
 from tests.cloud.helpers import EPOCH, T0, count
 from tests.cloud.ingest_support import good_batch_json
 
@@ -33,7 +39,8 @@ def test_a_valid_batch_is_stored_and_acknowledged_as_stored(
     again = services.intake.process(batch_topic("gw-1"), payload)
 
     assert (first.result, first.stored, first.duplicates) == ("stored", 2, 0)
-    assert first.ack == BatchAck(gateway_id="gw-1", epoch=EPOCH, seq=1, result="stored")
+    assert first.ack is not None
+    assert first.ack.message() == BatchAck(gateway_id="gw-1", epoch=EPOCH, seq=1, result="stored")
     assert (again.result, again.stored, again.duplicates) == ("duplicate", 0, 2)
     assert again.ack is not None and again.ack.result == "duplicate"
     assert count(services.sessions, Reading) == 2
@@ -87,7 +94,8 @@ def test_a_rejected_batch_that_says_which_it_is_gets_a_rejected_acknowledgement(
 
     outcome = services.intake.process(batch_topic("gw-1"), json.dumps(document).encode())
 
-    assert outcome.ack == BatchAck(
+    assert outcome.ack is not None
+    assert outcome.ack.message() == BatchAck(
         gateway_id="gw-1",
         epoch=EPOCH,
         seq=4,
@@ -164,6 +172,24 @@ def test_an_acknowledgement_carries_the_beginning_of_a_long_reason() -> None:
 
     assert len(ack.reason) == MAX_REASON_CHARS
     assert ack.reason.endswith("…")
+
+
+@pytest.mark.parametrize(
+    ("result", "reason"),
+    [
+        ("stored", ""),
+        ("duplicate", ""),
+        ("rejected", 'items.0.ts: "quoted", \\ back-slashed, 温度 and a new\nline'),
+    ],
+)
+def test_an_acknowledgement_payload_is_the_protocol_message_as_json(
+    result: Result, reason: str
+) -> None:
+    ack = batch_ack("gw-1.a_b", EPOCH, 2**40, result, reason)
+
+    assert ack.topic == ack_topic("gw-1.a_b")
+    assert BatchAck.model_validate_json(ack.payload) == ack.message()
+    assert ack.payload == ack.message().model_dump_json().encode()
 
 
 def test_outcomes_describe_themselves(services: Services, catalogue: Catalogue) -> None:

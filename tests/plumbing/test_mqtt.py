@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from linli.mosquitto import Mosquitto, free_port
-from plumbing.mqtt import READ_BYTES, Client, Message, MqttError, Will, topic_matches
+from plumbing.mqtt import READ_BYTES, Client, Message, MqttError, MqttVersion, Will, topic_matches
 
 TIMEOUT_S = 10.0
 
@@ -451,6 +451,48 @@ async def test_messages_with_properties_or_qos_2_are_received_too(broker: Mosqui
         ("t/after", b"0", 1),
     ]
     assert [(m.topic, m.payload) for m in got if m.qos == 2] == [("t/two", b"x")]
+
+
+@pytest.mark.parametrize(
+    ("protocol", "own_limit"),
+    [("5", 0), ("5", 3), ("3.1.1", 3)],  # MQTT 3.1.1 has no Receive Maximum
+)
+async def test_publish_all_keeps_within_the_receive_maximum_the_broker_announces(
+    tmp_path: Path, protocol: MqttVersion, own_limit: int
+) -> None:
+    with Mosquitto(name="narrow", log_dir=tmp_path, max_inflight=4) as narrow:
+        async with (
+            keeping(narrow, "reader") as reader,
+            Client(
+                narrow.host,
+                narrow.port,
+                client_id="writer",
+                max_in_flight=own_limit,
+                protocol=protocol,
+            ) as writer,
+        ):
+            await reader.subscribe(["t/#"], qos=1)
+            round_ = [(f"t/{n % 3}", str(n).encode()) for n in range(200)]
+            seen: list[int] = []
+
+            async def watch() -> None:
+                while True:
+                    seen.append(writer.in_flight)
+                    await asyncio.sleep(0)
+
+            watching = asyncio.create_task(watch())
+            async with asyncio.timeout(TIMEOUT_S):
+                await asyncio.gather(
+                    writer.publish_all(round_[:100]),
+                    writer.publish_all(round_[100:]),
+                )
+                await writer.publish("t/single", b"one")  # paho's own, after them
+            watching.cancel()
+            taken = await take(reader, 201)
+            assert writer.is_connected and writer.in_flight == 0
+        assert max(seen) == (own_limit or 4)
+        assert [(m.topic, m.payload) for m in taken if m.topic != "t/single"] == round_
+        assert [m.payload for m in taken if m.topic == "t/single"] == [b"one"]
 
 
 async def test_publish_all_sends_a_round_in_order_and_returns_once_the_broker_has_it_all(
