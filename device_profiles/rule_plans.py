@@ -5,8 +5,9 @@
 the plan for as long as the profile lives. :meth:`RulePlan.judge` then applies them to one
 reading: a few comparisons and, for a reading in event-time order, one small
 :class:`RuleState`. Both :class:`RuleState` and :class:`Verdict` are plain slotted
-dataclasses; pydantic is used only where a state crosses a JSON boundary
-(:meth:`RuleState.from_json`, :meth:`RuleState.to_json`).
+dataclasses, values by convention rather than frozen (a frozen dataclass costs four times
+as much to make, and one of each is made per reading); pydantic is used only where a state
+crosses a JSON boundary (:meth:`RuleState.from_json`, :meth:`RuleState.to_json`).
 
 The semantics are those of :func:`device_profiles.rules.evaluate`, which is this module's
 ``judge`` under its historical name; ``tests/device_profiles/test_rules_fast.py`` holds the
@@ -36,12 +37,12 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RuleState:
     """What the rules remember about one device between its readings.
 
-    Treat it as a value: nothing changes one once made (its mappings included); each
-    reading in order makes a new one.
+    A value: nothing changes one once made (its mappings included); each reading in order
+    makes a new one. (Not frozen only because frozen dataclasses are slow to make.)
     """
 
     last_ts: datetime | None = None
@@ -95,14 +96,14 @@ class _RuleStateJson(BaseModel):
 _EMPTY = RuleState()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verdict:
     """The faults active after one reading, the device health they imply, and the state
     to pass with the device's next reading."""
 
     faults: tuple[str, ...]
     health: Health
-    state: RuleState = _EMPTY
+    state: RuleState = field(default_factory=RuleState)
 
 
 Condition = tuple[str, Callable[[Any, Any], bool], Scalar]
@@ -160,15 +161,22 @@ class RulePlan:
         in_order = last is None or ts >= last
         known = self._known
         active = {fault for fault in reported if fault in known} if reported else set()
+        # the state's mappings are shared with the next state until one changes (copy on write)
         holding = state.holding_since
         if self._thresholds:
-            holding = dict(holding)
+            copied = False
             for fault, conditions, for_s in self._thresholds:
                 if not _all_hold(conditions, metrics):
-                    if in_order:
-                        holding.pop(fault, None)
+                    if in_order and fault in holding:
+                        if not copied:
+                            holding, copied = dict(holding), True
+                        del holding[fault]
                     continue
-                since = holding.setdefault(fault, ts) if in_order else ts
+                since = holding.get(fault) if in_order else ts
+                if since is None:
+                    if not copied:
+                        holding, copied = dict(holding), True
+                    holding[fault] = since = ts
                 if (ts - since).total_seconds() >= for_s:
                     active.add(fault)
         bases = state.counter_base
@@ -180,16 +188,23 @@ class RulePlan:
                 active.add(fault)
         onsets = state.onsets
         if self._rates:
-            onsets = dict(onsets)
+            changed: dict[str, tuple[datetime, ...]] | None = None
             before = state.active
             for fault, counted, count, window in self._rates:
-                times = [t for t in onsets.get(fault, ()) if ts - t <= window]
+                known = onsets.get(fault, ())
+                times = [t for t in known if ts - t <= window]
                 if in_order:
                     if counted in active and counted not in before:
                         times.append(ts)
-                    onsets[fault] = tuple(times)
+                    kept = tuple(times)
+                    if kept != known:
+                        if changed is None:
+                            changed = dict(onsets)
+                        changed[fault] = kept
                 if len(times) >= count:
                     active.add(fault)
+            if changed is not None:
+                onsets = changed
         if not active:
             faults: tuple[str, ...] = ()
             health = Health.OK

@@ -52,8 +52,8 @@ def utc_text(moment: datetime) -> str:
         is_utc = moment.utcoffset() == _ZERO
         if isinstance(zone, _FIXED):
             _UTC_ZONES[zone] = is_utc
-    if is_utc:
-        return moment.isoformat(" ", "microseconds")[:26]
+    if is_utc:  # date and time apart: a zoned time's isoformat asks its zone for the offset
+        return f"{moment.date().isoformat()} {moment.time().isoformat('microseconds')}"
     offset = moment.utcoffset()
     assert offset is not None
     return (moment - offset).replace(tzinfo=None).isoformat(" ", "microseconds")
