@@ -44,6 +44,7 @@ def spying(pid: int, prefix: Path | None, name: str) -> Iterator[None]:
     if prefix is None:
         yield
         return
+    prefix.parent.mkdir(parents=True, exist_ok=True)  # py-spy writes nothing, silently, else
     spy = record(pid, f"{prefix}.{name}.txt")
     try:
         yield
