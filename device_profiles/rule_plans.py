@@ -191,13 +191,13 @@ class RulePlan:
             changed: dict[str, tuple[datetime, ...]] | None = None
             before = state.active
             for fault, counted, count, window in self._rates:
-                known = onsets.get(fault, ())
-                times = [t for t in known if ts - t <= window]
+                recorded = onsets.get(fault, ())
+                times = [t for t in recorded if ts - t <= window]
                 if in_order:
                     if counted in active and counted not in before:
                         times.append(ts)
                     kept = tuple(times)
-                    if kept != known:
+                    if kept != recorded:
                         if changed is None:
                             changed = dict(onsets)
                         changed[fault] = kept

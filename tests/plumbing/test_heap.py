@@ -20,4 +20,3 @@ def test_settling_freezes_what_start_up_made_and_collects_the_young_less_often()
     )
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-
