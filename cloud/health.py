@@ -31,8 +31,8 @@ from cloud.db.models import Device, Facility, Gateway
 from cloud.ingest.devices import FULL, SEEN, STATE, DeviceState
 from cloud.tickets import TicketDesk
 from device_profiles import Catalogue, Health, Profile, health_of, worst
-from device_profiles.protocol import Item
 from device_profiles.rules import RulePlan, plan_for, silent_faults
+from device_profiles.wire import SomeItem
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class HealthEngine:
         """The latest event time trusted at ``now``."""
         return now + self._future_skew
 
-    def event_time(self, item: Item, now: datetime) -> tuple[datetime, bool]:
+    def event_time(self, item: SomeItem, now: datetime) -> tuple[datetime, bool]:
         """When ``item`` happened as far as state is concerned, and whether its own time was
         not to be trusted: flagged by its gateway, or beyond ``future_skew`` ahead of the
         cloud's clock. Then its receipt time counts (the cloud's, should that be ahead too).
@@ -107,7 +107,7 @@ class HealthEngine:
     def judge(
         self,
         state: DeviceState,
-        item: Item,
+        item: SomeItem,
         ts: datetime,
         now: datetime,
         judgement: Judgement,

@@ -13,7 +13,8 @@ the cloud and the simulators. What it holds, one idea a module:
 - files: :mod:`~device_profiles.catalogue` (loading, with located problems),
   :mod:`~device_profiles.file_checks` (``validate``), :mod:`~device_profiles.describe`
   (``show``, ``list``), :mod:`~device_profiles.cli` (``linli profiles``);
-- the wire protocol between edge and cloud: :mod:`~device_profiles.protocol`.
+- the wire protocol between edge and cloud: :mod:`~device_profiles.protocol` (the models
+  that define it), :mod:`~device_profiles.wire` (batches read fast, as the models read them).
 """
 
 from device_profiles.catalogue import Catalogue, ProfileError, ProfileIssue, load_file

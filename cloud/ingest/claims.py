@@ -32,8 +32,8 @@ from sqlalchemy import (
 
 from cloud.db.models import DataGap, Gateway, IngestedBatch, Reading
 from cloud.ingest.bulk import Codec, insert_ignoring_conflicts
-from device_profiles.protocol import Batch, Item
-from device_profiles.protocol import DataGap as GapRecord
+from device_profiles.wire import SomeBatch, SomeItem
+from device_profiles.wire import SomeGap as GapRecord
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class Claims:
         """After the commit: these gateways have their rows."""
         self._gateways.update(gateway_ids)
 
-    def advance(self, connection: Connection, batches: Sequence[Batch]) -> None:
+    def advance(self, connection: Connection, batches: Sequence[SomeBatch]) -> None:
         """Move each gateway's (epoch, last_seq) on for the batches claimed. An epoch seen
         for the first time is the gateway's new one (it lost its data and started afresh);
         a late batch of an earlier epoch is stored but moves nothing."""
@@ -167,7 +167,7 @@ class Claims:
 
     # ------------------------------------------------------------------ batch identities
 
-    def claim(self, connection: Connection, batches: Sequence[Batch], now: datetime) -> None:
+    def claim(self, connection: Connection, batches: Sequence[SomeBatch], now: datetime) -> None:
         """Claim every batch's identity; :class:`Recheck` if any was claimed before."""
         ingested = self._codec.time(now)
         rows = [(b.gateway_id, b.epoch, b.seq, ingested, len(b.items)) for b in batches]
@@ -175,7 +175,7 @@ class Claims:
             raise Recheck
 
     def claim_carefully(
-        self, connection: Connection, batches: Sequence[Batch], now: datetime
+        self, connection: Connection, batches: Sequence[SomeBatch], now: datetime
     ) -> list[bool]:
         """Claim every batch's identity: for each batch, whether it is claimed now (a batch
         sent again, or twice in the group, is not)."""
@@ -204,7 +204,7 @@ class Claims:
 
     # ------------------------------------------------------------------ data gaps
 
-    def gaps(self, connection: Connection, batches: Sequence[Batch], now: datetime) -> None:
+    def gaps(self, connection: Connection, batches: Sequence[SomeBatch], now: datetime) -> None:
         """Store the data-gap records the batches carry; :class:`Recheck` if any was stored
         before (or comes twice in the group)."""
         time = self._codec.time
@@ -229,7 +229,7 @@ class Claims:
             raise Recheck
 
     def gaps_carefully(
-        self, connection: Connection, batches: Sequence[Batch], now: datetime
+        self, connection: Connection, batches: Sequence[SomeBatch], now: datetime
     ) -> list[tuple[str, GapRecord]]:
         """Store the data-gap records the batches carry: those stored now (each record once,
         the first batch bringing it stores it), with their gateways."""
@@ -268,7 +268,7 @@ class Claims:
             raise Recheck
 
     def store_carefully(
-        self, connection: Connection, items: Sequence[tuple[Item, int, bool]]
+        self, connection: Connection, items: Sequence[tuple[SomeItem, int, bool]]
     ) -> set[ReadingKey]:
         """Store readings — (item, device_pk, ts_suspect) each — and say which are new."""
         rows = [
@@ -312,11 +312,11 @@ class Claims:
         return found
 
 
-def reading_key(item: Item) -> ReadingKey:
+def reading_key(item: SomeItem) -> ReadingKey:
     return (item.id, item.ts)
 
 
-def warn_identity_reused(batch: Batch) -> None:
+def warn_identity_reused(batch: SomeBatch) -> None:
     log.warning(
         "batch %s/%s/%d came again with readings not stored before: the gateway reused a "
         "batch identity for other items; storing them",

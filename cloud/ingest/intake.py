@@ -22,6 +22,7 @@ from cloud.ingest import acks
 from cloud.ingest.dead_letters import DeadLetters
 from cloud.ingest.writer import BatchWriter, WriteResult
 from cloud.metrics import CloudMetrics
+from device_profiles import wire
 from device_profiles.protocol import Batch, GatewayStatus, parse_up_topic
 from plumbing.issues import validation_summary
 
@@ -35,11 +36,15 @@ class Rejected(Exception):
         self.category = category
 
 
-def _naive_timestamp(batch: Batch) -> str | None:
+_BATCHES = (Batch, wire.Batch)
+
+
+def _naive_timestamp(batch: wire.SomeBatch) -> str | None:
     """Where ``batch`` has a time without a UTC offset (it could not be ordered), if anywhere."""
     if batch.sent_at.tzinfo is None:
         return "sent_at"
-    for n, item in enumerate(batch.items):
+    items: Sequence[wire.SomeItem] = batch.items
+    for n, item in enumerate(items):
         if item.ts.tzinfo is None:
             return f"items.{n}.ts"
         if item.received_at.tzinfo is None:
@@ -47,26 +52,26 @@ def _naive_timestamp(batch: Batch) -> str | None:
     return None
 
 
-def parse(topic: str, payload: bytes) -> Batch | GatewayStatus:
-    """The protocol message on ``topic``; :class:`Rejected` saying why it is not one."""
+def parse(topic: str, payload: bytes) -> wire.SomeBatch | GatewayStatus:
+    """The protocol message on ``topic``; :class:`Rejected` saying why it is not one.
+    A batch is read fast (:func:`device_profiles.wire.read_batch`)."""
     parsed = parse_up_topic(topic)
     if parsed is None:
         raise Rejected("not an edge → cloud topic", "topic")
     gateway_id, kind = parsed
-    model: type[Batch] | type[GatewayStatus]
-    if kind == "batch":
-        model = Batch
-    elif kind == "status":
-        model = GatewayStatus
-    else:
-        raise Rejected(f"unknown message kind {kind!r}", "topic")
+    message: wire.SomeBatch | GatewayStatus
     try:
-        message = model.model_validate_json(payload)
+        if kind == "batch":
+            message = wire.read_batch(payload)
+        elif kind == "status":
+            message = GatewayStatus.model_validate_json(payload)
+        else:
+            raise Rejected(f"unknown message kind {kind!r}", "topic")
     except ValidationError as exc:
         raise Rejected(validation_summary(exc, root="payload"), "invalid") from None
     if message.gateway_id != gateway_id:
         raise Rejected(f"gateway_id {message.gateway_id!r} does not match topic", "gateway")
-    if isinstance(message, Batch) and (naive := _naive_timestamp(message)) is not None:
+    if isinstance(message, _BATCHES) and (naive := _naive_timestamp(message)) is not None:
         raise Rejected(f"{naive}: timestamp has no UTC offset", "invalid")
     return message
 
@@ -116,12 +121,12 @@ class Incoming:
 
     topic: str
     payload: bytes
-    message: Batch | GatewayStatus | None
+    message: wire.SomeBatch | GatewayStatus | None
     rejected: Rejected | None = None
 
     @property
     def readings(self) -> int:
-        return len(self.message.items) if isinstance(self.message, Batch) else 0
+        return len(self.message.items) if isinstance(self.message, _BATCHES) else 0
 
 
 class Intake:
@@ -148,12 +153,12 @@ class Intake:
     def settle(self, incoming: Sequence[Incoming], *, keep_rejected: bool = True) -> list[Outcome]:
         """Store what ``incoming`` holds — its batches in one transaction, then statuses —
         and keep what breaks the protocol as dead letters; an outcome for each, in order."""
-        batches = [one.message for one in incoming if isinstance(one.message, Batch)]
+        batches = [one.message for one in incoming if isinstance(one.message, _BATCHES)]
         written = iter(self._writer.write_group(batches) if batches else [])
         outcomes: list[Outcome] = []
         for one in incoming:
             message = one.message
-            if isinstance(message, Batch):
+            if isinstance(message, _BATCHES):
                 outcomes.append(_stored(message, next(written)))
             elif isinstance(message, GatewayStatus):
                 self._writer.record_status(message)
@@ -183,7 +188,7 @@ class Intake:
         )
 
 
-def _stored(batch: Batch, written: WriteResult) -> Outcome:
+def _stored(batch: wire.SomeBatch, written: WriteResult) -> Outcome:
     stored_before = written.duplicate_batch and not written.stored
     result: acks.Result = "duplicate" if stored_before else "stored"
     return Outcome(

@@ -38,7 +38,8 @@ from cloud.ingest.devices import DeviceCache, DeviceKey, DeviceState, StaleDevic
 from cloud.metrics import CloudMetrics
 from cloud.tickets import TicketDesk
 from device_profiles import Catalogue
-from device_profiles.protocol import Batch, DataGap, GatewayStatus, Item
+from device_profiles.protocol import GatewayStatus
+from device_profiles.wire import SomeBatch, SomeGap, SomeItem
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class WriteResult:
     duplicates: int
 
 
-_Todo = tuple[str | datetime, int, Item, DeviceState, str, bool, datetime, Any]
+_Todo = tuple[str | datetime, int, SomeItem, DeviceState, str, bool, datetime, Any]
 """A reading to judge: (event time as text, batch index, item, device, metrics as JSON,
 whether its own time was not trusted, event time, event time as a parameter)"""
 
@@ -78,7 +79,7 @@ class _Outcome:
     suspect: int
     opened: list[str]
     states: dict[DeviceKey, DeviceState]
-    gaps: list[tuple[str, DataGap]]
+    gaps: list[tuple[str, SomeGap]]
     """data-gap records stored now, with their gateways"""
 
 
@@ -103,11 +104,11 @@ class BatchWriter:
         self.devices = DeviceCache(catalogue, codec, device_cache_size)
         """The device states kept warm between groups."""
 
-    def write(self, batch: Batch) -> WriteResult:
+    def write(self, batch: SomeBatch) -> WriteResult:
         """Store one batch in its own transaction."""
         return self.write_group([batch])[0]
 
-    def write_group(self, batches: Sequence[Batch]) -> list[WriteResult]:
+    def write_group(self, batches: Sequence[SomeBatch]) -> list[WriteResult]:
         """Store ``batches`` in one transaction; a result for each, in order."""
         careful = False
         conflicts = 0
@@ -131,7 +132,7 @@ class BatchWriter:
             return self._settled(batches, outcome)
         raise RuntimeError(f"a group of {len(batches)} batch(es) kept meeting changes")
 
-    def _attempt(self, batches: Sequence[Batch], *, careful: bool) -> _Outcome:
+    def _attempt(self, batches: Sequence[SomeBatch], *, careful: bool) -> _Outcome:
         now = self._clock()
         claims, health, codec = self._claims, self._health, self._codec
         with self._sessions.begin() as session:
@@ -153,8 +154,8 @@ class BatchWriter:
                 candidates = self._candidates(connection, batches, claimed, duplicates)
             else:
                 candidates = [(n, item) for n, batch in enumerate(batches) for item in batch.items]
-            keyed: list[tuple[int, Item, DeviceKey]] = []
-            wanted: dict[DeviceKey, Item] = {}
+            keyed: list[tuple[int, SomeItem, DeviceKey]] = []
+            wanted: dict[DeviceKey, SomeItem] = {}
             for n, item in candidates:
                 key = (batches[n].gateway_id, item.device_id)
                 keyed.append((n, item, key))
@@ -189,7 +190,7 @@ class BatchWriter:
 
     def _rows(
         self,
-        keyed: list[tuple[int, Item, DeviceKey]],
+        keyed: list[tuple[int, SomeItem, DeviceKey]],
         states: dict[DeviceKey, DeviceState],
         now: datetime,
         *,
@@ -239,10 +240,10 @@ class BatchWriter:
     def _candidates(
         self,
         connection: Any,
-        batches: Sequence[Batch],
+        batches: Sequence[SomeBatch],
         claimed: list[bool],
         duplicates: set[int],
-    ) -> list[tuple[int, Item]]:
+    ) -> list[tuple[int, SomeItem]]:
         """The items to store of a group met again carefully: each item once (the first
         batch bringing it stores it), none of a batch that was stored before as a whole."""
         again = {
@@ -253,21 +254,22 @@ class BatchWriter:
         }
         stored_before = self._claims.stored(connection, again) if again else set()
         seen: set[ReadingKey] = set()
-        candidates: list[tuple[int, Item]] = []
+        candidates: list[tuple[int, SomeItem]] = []
         for n, batch in enumerate(batches):
-            keys = [reading_key(item) for item in batch.items]
+            items: Sequence[SomeItem] = batch.items
+            keys = [reading_key(item) for item in items]
             if not claimed[n]:
                 if all(key in stored_before or key in seen for key in keys):
                     duplicates.add(n)
                     continue
                 warn_identity_reused(batch)
-            for item, key in zip(batch.items, keys, strict=True):
+            for item, key in zip(items, keys, strict=True):
                 if key not in seen:
                     seen.add(key)
                     candidates.append((n, item))
         return candidates
 
-    def _settled(self, batches: Sequence[Batch], outcome: _Outcome) -> list[WriteResult]:
+    def _settled(self, batches: Sequence[SomeBatch], outcome: _Outcome) -> list[WriteResult]:
         """After the commit: remember, count, and say what became of each batch."""
         self.devices.keep(outcome.states.values())
         self._claims.known_gateways(batch.gateway_id for batch in batches)
