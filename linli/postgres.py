@@ -94,17 +94,24 @@ class PostgresCluster:
         self._started = True
         return self
 
-    def create_database(self, database: str) -> str:
-        """Create ``database`` (a plain identifier); its URL."""
+    def create_database(self, database: str, *, template: str | None = None) -> str:
+        """Create ``database`` (a plain identifier), as a copy of ``template`` if given (no
+        one may be connected to it); its URL."""
+        copy = f' TEMPLATE "{_plain(template)}"' if template else ""
+        self._execute(f'CREATE DATABASE "{_plain(database)}"{copy}')
+        return self.url(database)
+
+    def drop_database(self, database: str) -> None:
+        """Drop ``database`` (if it exists), closing whatever is still connected to it."""
+        self._execute(f'DROP DATABASE IF EXISTS "{_plain(database)}" WITH (FORCE)')
+
+    def _execute(self, statement: str) -> None:
         import psycopg
 
-        if not database.replace("_", "").isalnum():
-            raise ValueError(f"not a plain database name: {database!r}")
         with psycopg.connect(
             host=self.host, port=self.port, user=self._as_user, dbname="postgres", autocommit=True
         ) as connection:
-            connection.execute(f'CREATE DATABASE "{database}"')
-        return self.url(database)
+            connection.execute(statement)
 
     def stop(self) -> None:
         if self._started:
@@ -141,3 +148,10 @@ class PostgresCluster:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _plain(name: str) -> str:
+    """``name`` if it is a plain identifier (letters, digits, underscores); else ValueError."""
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"not a plain database name: {name!r}")
+    return name

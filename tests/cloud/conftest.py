@@ -1,8 +1,9 @@
-"""Fixtures for cloud tests: a fresh SQLite database and wired services per test."""
+"""Fixtures for cloud tests: wired services per test on a fresh database, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from cloud.app import create_app
 from cloud.config import CloudSettings
 from cloud.services import Services
 from device_profiles import Catalogue
+from linli.postgres import PostgresCluster
 
 
 @pytest.fixture(scope="session")
@@ -21,8 +23,10 @@ def catalogue() -> Catalogue:
     return Catalogue.load()
 
 
-def build_services(data_dir: Path, catalogue: Catalogue, **settings: object) -> Services:
-    config = CloudSettings(data_dir=data_dir, database_url=None, **settings)  # type: ignore[arg-type]
+def build_services(
+    data_dir: Path, catalogue: Catalogue, database_url: str | None = None, **settings: object
+) -> Services:
+    config = CloudSettings(data_dir=data_dir, database_url=database_url, **settings)  # type: ignore[arg-type]
     return Services.build(config, catalogue)
 
 
@@ -35,10 +39,53 @@ def migrated_db(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) 
     return directory / "linli.db"
 
 
+@pytest.fixture(scope="session")
+def postgres_template(
+    postgres_cluster: PostgresCluster,
+    catalogue: Catalogue,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    """A PostgreSQL database migrated once; each test's database is a copy of it."""
+    name = "linli_template"
+    url = postgres_cluster.create_database(name)
+    build_services(tmp_path_factory.mktemp("pg"), catalogue, database_url=url, ingest=False).close()
+    return name
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_db: Path
+) -> Iterator[str | None]:
+    """The database of one test, on each engine the cloud runs on: a URL, or None for a
+    SQLite file in the test's data directory (a copy of the migrated template)."""
+    if request.param == "sqlite":
+        data_dir = tmp_path / "cloud"
+        data_dir.mkdir()
+        shutil.copyfile(migrated_db, data_dir / "linli.db")
+        yield None
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    template: str = request.getfixturevalue("postgres_template")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    url = cluster.create_database(name, template=template)
+    yield url
+    cluster.drop_database(name)
+
+
 @pytest.fixture
-def services(tmp_path: Path, catalogue: Catalogue, migrated_db: Path) -> Iterator[Services]:
-    """Services on a fresh SQLite file (a copy of the migrated template), without ingest."""
+def services(tmp_path: Path, catalogue: Catalogue, database: str | None) -> Iterator[Services]:
+    """Services without ingest, on SQLite and on PostgreSQL (a fresh database each)."""
     data_dir = tmp_path / "cloud"
+    data_dir.mkdir(exist_ok=True)
+    built = build_services(data_dir, catalogue, database_url=database, ingest=False)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def sqlite_services(tmp_path: Path, catalogue: Catalogue, migrated_db: Path) -> Iterator[Services]:
+    """Services on a SQLite file alone, for what only SQLite has (its file, its locks)."""
+    data_dir = tmp_path / "sqlite"
     data_dir.mkdir()
     shutil.copyfile(migrated_db, data_dir / "linli.db")
     built = build_services(data_dir, catalogue, ingest=False)

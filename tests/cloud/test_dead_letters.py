@@ -23,9 +23,10 @@ TOPIC = batch_topic("gw-1")
 
 def cloud(services: Services, *args: str) -> Any:
     """``linli cloud ARGS`` on the test's database, in process."""
-    return CliRunner().invoke(
-        app, [*args, "--data-dir", str(services.settings.data_dir)], catch_exceptions=False
-    )
+    where = ["--data-dir", str(services.settings.data_dir)]
+    if services.settings.database_url:
+        where += ["--database-url", services.settings.database_url]
+    return CliRunner().invoke(app, [*args, *where], catch_exceptions=False)
 
 
 def letter(services: Services, letter_id: int) -> DeadLetter:
