@@ -23,8 +23,11 @@ from cloud.web.pages import make_router
 log = logging.getLogger(__name__)
 
 
-def create_app(services: Services) -> FastAPI:
-    """An app on ``services``; runs an ingest worker alongside when settings ask for it."""
+def create_app(services: Services, *, api: bool = True) -> FastAPI:
+    """An app on ``services``; runs an ingest worker alongside when settings ask for it.
+
+    Without ``api`` (an ingest worker of its own, ``linli cloud ingest``) it serves only
+    what operators and orchestrators ask of a process: ``/healthz`` and ``/metrics``."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,9 +64,10 @@ def create_app(services: Services) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
-    for module in (facilities, devices, tickets, gateways, dead_letters):
-        app.include_router(module.router, prefix="/api/v1")
-    app.include_router(make_router())
+    if api:
+        for module in (facilities, devices, tickets, gateways, dead_letters):
+            app.include_router(module.router, prefix="/api/v1")
+        app.include_router(make_router())
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:

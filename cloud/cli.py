@@ -97,6 +97,59 @@ def run(
     sys.exit(0)
 
 
+@app.command(
+    help="Run an ingest worker alone, without the REST API and web UI: it takes edge batches "
+    "from the cloud broker, sharing them with every other worker of its group, and serves "
+    "only /healthz and /metrics on --port. Give each worker its own --client-id (the broker "
+    "keeps each one's session). Every option can also be set in the environment."
+)
+def ingest(
+    host: Annotated[str | None, OPTIONS.option("host", "--host", metavar="HOST")] = None,
+    port: Annotated[int | None, OPTIONS.option("port", "--port", metavar="PORT")] = None,
+    mqtt_host: Annotated[
+        str | None, OPTIONS.option("mqtt_host", "--mqtt-host", metavar="HOST")
+    ] = None,
+    mqtt_port: Annotated[
+        int | None, OPTIONS.option("mqtt_port", "--mqtt-port", metavar="PORT")
+    ] = None,
+    client_id: Annotated[
+        str | None, OPTIONS.option("ingest_client_id", "--client-id", metavar="ID")
+    ] = None,
+    group: Annotated[str | None, OPTIONS.option("ingest_group", "--group", metavar="NAME")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    profiles_dir: ProfilesDir = None,
+    log_level: LogLevelOption = None,
+) -> None:
+    import uvicorn
+
+    from cloud.app import create_app
+
+    settings = OPTIONS.build(
+        host=host,
+        port=port,
+        mqtt_host=mqtt_host,
+        mqtt_port=mqtt_port,
+        ingest_client_id=client_id,
+        ingest_group=group,
+        data_dir=data_dir,
+        database_url=database_url,
+        profiles_dirs=profiles_dir,
+        log_level=log_level,
+    )
+    # this process ingests; looking for silent devices is the API processes' part
+    settings = settings.model_copy(update={"ingest": True, "silence_check_s": 0.0})
+    configure_logging(settings.log_level)
+    services = _services(settings)
+    application = create_app(services, api=False)
+    settle_heap()
+    try:
+        uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        services.close()
+    sys.exit(0)
+
+
 @app.command(help="Bring the database schema up to date (the service also does this at start).")
 def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     from cloud.db.engine import make_engine

@@ -142,7 +142,7 @@ class Claims:
         seqs: dict[tuple[str, str], list[int]] = {}
         for batch in batches:
             seqs.setdefault((batch.gateway_id, batch.epoch), []).append(batch.seq)
-        for (gateway_id, epoch), numbers in seqs.items():
+        for (gateway_id, epoch), numbers in sorted(seqs.items()):  # rows locked in one order
             top = max(numbers)
             moved = connection.execute(
                 self._advance, {"b_id": gateway_id, "b_epoch": epoch, "b_seq": top}

@@ -118,6 +118,10 @@ class DeviceState:
         )
 
 
+def _pk(state: DeviceState) -> int:
+    return state.pk
+
+
 def _state(row: Any) -> DeviceState:
     stored = RuleState.from_json(row.rule_state) if row.rule_state else RuleState()
     last_ts = row.last_ts
@@ -251,7 +255,9 @@ class DeviceCache:
         state_rows: list[tuple[Any, ...]] = []
         full_rows: list[tuple[Any, ...]] = []
         written: list[DeviceState] = []
-        for state in states:
+        # rows are locked in the order of their keys: two workers writing the same devices
+        # wait for one another instead of deadlocking
+        for state in sorted(states, key=_pk):
             level = state.changed
             if level == UNTOUCHED:
                 continue
