@@ -23,26 +23,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Connection, Table, bindparam, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.db.models import Device, Facility, Gateway
+from cloud.db.models import Device, Facility
 from cloud.ingest.devices import FULL, SEEN, STATE, DeviceState
+from cloud.silence import SilenceSweep
 from cloud.tickets import TicketDesk
-from device_profiles import Catalogue, Health, Profile, health_of, worst
-from device_profiles.rules import RulePlan, plan_for, silent_faults
+from device_profiles import Catalogue, Health, Profile, worst
+from device_profiles.rules import RulePlan, plan_for
 from device_profiles.wire import SomeItem
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FUTURE_SKEW = timedelta(minutes=5)
 _HEALTH_TEXT = {health: health.value for health in Health}
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every time Linli stores is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +79,8 @@ class HealthEngine:
         self._tickets = tickets
         self._future_skew = future_skew
         self._rules: dict[str, tuple[Profile, RulePlan, frozenset[str]]] = {}
+        self.silence = SilenceSweep(catalogue, tickets)
+        """Finds the devices that fell silent."""
 
     @property
     def tickets(self) -> TicketDesk:
@@ -224,59 +222,16 @@ class HealthEngine:
             )
 
     def judge_silence(self, session: Session, now: datetime) -> int:
-        """Raise silence-rule faults (e.g. ``offline``) on devices not heard from for too
-        long; returns how many devices went silent. Devices behind a gateway that is itself
-        offline are left alone: the gateway is what failed, and its status says so. Silence is
-        counted from when the gateway last came online at the earliest, so devices rejoining
-        a gateway that was down (or sending its backlog) get their heartbeats' time."""
-        horizon = self._shortest_silence_s()
-        if horizon is None:
-            return 0
-        cutoff = now - timedelta(seconds=horizon)
-        quiet = session.execute(
-            select(Device, Gateway.online_since)
-            .join(Gateway, Gateway.id == Device.gateway_id)
-            .where(Gateway.online.is_(True))
-            .where(Device.last_seen_at <= cutoff)
-            .where(or_(Gateway.online_since.is_(None), Gateway.online_since <= cutoff))
-        )
-        changed = 0
-        for device, online_since in quiet.tuples():
-            profile = self._catalogue.get(device.profile)
-            if profile is None or device.last_seen_at is None:
-                continue
-            heard = _aware(device.last_seen_at)
-            if online_since is not None:
-                heard = max(heard, _aware(online_since))
-            new = set(silent_faults(profile, heard, now)) - set(device.faults)
-            if not new:
-                continue
-            changed += 1
-            faults = set(device.faults) | new
-            device.faults = sorted(faults)
-            device.health = health_of(profile, faults).value
-            for fault in sorted(new):
-                if profile.faults[fault].ticket:
-                    self._tickets.report(
-                        session, device.facility_id, device.id, profile, fault, onset=True, at=now
-                    )
-            device.facility.refresh_health(now)
-        return changed
-
-    def _shortest_silence_s(self) -> float | None:
-        spans = [
-            rule.silence.heartbeats * profile.heartbeat_s
-            for profile in self._catalogue
-            for rule in profile.rules
-            if rule.silence is not None
-        ]
-        return min(spans, default=None)
+        """Raise silence-rule faults (e.g. ``offline``) on devices that fell silent since the
+        last sweep (:class:`cloud.silence.SilenceSweep`); how many did."""
+        return self.silence.judge(session, now).went_silent
 
     def sweep(self, sessions: sessionmaker[Session], now: datetime) -> int:
-        """One silence check in its own transaction."""
+        """One silence check in its own transaction; how many devices went silent."""
         with sessions.begin() as session:
             went_silent = self.judge_silence(session, now)
             opened = self._tickets.opened(session)
+        self.silence.committed(now)
         self._tickets.count_opened(opened)
         return went_silent
 

@@ -116,7 +116,11 @@ class Device(Base):
     """
 
     __tablename__ = "devices"
-    __table_args__ = (UniqueConstraint("gateway_id", "device_id"),)
+    __table_args__ = (
+        UniqueConstraint("gateway_id", "device_id"),
+        # the silence sweep reads the devices whose last_seen_at a time passed (cloud/silence)
+        Index("ix_devices_last_seen", "last_seen_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     gateway_id: Mapped[str] = mapped_column(ForeignKey("gateways.id"))
