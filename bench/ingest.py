@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -53,6 +54,7 @@ from device_profiles import Catalogue, decode
 from device_profiles.examples import payload_bytes
 from device_profiles.protocol import BATCH_FILTER, Item, ack_topic, batch_payload, batch_topic
 from linli.mosquitto import Mosquitto, free_port
+from linli.postgres import PostgresCluster
 from linli.processes import ProcessGroup, linli_command
 from plumbing.mqtt import Client
 
@@ -497,6 +499,12 @@ def main() -> None:
     )
     parser.add_argument("--no-latency", action="store_true", help="skip the latency run")
     parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="store in a throwaway PostgreSQL cluster started for the run (initdb, pg_ctl) "
+        "instead of the default SQLite file",
+    )
+    parser.add_argument(
         "--py-spy",
         type=Path,
         metavar="PREFIX",
@@ -520,6 +528,22 @@ def main() -> None:
     say(f"load average {load()}; {len(fleet.devices)} devices, {probes} probes")
 
     rows: list[list[str]] = []
+    with contextlib.ExitStack() as stack:
+        if args.postgres:
+            cluster = stack.enter_context(PostgresCluster(name="bench"))
+            settings["database_url"] = cluster.create_database("linli_bench")
+            say(f"PostgreSQL on port {cluster.port}")
+        _run(args, sizes, settings, receive_maximum, fleet, rows)
+
+
+def _run(
+    args: argparse.Namespace,
+    sizes: list[int],
+    settings: dict[str, str],
+    receive_maximum: int,
+    fleet: Fleet,
+    rows: list[list[str]],
+) -> None:
     with tempfile.TemporaryDirectory(prefix="linli-bench-ingest-") as tmp:
         workdir = Path(tmp)
         with Mosquitto(name="bench-cloud", log_dir=workdir) as broker:
@@ -555,7 +579,7 @@ def main() -> None:
                     sent = len(batches)
                     wait_for(lambda: cloud.acknowledged() >= sent, "acknowledgements")  # noqa: B023
                 ingest, bare = readings / took, readings / bare_s
-                goal = 100_000 if size >= 50 else 20_000
+                goal = (50_000 if args.postgres else 100_000) if size >= 50 else 20_000
                 rows.append([
                     str(size), f"{readings:,}", f"{ingest:,.0f}", f"{bare:,.0f}",
                     f"{ingest / bare:.2f}", f"{goal:,}", f"{100 * cpu / took:.0f}",
