@@ -18,7 +18,7 @@ from typing import Any
 
 import pydantic_core
 from pydantic_core import TzInfo
-from sqlalchemy import Connection, Insert, Table, Update
+from sqlalchemy import Connection, Insert, Table, Update, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
@@ -81,6 +81,16 @@ class Codec:
         """JSON text of metrics, fault lists, rule states (compact, as stored)."""
         return pydantic_core.to_json(value).decode()
 
+    def inserting(self, table: Table, order: Sequence[str]) -> Bulk | CopyInsert:
+        """``INSERT … ON CONFLICT DO NOTHING`` of rows in ``order`` into ``table``: on
+        PostgreSQL through ``COPY`` (:class:`CopyInsert`), elsewhere with ``executemany``."""
+        if self.dialect.name == "postgresql":
+            return CopyInsert(table.name, tuple(order))
+        statement = insert_ignoring_conflicts(self.dialect, table).values(
+            {name: bindparam(name) for name in order}
+        )
+        return self.statement(statement, order)
+
     def statement(self, statement: Insert | Update, order: Sequence[str]) -> Bulk:
         """``statement`` (its parameters made with ``bindparam`` under the names in
         ``order``) compiled for this database, to run with rows in that order."""
@@ -117,3 +127,38 @@ class Bulk:
             params = list(map(self.reorder, rows))
         result = connection.exec_driver_sql(self.sql, params)
         return int(result.rowcount)
+
+
+@dataclass(frozen=True, slots=True)
+class CopyInsert:
+    """PostgreSQL: rows copied into a temporary table (``COPY``, one stream), then inserted
+    with one ``INSERT … SELECT … ON CONFLICT DO NOTHING``: what :class:`Bulk` does, without
+    a statement per row. The temporary table lives as long as the connection and is emptied
+    at every commit."""
+
+    table: str
+    names: tuple[str, ...]
+
+    def run(self, connection: Connection, rows: list[tuple[Any, ...]]) -> int:
+        """Insert every row not stored before; rows inserted."""
+        if not rows:
+            return 0
+        stage = f"linli_stage_{self.table}"
+        columns = ", ".join(self.names)
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        with driver.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
+                f"SELECT {columns} FROM {self.table} WITH NO DATA"
+            )
+            with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(
+                f"INSERT INTO {self.table} ({columns}) SELECT {columns} FROM {stage} "
+                "ON CONFLICT DO NOTHING"
+            )
+            inserted = int(cursor.rowcount)
+            cursor.execute(f"TRUNCATE {stage}")
+        return inserted

@@ -95,12 +95,7 @@ class Claims:
             "ts_suspect",
         )
         self.reading_columns = reading_order
-        self._store = codec.statement(
-            insert_ignoring_conflicts(dialect, READINGS).values(
-                {name: bindparam(name) for name in reading_order}
-            ),
-            reading_order,
-        )
+        self._store = codec.inserting(READINGS, reading_order)
         self._store_returning = insert_ignoring_conflicts(dialect, READINGS)
         self._gap = codec.statement(
             insert_ignoring_conflicts(dialect, GAPS).values(
