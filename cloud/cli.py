@@ -104,8 +104,21 @@ def run(
     "keeps each one's session). Every option can also be set in the environment."
 )
 def ingest(
-    host: Annotated[str | None, OPTIONS.option("host", "--host", metavar="HOST")] = None,
-    port: Annotated[int | None, OPTIONS.option("port", "--port", metavar="PORT")] = None,
+    host: Annotated[
+        str | None,
+        OPTIONS.option(
+            "host", "--host", metavar="HOST", help="address /healthz and /metrics listen on"
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        OPTIONS.option(
+            "port",
+            "--port",
+            metavar="PORT",
+            help="port of /healthz and /metrics (0: any free port)",
+        ),
+    ] = None,
     mqtt_host: Annotated[
         str | None, OPTIONS.option("mqtt_host", "--mqtt-host", metavar="HOST")
     ] = None,
