@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from cloud.db.models import Ticket, TicketEvent, TicketState
 from cloud.metrics import CloudMetrics
@@ -191,13 +193,26 @@ class TicketDesk:
                 f"allowed from: {', '.join(sorted(s.value for s in allowed))}"
             )
         if action == "acknowledge":
-            ticket.state = TicketState.ACKNOWLEDGED.value
-            ticket.acknowledged_at = at
+            values: dict[str, object] = {"state": TicketState.ACKNOWLEDGED.value}
+            values["acknowledged_at"] = at
             kind = "acknowledged"
         else:
-            ticket.state = TicketState.RESOLVED.value
-            ticket.resolved_at = at
+            values = {"state": TicketState.RESOLVED.value, "resolved_at": at}
             kind = "resolved"
+        # guarded: of two requests at once, the second finds the state moved on (it waits
+        # for the first's row lock, then its WHERE no longer holds) rather than repeating it
+        moved: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+            update(Ticket)
+            .where(Ticket.id == ticket.id, Ticket.state.in_([state.value for state in allowed]))
+            .values(values),
+            execution_options={"synchronize_session": False},
+        )
+        if moved.rowcount != 1:
+            session.refresh(ticket)
+            raise InvalidTransition(f"cannot {action} a ticket that is now {ticket.state}")
+        for name, value in values.items():
+            set_committed_value(ticket, name, value)
+        if kind == "resolved":
             self._maintenance_done(ticket)
         session.add(TicketEvent(ticket=ticket, at=at, kind=kind, note=note))
         known = session.info.get(_KNOWN)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,12 +65,21 @@ def database(
         shutil.copyfile(migrated_db, data_dir / "linli.db")
         yield None
         return
+    with _postgres_database(request) as url:
+        yield url
+
+
+@contextmanager
+def _postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database in the tests' PostgreSQL cluster, migrated; its URL."""
     cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
     template: str = request.getfixturevalue("postgres_template")
     name = f"t_{uuid.uuid4().hex[:16]}"
     url = cluster.create_database(name, template=template)
-    yield url
-    cluster.drop_database(name)
+    try:
+        yield url
+    finally:
+        cluster.drop_database(name)
 
 
 @pytest.fixture
@@ -80,6 +90,18 @@ def services(tmp_path: Path, catalogue: Catalogue, database: str | None) -> Iter
     built = build_services(data_dir, catalogue, database_url=database, ingest=False)
     yield built
     built.close()
+
+
+@pytest.fixture
+def postgres_services(
+    request: pytest.FixtureRequest, tmp_path: Path, catalogue: Catalogue
+) -> Iterator[Services]:
+    """Services on PostgreSQL alone, for what needs writers that overlap (SQLite runs one
+    writer at a time)."""
+    with _postgres_database(request) as url:
+        built = build_services(tmp_path / "postgres", catalogue, database_url=url, ingest=False)
+        yield built
+        built.close()
 
 
 @pytest.fixture

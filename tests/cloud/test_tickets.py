@@ -362,3 +362,35 @@ def test_transitions_follow_the_state_machine(feed: Feed, services: Services) ->
     assert (gate.state, gate.resolved_at) == (TicketState.RESOLVED, at(3))
     assert events(services, gate.id) == ["opened", "acknowledged", "resolved"]
     assert events(services, button.id) == ["opened", "resolved"]
+
+
+def test_two_resolves_at_once_resolve_once_and_the_second_is_refused(
+    postgres_services: Services, catalogue: Catalogue
+) -> None:
+    services = postgres_services
+    Feed(services, catalogue).send(GATE, "motor_jammed", 0)
+    (gate,) = tickets(services)
+    second: list[BaseException | None] = []
+
+    def resolve_meanwhile() -> None:
+        try:
+            with services.sessions.begin() as session:
+                services.tickets.transition(session, gate.id, "resolve", note="b", at=at(2))
+        except BaseException as exc:  # handed to the test
+            second.append(exc)
+        else:
+            second.append(None)
+
+    with services.sessions.begin() as first:
+        services.tickets.transition(first, gate.id, "resolve", note="a", at=at(1))
+        other = threading.Thread(target=resolve_meanwhile)
+        other.start()
+        other.join(timeout=1.0)
+        assert other.is_alive()  # waiting for the first's row lock
+    other.join(timeout=10)
+
+    assert len(second) == 1 and isinstance(second[0], InvalidTransition)
+    assert "now resolved" in str(second[0])
+    assert events(services, gate.id) == ["opened", "resolved"]
+    (gate,) = tickets(services)
+    assert gate.resolved_at == at(1)
