@@ -1,9 +1,13 @@
-"""Alembic migrations: they build exactly the schema the models describe."""
+"""Alembic migrations: they build exactly the schema the models describe, on SQLite and on
+PostgreSQL."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -12,10 +16,19 @@ from sqlalchemy import inspect
 
 from cloud.db.engine import alembic_config, make_engine, migrate
 from cloud.db.models import Base
+from linli.postgres import PostgresCluster
 
 
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'migrations.db'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database, on each engine the cloud runs on."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrations.db'}"
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    name = f"m_{uuid.uuid4().hex[:16]}"
+    yield cluster.create_database(name)
+    cluster.drop_database(name)
 
 
 def head() -> str:
@@ -29,8 +42,8 @@ def current(engine: object) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def test_migrate_creates_every_table_and_is_idempotent(tmp_path: Path) -> None:
-    engine = make_engine(url(tmp_path))
+def test_migrate_creates_every_table_and_is_idempotent(url: str) -> None:
+    engine = make_engine(url)
     try:
         assert inspect(engine).get_table_names() == []
 
@@ -49,8 +62,8 @@ def test_migrate_creates_every_table_and_is_idempotent(tmp_path: Path) -> None:
         engine.dispose()
 
 
-def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
-    engine = make_engine(url(tmp_path))
+def test_migrated_schema_matches_the_models(url: str) -> None:
+    engine = make_engine(url)
     try:
         migrate(engine)
         with engine.connect() as connection:
@@ -61,24 +74,28 @@ def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
         engine.dispose()
 
 
-def test_partial_unique_index_survives_migration(tmp_path: Path) -> None:
-    engine = make_engine(url(tmp_path))
+def test_partial_unique_index_survives_migration(url: str) -> None:
+    engine = make_engine(url)
     try:
         migrate(engine)
         indexes = {i["name"]: i for i in inspect(engine).get_indexes("tickets")}
         assert indexes["uq_tickets_one_unresolved"]["unique"]
         assert indexes["uq_tickets_one_unresolved"]["column_names"] == ["facility_id", "fault"]
         with engine.connect() as connection:
-            sql = connection.exec_driver_sql(
-                "SELECT sql FROM sqlite_master WHERE name = 'uq_tickets_one_unresolved'"
-            ).scalar_one()
-        assert "WHERE state != 'resolved'" in sql
+            if engine.dialect.name == "sqlite":
+                query = "SELECT sql FROM sqlite_master WHERE name = 'uq_tickets_one_unresolved'"
+            else:
+                query = (
+                    "SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_tickets_one_unresolved'"
+                )
+            sql = connection.exec_driver_sql(query).scalar_one()
+        assert "WHERE" in sql and "resolved" in sql
     finally:
         engine.dispose()
 
 
-def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
-    engine = make_engine(url(tmp_path))
+def test_downgrade_to_base_and_back(url: str) -> None:
+    engine = make_engine(url)
     try:
         migrate(engine)
         config = alembic_config()
@@ -94,10 +111,10 @@ def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
         engine.dispose()
 
 
-def test_0004_keeps_stored_batches_and_dead_letters(tmp_path: Path) -> None:
+def test_0004_keeps_stored_batches_and_dead_letters(url: str) -> None:
     """Batches stored before epochs get the epoch '' (no gateway sends it); dead letters
     kept as text become bytes, with the gateway their topic names."""
-    engine = make_engine(url(tmp_path))
+    engine = make_engine(url)
     try:
         migrate(engine, "0003")
         with engine.begin() as connection:
