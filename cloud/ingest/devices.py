@@ -5,8 +5,11 @@ only where nobody changed it meanwhile.
 recently used go first). A group of batches takes a working copy of each device it touches
 (:meth:`DeviceCache.take`): devices not in memory are loaded in one query per gateway, those
 never seen are registered in bulk, each a facility of its own. The copies are judged in
-memory and written back with one guarded ``UPDATE … WHERE id = ? AND version = ?`` per
-device (``executemany``); only after the commit do they replace the cached states.
+memory and written back guarded, ``UPDATE … WHERE id = ? AND version = ?``: on SQLite one
+statement per device (``executemany``); on PostgreSQL copied into a temporary table, locked
+in the order of their ids (so that two workers writing the same devices wait for one
+another rather than deadlock) and updated with one statement. Only after the commit do
+they replace the cached states.
 
 What keeps the cache correct: every change of a device row bumps its ``version`` (the ORM
 does it for the silence sweep, resolved tickets and operators; ingest's own updates do it
@@ -255,9 +258,7 @@ class DeviceCache:
         state_rows: list[tuple[Any, ...]] = []
         full_rows: list[tuple[Any, ...]] = []
         written: list[DeviceState] = []
-        # rows are locked in the order of their keys: two workers writing the same devices
-        # wait for one another instead of deadlocking
-        for state in sorted(states, key=_pk):
+        for state in sorted(states, key=_pk):  # in the order of their keys, as they are locked
             level = state.changed
             if level == UNTOUCHED:
                 continue
@@ -279,10 +280,13 @@ class DeviceCache:
             faults = to_json(state.faults)
             full_rows.append((*head, faults, state.health, stored, state.pk, state.version))
             state.stored_rules = memory
-        updates = self._updates
-        changed = updates[SEEN].run(connection, seen_rows)
-        changed += updates[STATE].run(connection, state_rows)
-        changed += updates[FULL].run(connection, full_rows)
+        if self._codec.dialect.name == "postgresql":
+            changed = _write_staged(connection, seen_rows, state_rows, full_rows)
+        else:  # SQLite: one writer at a time, so no lock order to keep
+            updates = self._updates
+            changed = updates[SEEN].run(connection, seen_rows)
+            changed += updates[STATE].run(connection, state_rows)
+            changed += updates[FULL].run(connection, full_rows)
         if changed != len(written):
             raise StaleDevices(self._stale(connection, written))
 
@@ -395,3 +399,60 @@ class DeviceCache:
                 )
         log.debug("registered %d device(s)", len(registered))
         return registered
+
+
+_STAGE_DEVICES = """
+CREATE TEMPORARY TABLE IF NOT EXISTS linli_stage_devices (
+    pk bigint, version integer, level smallint, seen timestamptz, metrics json,
+    ts timestamptz, pv text, faults json, health text, rules json
+) ON COMMIT DELETE ROWS
+"""
+_LOCK_DEVICES = """
+SELECT d.id FROM devices d JOIN linli_stage_devices s ON s.pk = d.id ORDER BY d.id FOR UPDATE OF d
+"""
+_UPDATE_DEVICES = f"""
+UPDATE devices d SET
+    last_seen_at = s.seen,
+    version = d.version + 1,
+    metrics = CASE WHEN s.level >= {STATE} THEN s.metrics ELSE d.metrics END,
+    last_ts = CASE WHEN s.level >= {STATE} THEN s.ts ELSE d.last_ts END,
+    profile_version = CASE WHEN s.level >= {STATE} THEN s.pv ELSE d.profile_version END,
+    faults = CASE WHEN s.level = {FULL} THEN s.faults ELSE d.faults END,
+    health = CASE WHEN s.level = {FULL} THEN s.health ELSE d.health END,
+    rule_state = CASE WHEN s.level = {FULL} THEN s.rules ELSE d.rule_state END
+FROM linli_stage_devices s
+WHERE d.id = s.pk AND d.version = s.version
+"""
+
+
+def _write_staged(
+    connection: Connection,
+    seen_rows: list[tuple[Any, ...]],
+    state_rows: list[tuple[Any, ...]],
+    full_rows: list[tuple[Any, ...]],
+) -> int:
+    """PostgreSQL: the rows of every level copied into a temporary table, their devices
+    locked in the order of their ids (two workers writing the same devices wait for one
+    another instead of deadlocking), then updated with one guarded statement; rows
+    updated. Rows are as :meth:`DeviceCache.write` makes them for each level."""
+    if not (seen_rows or state_rows or full_rows):
+        return 0
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor:
+        cursor.execute(_STAGE_DEVICES)
+        with cursor.copy(
+            "COPY linli_stage_devices (pk, version, level, seen, metrics, ts, pv, faults,"
+            " health, rules) FROM STDIN"
+        ) as copy:
+            for seen, pk, version in seen_rows:
+                copy.write_row((pk, version, SEEN, seen, None, None, None, None, None, None))
+            for seen, metrics, ts, pv, pk, version in state_rows:
+                copy.write_row((pk, version, STATE, seen, metrics, ts, pv, None, None, None))
+            for seen, metrics, ts, pv, faults, health, rules, pk, version in full_rows:
+                copy.write_row((pk, version, FULL, seen, metrics, ts, pv, faults, health, rules))
+        cursor.execute(_LOCK_DEVICES)
+        cursor.execute(_UPDATE_DEVICES)
+        changed = int(cursor.rowcount)
+        cursor.execute("TRUNCATE linli_stage_devices")
+    return changed

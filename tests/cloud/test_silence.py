@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from cloud.db.models import Device
+from cloud.db.models import Device, Ticket
 from cloud.ingest.writer import BatchWriter
 from cloud.services import Services
 from device_profiles import Catalogue
@@ -203,3 +203,24 @@ def test_at_a_million_devices_a_sweep_reads_the_index_and_only_what_fell_silent(
             select(Device.device_id).where(Device.health != "ok").order_by(Device.id)
         ).all()
     assert sorted(offline) == sorted(fell)
+
+
+def test_a_device_the_sweep_changed_is_judged_from_its_new_state_by_a_warm_writer(
+    services: Services, catalogue: Catalogue
+) -> None:
+    clock = [BASE]
+    writer = BatchWriter(
+        services.sessions, catalogue, services.health, services.metrics, clock=lambda: clock[0]
+    )
+    reading = item(catalogue, GATE, "normal", ts=BASE, device_id="gate-01")
+    writer.write(batch("gw-1", 1, [reading]))  # the writer now holds gate-01 in memory
+    assert services.health.sweep(services.sessions, BASE + SPAN + timedelta(seconds=1)) == 1
+
+    clock[0] = BASE + SPAN + timedelta(seconds=2)  # heard again, by the same writer
+    again = item(catalogue, GATE, "normal", ts=clock[0], device_id="gate-01")
+    writer.write(batch("gw-1", 2, [again]))
+
+    assert faults(services, "gate-01") == []
+    with services.sessions() as session:
+        ticket = session.scalars(select(Ticket).where(Ticket.fault == "offline")).one()
+    assert ticket.fault_cleared_at == clock[0]  # judged from the state the sweep left
