@@ -52,6 +52,24 @@ def _services(settings: CloudSettings) -> Services:
         raise typer.Exit(2) from None
 
 
+def _serve(settings: CloudSettings, *, api: bool) -> None:
+    """Run the cloud process until it is stopped: the app (with its API or without), its
+    ingest worker if the settings ask for one; the heap settled once start-up is done."""
+    import uvicorn
+
+    from cloud.app import create_app
+
+    configure_logging(settings.log_level)
+    services = _services(settings)
+    application = create_app(services, api=api)
+    settle_heap()
+    try:
+        uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        services.close()
+    sys.exit(0)
+
+
 @app.command(
     help="Serve the REST API and web UI, and ingest edge batches from the cloud broker "
     "(unless --no-ingest). Every option can also be set in the environment, as its help says."
@@ -71,10 +89,6 @@ def run(
     profiles_dir: ProfilesDir = None,
     log_level: LogLevelOption = None,
 ) -> None:
-    import uvicorn
-
-    from cloud.app import create_app
-
     settings = OPTIONS.build(
         host=host,
         port=port,
@@ -86,15 +100,7 @@ def run(
         profiles_dirs=profiles_dir,
         log_level=log_level,
     )
-    configure_logging(settings.log_level)
-    services = _services(settings)
-    application = create_app(services)
-    settle_heap()
-    try:
-        uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
-    finally:
-        services.close()
-    sys.exit(0)
+    _serve(settings, api=True)
 
 
 @app.command(
@@ -134,10 +140,6 @@ def ingest(
     profiles_dir: ProfilesDir = None,
     log_level: LogLevelOption = None,
 ) -> None:
-    import uvicorn
-
-    from cloud.app import create_app
-
     settings = OPTIONS.build(
         host=host,
         port=port,
@@ -151,16 +153,7 @@ def ingest(
         log_level=log_level,
     )
     # this process ingests; looking for silent devices is the API processes' part
-    settings = settings.model_copy(update={"ingest": True, "silence_check_s": 0.0})
-    configure_logging(settings.log_level)
-    services = _services(settings)
-    application = create_app(services, api=False)
-    settle_heap()
-    try:
-        uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
-    finally:
-        services.close()
-    sys.exit(0)
+    _serve(settings.model_copy(update={"ingest": True, "silence_check_s": 0.0}), api=False)
 
 
 @app.command(help="Bring the database schema up to date (the service also does this at start).")

@@ -10,11 +10,13 @@ buffer (:mod:`plumbing.mqtt_packets`): a QoS 0 or 1 PUBLISH without properties b
 paho's handling. Writes go out in one system call where the socket takes them, after
 whatever paho has queued (:meth:`SocketDriver._write_now`).
 
-:class:`SocketDriver` is the part of :class:`~plumbing.mqtt.Client` that does this: a base
-class holding no state of its own, kept apart so that the client's operations read on
-their own. The socket callbacks come from the event loop's thread, except while connecting,
-when they come from the worker thread that connects: those are handed to the loop. A socket
-already closed (fileno -1) is one the client closed itself (abort, a failed connect) and
+:class:`SocketDriver` is the part of :class:`~plumbing.mqtt.Client` that does this: an
+abstract base class holding no state of its own (the client provides the state and the five
+methods it calls), kept apart so that the client's operations read on their own.
+
+The socket callbacks come from the event loop's thread, except while connecting, when they
+come from the worker thread that connects: those are handed to the loop. A socket already
+closed (fileno -1) is one the client closed itself (abort, a failed connect) and
 stopped watching: paho may still report it, from wherever it is garbage-collected.
 """
 
@@ -24,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -52,7 +55,7 @@ one read brings may be thousands): a receiver that hands work to other tasks or 
 hears back from them meanwhile."""
 
 
-class SocketDriver:
+class SocketDriver(ABC):
     """The socket side of a client: reading, cutting packets, writing (see the module)."""
 
     # the client's state this part uses (made in Client.__init__ and __aenter__)
@@ -72,25 +75,25 @@ class SocketDriver:
     _manual_ack: bool
     _own: set[int]
 
+    @abstractmethod
     def _hand_on(self, received: Message) -> None:
         """A message received (the client's)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _acknowledged(self, mid: int, reason: int) -> None:
         """The PUBACK of a message publish_all sent (the client's)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _abort(self, reason: str) -> None:
         """End the connection at once (the client's)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _fail_all(self, reason: str) -> None:
         """Fail whatever waits on the connection (the client's)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _close_socket(self) -> None:
         """Close the socket, not watching it any more (the client's)."""
-        raise NotImplementedError
 
     def _in_loop(self, action: Callable[..., None], *args: Any) -> None:
         assert self._loop is not None
