@@ -53,7 +53,8 @@ from sampling import cpu_s, spying, top
 from device_profiles import Catalogue, decode
 from device_profiles.examples import payload_bytes
 from device_profiles.protocol import BATCH_FILTER, Item, ack_topic, batch_payload, batch_topic
-from linli.mosquitto import Mosquitto, free_port
+from linli.mosquitto import Mosquitto
+from linli.ports import free_port
 from linli.postgres import PostgresCluster
 from linli.processes import ProcessGroup, linli_command
 from plumbing.mqtt import Client

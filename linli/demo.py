@@ -11,7 +11,6 @@ Every option is a setting of :class:`DemoSettings`: an option given overrides it
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +20,8 @@ import typer
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from linli.mosquitto import BrokerError, Mosquitto, free_port
+from linli.mosquitto import BrokerError, Mosquitto
+from linli.ports import free_port, port_is_free
 from linli.processes import (
     Child,
     ProcessGroup,
@@ -74,17 +74,6 @@ DEMO_FAULT_DURATION = "1h:4h"
 """Random faults last 1 to 4 simulated hours: 1 to 4 minutes at the default speed, long enough for
 rules that need a fault to hold (a lamp out for two minutes)."""
 FIRST_FAULT_AFTER_S = 20.0  # a newcomer sees the repair loop start within the first minute
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether a server could bind ``host:port`` now (as uvicorn does, with SO_REUSEADDR)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def choose_http_port(wanted: int) -> tuple[int, bool]:

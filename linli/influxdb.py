@@ -19,7 +19,7 @@ from types import TracebackType
 
 import httpx
 
-from linli.mosquitto import free_port
+from linli.ports import free_port
 
 START_TIMEOUT_S = 30.0
 

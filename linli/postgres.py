@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from linli.mosquitto import free_port
+from linli.ports import free_port
 
 POSTGRES_USER = "postgres"
 DEBIAN_DIR = Path("/usr/lib/postgresql")

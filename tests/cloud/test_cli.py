@@ -12,7 +12,7 @@ import httpx
 
 from cloud.config import CloudSettings
 from linli.demo import linli_command
-from linli.mosquitto import free_port
+from linli.ports import free_port
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -20,7 +20,8 @@ from cloud.app import create_app
 from cloud.db.models import DeadLetter, IngestedBatch, Reading
 from cloud.services import Services
 from device_profiles import Catalogue
-from linli.mosquitto import Mosquitto, free_port
+from linli.mosquitto import Mosquitto
+from linli.ports import free_port
 from plumbing.mqtt import Client, Message
 from tests.cloud.conftest import build_services
 from tests.cloud.helpers import count, eventually, wait_until

@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 
 from device_profiles.protocol import reading_id
-from linli.mosquitto import Mosquitto, free_port
+from linli.mosquitto import Mosquitto
+from linli.ports import free_port
 from linli.processes import Child, ProcessGroup, linli_command
 from plumbing.mqtt import Client, MqttError
 

@@ -15,7 +15,8 @@ from typing import TypeVar
 import httpx
 
 from linli.demo import ProcessGroup, linli_command
-from linli.mosquitto import Mosquitto, free_port
+from linli.mosquitto import Mosquitto
+from linli.ports import free_port
 
 T = TypeVar("T")
 

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 
 from device_profiles import Catalogue
 from device_profiles.protocol import Batch, BatchAck, batch_topic
-from linli.mosquitto import Mosquitto, free_port
+from linli.mosquitto import Mosquitto
+from linli.ports import free_port
 from linli.postgres import PostgresCluster
 from linli.processes import ProcessGroup, linli_command
 from plumbing.mqtt import Client

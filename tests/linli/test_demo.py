@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from linli.cli import app
 from linli.demo import DemoSettings, choose_http_port
-from linli.mosquitto import free_port
+from linli.ports import free_port
 from tests.conftest import require_mosquitto
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from linli.mosquitto import Mosquitto, free_port
+from linli.mosquitto import Mosquitto
+from linli.ports import free_port
 from plumbing.mqtt import READ_BYTES, Client, Message, MqttError, MqttVersion, Will, topic_matches
 
 TIMEOUT_S = 10.0

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from device_profiles.catalogue import Catalogue
-from linli.mosquitto import Mosquitto, free_port
+from linli.mosquitto import Mosquitto
+from linli.ports import free_port
 from simulators.community import DEFAULT_COUNTS, Community
 from simulators.config import SimSettings
 from simulators.faults import CONTROL_TOPIC, EventCommand, parse_control

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from linli.mosquitto import Mosquitto, free_port
+from linli.mosquitto import Mosquitto
+from linli.ports import free_port
 from plumbing.mqtt import Will
 from simulators.transport.link import Link, connect_gate
 from tests.conftest import require_mosquitto

@@ -8,7 +8,8 @@ from contextlib import AsyncExitStack, asynccontextmanager, suppress
 
 import pytest
 
-from linli.mosquitto import Mosquitto, free_port
+from linli.mosquitto import Mosquitto
+from linli.ports import free_port
 from plumbing.mqtt import Client, Message, MqttError, Will
 from simulators.uplink import Uplink
 from tests.simulators.conftest import TIMEOUT_S, eventually, subscribed
