@@ -3,6 +3,7 @@ connection could take one before its server binds it; never shared between paral
 
 from __future__ import annotations
 
+import itertools
 import socket
 
 import pytest
@@ -42,7 +43,7 @@ def test_parallel_workers_draw_from_disjoint_slices(monkeypatch: pytest.MonkeyPa
     everything = set().union(*drawn.values())
     assert len(everything) == 120
     slices = sorted((min(got), max(got)) for got in drawn.values())
-    assert all(left[1] < right[0] for left, right in zip(slices, slices[1:], strict=False))
+    assert all(left[1] < right[0] for left, right in itertools.pairwise(slices))
 
 
 def test_without_room_below_the_ephemeral_range_the_kernel_chooses(
