@@ -13,11 +13,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from cloud.api.routers import dead_letters, devices, facilities, gateways, tickets
+from cloud.api.routers import dead_letters, devices, facilities, gateways, telemetry, tickets
 from cloud.health import watch_silence
 from cloud.ingest.failures import describe
 from cloud.ingest.worker import IngestWorker
 from cloud.services import Services
+from cloud.telemetry.upkeep import keep_telemetry
 from cloud.web.pages import make_router
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,13 @@ def create_app(services: Services, *, api: bool = True) -> FastAPI:
                         services.health, services.sessions, services.settings.silence_check_s
                     ),
                     name="silence",
+                )
+            )
+        if services.settings.rollup_check_s > 0:
+            tasks.append(
+                asyncio.create_task(
+                    keep_telemetry(services.upkeep, services.settings.rollup_check_s),
+                    name="telemetry",
                 )
             )
         if services.settings.ingest:
@@ -65,7 +73,7 @@ def create_app(services: Services, *, api: bool = True) -> FastAPI:
     )
     app.state.services = services
     if api:
-        for module in (facilities, devices, tickets, gateways, dead_letters):
+        for module in (facilities, devices, telemetry, tickets, gateways, dead_letters):
             app.include_router(module.router, prefix="/api/v1")
         app.include_router(make_router())
 

@@ -152,8 +152,10 @@ def ingest(
         profiles_dirs=profiles_dir,
         log_level=log_level,
     )
-    # this process ingests; looking for silent devices is the API processes' part
-    _serve(settings.model_copy(update={"ingest": True, "silence_check_s": 0.0}), api=False)
+    # this process ingests; looking for silent devices and rolling telemetry up is the API
+    # processes' part
+    alone = {"ingest": True, "silence_check_s": 0.0, "rollup_check_s": 0.0}
+    _serve(settings.model_copy(update=alone), api=False)
 
 
 @app.command(help="Bring the database schema up to date (the service also does this at start).")

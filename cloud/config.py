@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from plumbing.settings import Host, LogLevel, LogLevelSetting, Port, ProfilesDirs
@@ -122,6 +122,36 @@ class CloudSettings(BaseSettings):
     silence_check_s: float = Field(
         default=5.0, ge=0, description="how often to look for silent devices; 0 turns it off"
     )
+    telemetry_store: Literal["sql", "influxdb"] = Field(
+        default="sql",
+        description="where raw readings and their roll-ups are kept: the SQL database, or "
+        "InfluxDB through its v1 HTTP API (device state and tickets stay in SQL)",
+    )
+    influxdb_url: str = Field(
+        default="http://127.0.0.1:8086", description="base URL of InfluxDB's HTTP API"
+    )
+    influxdb_database: str = Field(
+        default="linli", min_length=1, description="InfluxDB database (created if missing)"
+    )
+    influxdb_username: str | None = Field(default=None, description="InfluxDB user, if any")
+    influxdb_password: SecretStr | None = Field(
+        default=None, description="InfluxDB password (or 2.x/3.x token), if any"
+    )
+    raw_retention_days: float = Field(
+        default=30.0, gt=0, description="how long raw readings are kept"
+    )
+    minute_rollup_retention_days: float = Field(
+        default=90.0, gt=0, description="how long 1-minute roll-ups are kept"
+    )
+    hour_rollup_retention_days: float = Field(
+        default=1825.0, gt=0, description="how long 1-hour roll-ups are kept"
+    )
+    rollup_check_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="how often to roll up the minutes and hours that got readings; 0 turns "
+        "it off (run it in one process of a deployment, as the API process does)",
+    )
     profiles_dirs: ProfilesDirs
     log_level: LogLevelSetting = LogLevel.INFO
 
@@ -133,6 +163,16 @@ class CloudSettings(BaseSettings):
         ):
             if getattr(self, first) > getattr(self, longest):
                 raise ValueError(f"{first} must not be greater than {longest}")
+        if not (
+            self.raw_retention_days
+            <= self.minute_rollup_retention_days
+            <= self.hour_rollup_retention_days
+        ):
+            raise ValueError(
+                "retention must grow from raw readings to minute to hour roll-ups: "
+                "raw_retention_days <= minute_rollup_retention_days <= "
+                "hour_rollup_retention_days"
+            )
         return self
 
     def sqlalchemy_url(self) -> str:

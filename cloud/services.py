@@ -15,6 +15,10 @@ from cloud.ingest.dead_letters import DeadLetters
 from cloud.ingest.intake import Intake
 from cloud.ingest.writer import BatchWriter
 from cloud.metrics import CloudMetrics
+from cloud.telemetry.influx import InfluxTelemetry
+from cloud.telemetry.sql import SqlTelemetry
+from cloud.telemetry.store import TelemetryStore
+from cloud.telemetry.upkeep import Retention, TelemetryUpkeep
 from cloud.tickets import TicketDesk
 from device_profiles import Catalogue
 
@@ -31,6 +35,8 @@ class Services:
     writer: BatchWriter
     dead_letters: DeadLetters
     intake: Intake
+    telemetry: TelemetryStore
+    upkeep: TelemetryUpkeep
 
     @classmethod
     def build(cls, settings: CloudSettings, catalogue: Catalogue | None = None) -> Services:
@@ -41,13 +47,19 @@ class Services:
         )
         migrate(engine)
         sessions = session_factory(engine)
+        telemetry = telemetry_store(settings, sessions)
         metrics = CloudMetrics()
         tickets = TicketDesk(metrics, catalogue)
         health = HealthEngine(
             catalogue, tickets, future_skew=timedelta(seconds=settings.future_skew_s)
         )
         writer = BatchWriter(
-            sessions, catalogue, health, metrics, device_cache_size=settings.ingest_device_cache
+            sessions,
+            catalogue,
+            health,
+            metrics,
+            device_cache_size=settings.ingest_device_cache,
+            telemetry=telemetry,
         )
         dead_letters = DeadLetters(sessions, metrics)
         intake = Intake(writer, dead_letters, metrics)
@@ -62,7 +74,38 @@ class Services:
             writer,
             dead_letters,
             intake,
+            telemetry,
+            TelemetryUpkeep(sessions, telemetry, retention(settings)),
         )
 
     def close(self) -> None:
+        self.telemetry.close()
         self.engine.dispose()
+
+
+def telemetry_store(settings: CloudSettings, sessions: sessionmaker[Session]) -> TelemetryStore:
+    """The telemetry store the settings name; InfluxDB's database is created if missing
+    (:class:`TelemetryUnavailable` if InfluxDB cannot be reached)."""
+    if settings.telemetry_store == "sql":
+        return SqlTelemetry(sessions)
+    password = settings.influxdb_password
+    store = InfluxTelemetry(
+        settings.influxdb_url,
+        settings.influxdb_database,
+        username=settings.influxdb_username,
+        password=password.get_secret_value() if password else None,
+    )
+    try:
+        store.create_database()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def retention(settings: CloudSettings) -> Retention:
+    return Retention(
+        raw=timedelta(days=settings.raw_retention_days),
+        minutes=timedelta(days=settings.minute_rollup_retention_days),
+        hours=timedelta(days=settings.hour_rollup_retention_days),
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -140,3 +140,49 @@ class DeadLetterPublic(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+class TelemetryReading(BaseModel):
+    """A raw reading's value of the metric."""
+
+    t: datetime
+    value: float | bool | str
+
+
+class TelemetryBucket(BaseModel):
+    """The metric over ``[t, t + step)``."""
+
+    t: datetime = Field(description="start of the bucket")
+    count: int = Field(description="readings in the bucket")
+    min: float | None = Field(default=None, description="numbers: the lowest reading")
+    max: float | None = Field(default=None, description="numbers: the highest reading")
+    mean: float | None = Field(default=None, description="numbers: the mean of the readings")
+    share: float | None = Field(
+        default=None,
+        description="booleans: the fraction of the bucket's known time the value was true "
+        "(time-weighted: readings come on change)",
+    )
+    shares: dict[str, float] | None = Field(
+        default=None,
+        description="states: for each value, the fraction of the bucket's known time it held",
+    )
+    covered_s: float = Field(description="states: seconds of the bucket a value was known for")
+    last: float | bool | str | None = Field(description="the value in force at the bucket's end")
+
+
+class TelemetrySeries(BaseModel):
+    """One metric of one device over a span: raw readings, or buckets of ``step`` seconds."""
+
+    device_id: int
+    metric: str
+    kind: Literal["number", "state"]
+    unit: str | None
+    start: datetime = Field(serialization_alias="from")
+    end: datetime = Field(serialization_alias="to")
+    resolution: Literal["raw", "1m", "1h"] = Field(
+        description="what the series is built from: raw readings, 1-minute or 1-hour roll-ups"
+    )
+    step: int | None = Field(description="bucket width in seconds; null for raw readings")
+    store: str = Field(description="the telemetry store: sql or influxdb")
+    readings: list[TelemetryReading] = []
+    buckets: list[TelemetryBucket] = []

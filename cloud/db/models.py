@@ -292,3 +292,41 @@ class DeadLetter(Base):
     replayed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     """When a replay stored it (or found it stored already); None while it waits."""
     replay_result: Mapped[str | None] = mapped_column(Text)
+
+
+class TelemetryRollup(Base):
+    """One metric of one device over a minute or an hour (``step`` seconds from ``start``),
+    as Linli rolls raw readings up (``cloud.telemetry``); kept longer than raw readings.
+
+    Numbers have ``min``, ``max`` and ``mean``; state metrics have ``shares``, the fraction of
+    ``covered`` seconds each value held; ``last`` is the value in force at the bucket's end."""
+
+    __tablename__ = "telemetry_rollups"
+    __table_args__ = (Index("ix_telemetry_rollups_step_start", "step", "start"),)
+
+    device_pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    min: Mapped[float | None] = mapped_column()
+    max: Mapped[float | None] = mapped_column()
+    mean: Mapped[float | None] = mapped_column()
+    shares: Mapped[dict[str, Any] | None] = mapped_column()
+    covered: Mapped[float] = mapped_column()
+    last: Mapped[Any | None] = mapped_column(JSON)
+
+
+class RollupDue(Base):
+    """A bucket whose data changed since it was last rolled up: a minute (``step`` 60) as an
+    ingest writer marked it, or an hour (``step`` 3600) as the roll-up job marked it after
+    rolling up its minutes; ``start`` counts seconds since 1970 (UTC). Each writer marks its
+    own rows, so that writers never wait for each other's transactions; ``marks`` grows with
+    each new mark, so that the job removes a mark only if none came after it read it."""
+
+    __tablename__ = "rollup_due"
+
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    writer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    marks: Mapped[int] = mapped_column(BigInteger)

@@ -1,8 +1,9 @@
-"""Which failures are temporary: the database's, not the message's.
+"""Which failures are temporary: the database's or the telemetry store's, not the message's.
 
-A database that is down, locked, full or failing over is temporary: ingest keeps the
-message, acknowledges nothing, and tries again later. Anything else may be the message's
-fault; ingest tries it a few times, then keeps it as a dead letter (see ``worker.py``).
+A database or telemetry store that is down, locked, full or failing over is temporary:
+ingest keeps the message, acknowledges nothing, and tries again later. Anything else may be
+the message's fault; ingest tries it a few times, then keeps it as a dead letter (see
+``worker.py``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import sqlite3
 
 from sqlalchemy import exc as sa_exc
+
+from cloud.telemetry.store import TelemetryUnavailable
 
 # SQLite primary result codes (the low byte of an extended code) that say the database, not
 # the statement, is the problem: busy/locked by another connection, out of memory, read-only
@@ -34,7 +37,10 @@ _PG_TEMPORARY_CODES = frozenset({"25006", "55006", "55P03"})
 
 
 def is_temporary(error: BaseException) -> bool:
-    """Whether ``error`` means the database cannot take writes now (so: try again later)."""
+    """Whether ``error`` means the database or the telemetry store cannot take writes now
+    (so: try again later)."""
+    if isinstance(error, TelemetryUnavailable):
+        return True
     if isinstance(error, sa_exc.DisconnectionError | sa_exc.TimeoutError):
         return True  # a dropped connection, or no free connection in the pool
     cause: BaseException = error

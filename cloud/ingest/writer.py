@@ -36,6 +36,8 @@ from cloud.ingest.bulk import Codec, insert_ignoring_conflicts, utc_text
 from cloud.ingest.claims import Claims, ReadingKey, Recheck, reading_key, warn_identity_reused
 from cloud.ingest.devices import DeviceCache, DeviceKey, DeviceState, StaleDevices
 from cloud.metrics import CloudMetrics
+from cloud.telemetry.marks import RollupMarks
+from cloud.telemetry.store import MINUTE, RawPoint, TelemetryStore
 from cloud.tickets import TicketDesk
 from device_profiles import Catalogue
 from device_profiles.protocol import GatewayStatus
@@ -93,6 +95,7 @@ class BatchWriter:
         clock: Clock = utcnow,
         *,
         device_cache_size: int = 200_000,
+        telemetry: TelemetryStore | None = None,
     ) -> None:
         self._sessions = sessions
         self._health = health
@@ -101,6 +104,9 @@ class BatchWriter:
         codec = Codec(sessions.kw["bind"].dialect)
         self._codec = codec
         self._claims = Claims(codec)
+        self._marks = RollupMarks(codec)
+        self._raw = telemetry if telemetry is not None and telemetry.name != "sql" else None
+        """The store raw readings go to instead of the SQL database, if any."""
         self.devices = DeviceCache(catalogue, codec, device_cache_size)
         """The device states kept warm between groups."""
 
@@ -162,14 +168,21 @@ class BatchWriter:
                 if key not in wanted:
                     wanted[key] = item
             states = self.devices.take(connection, wanted, now)
-            todo, rows = self._rows(keyed, states, now, careful=careful)
-            if careful:
+            todo, rows = self._rows(keyed, states, now, careful=careful or self._raw is not None)
+            if self._raw is not None:
+                self._raw.write_readings(
+                    [RawPoint(e[3].pk, e[3].profile, e[2].ts, e[2].metrics) for e in todo]
+                )
+            elif careful:
                 new = claims.store_carefully(
                     connection, [(entry[2], entry[3].pk, entry[5]) for entry in todo]
                 )
                 todo = [entry for entry in todo if reading_key(entry[2]) in new]
             else:
                 claims.store(connection, rows)
+            self._marks.mark(
+                connection, MINUTE, {int(e[2].ts.timestamp()) // 60 * 60 for e in todo}
+            )
             stored = [0] * len(batches)
             suspect_count = 0
             judgement = Judgement()
@@ -252,7 +265,10 @@ class BatchWriter:
             if not new
             for item in batch.items
         }
-        stored_before = self._claims.stored(connection, again) if again else set()
+        if self._raw is not None:
+            stored_before = again  # readings elsewhere are stored once by their batch
+        else:
+            stored_before = self._claims.stored(connection, again) if again else set()
         seen: set[ReadingKey] = set()
         candidates: list[tuple[int, SomeItem]] = []
         for n, batch in enumerate(batches):

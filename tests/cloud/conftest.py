@@ -15,6 +15,7 @@ from cloud.app import create_app
 from cloud.config import CloudSettings
 from cloud.services import Services
 from device_profiles import Catalogue
+from linli.influxdb import InfluxServer
 from linli.postgres import PostgresCluster
 
 
@@ -119,3 +120,45 @@ def sqlite_services(tmp_path: Path, catalogue: Catalogue, migrated_db: Path) -> 
 def client(services: Services) -> Iterator[TestClient]:
     with TestClient(create_app(services)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def influx_services(
+    tmp_path: Path, catalogue: Catalogue, migrated_db: Path, influx_server: InfluxServer
+) -> Iterator[Services]:
+    """Services keeping telemetry in InfluxDB (a database of its own), state in SQLite."""
+    data_dir = tmp_path / "influx"
+    data_dir.mkdir()
+    shutil.copyfile(migrated_db, data_dir / "linli.db")
+    built = build_services(
+        data_dir,
+        catalogue,
+        ingest=False,
+        telemetry_store="influxdb",
+        influxdb_url=influx_server.url,
+        influxdb_database=f"t_{uuid.uuid4().hex[:16]}",
+    )
+    yield built
+    built.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "influxdb"])
+def any_store_services(
+    request: pytest.FixtureRequest, tmp_path: Path, catalogue: Catalogue, migrated_db: Path
+) -> Iterator[Services]:
+    """Services keeping telemetry in each store: SQLite, PostgreSQL, InfluxDB (with SQLite)."""
+    if request.param == "influxdb":
+        yield request.getfixturevalue("influx_services")
+        return
+    data_dir = tmp_path / "any"
+    data_dir.mkdir()
+    if request.param == "sqlite":
+        shutil.copyfile(migrated_db, data_dir / "linli.db")
+        built = build_services(data_dir, catalogue, ingest=False)
+        yield built
+        built.close()
+        return
+    with _postgres_database(request) as url:
+        built = build_services(data_dir, catalogue, database_url=url, ingest=False)
+        yield built
+        built.close()

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from cloud.api.deps import ServicesDep, SessionDep
+from cloud.api.schemas import Problem, TelemetryBucket, TelemetryReading, TelemetrySeries
+from cloud.db.models import Device
+from cloud.telemetry.charts import Charts
+from cloud.telemetry.store import HOUR, MINUTE, TelemetryRejected, TelemetryUnavailable
+
+router = APIRouter(prefix="/devices", tags=["telemetry"])
+
+DEFAULT_SPAN = timedelta(hours=24)
+MAX_STEP_S = 31 * 86400
+RESOLUTIONS = {MINUTE: "1m", HOUR: "1h"}
+
+
+@router.get(
+    "/{device_pk}/telemetry",
+    response_model=TelemetrySeries,
+    response_model_by_alias=True,
+    responses={404: {"model": Problem}, 422: {"model": Problem}, 503: {"model": Problem}},
+    summary="One metric of the device over a span, for charts: raw readings for a short "
+    "span, else 1-minute or 1-hour roll-ups (min, max, mean, count; for states, the "
+    "time-weighted share of each value), chosen by the span",
+)
+def device_telemetry(
+    session: SessionDep,
+    services: ServicesDep,
+    device_pk: int,
+    metric: Annotated[str, Query(min_length=1, description="a metric of the device's profile")],
+    start: Annotated[
+        datetime | None, Query(alias="from", description="default: 24 hours before `to`")
+    ] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="default: now")] = None,
+    step: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_STEP_S,
+            description="bucket width in seconds; default: raw "
+            "readings for a short span, else a step giving at most 1440 buckets",
+        ),
+    ] = None,
+) -> TelemetrySeries:
+    device = session.get(Device, device_pk)
+    if device is None:
+        raise HTTPException(404, f"device {device_pk} does not exist")
+    profile = services.catalogue.get(device.profile)
+    known = profile.decode.metrics if profile is not None else {}
+    spec = known.get(metric)
+    if spec is None:
+        raise HTTPException(
+            422, f"{metric!r} is not a metric of device {device_pk}: {', '.join(sorted(known))}"
+        )
+    now = datetime.now(UTC)
+    end = _utc(end) if end is not None else now
+    start = _utc(start) if start is not None else end - DEFAULT_SPAN
+    if start >= end:
+        raise HTTPException(422, "`from` must be before `to`")
+    charts = Charts(services.telemetry, services.upkeep.retention)
+    try:
+        series = charts.series(device_pk, device.profile, metric, start, end, step, now)
+    except TelemetryUnavailable as exc:
+        raise HTTPException(503, f"the telemetry store cannot answer now: {exc}") from None
+    except TelemetryRejected as exc:
+        raise HTTPException(502, f"the telemetry store refused the query: {exc}") from None
+    state = spec.source.type in ("bool", "str")
+    return TelemetrySeries(
+        device_id=device_pk,
+        metric=metric,
+        kind="state" if state else "number",
+        unit=spec.unit,
+        start=start,
+        end=end,
+        resolution=RESOLUTIONS.get(series.resolution, "raw"),
+        step=series.step,
+        store=services.telemetry.name,
+        readings=[TelemetryReading(t=t, value=value) for t, value in series.readings],
+        buckets=[
+            TelemetryBucket(
+                t=bucket.start,
+                count=bucket.count,
+                min=bucket.min,
+                max=bucket.max,
+                mean=bucket.mean,
+                share=(bucket.shares or {}).get("true", 0.0)
+                if spec.source.type == "bool" and bucket.shares is not None
+                else None,
+                shares=bucket.shares,
+                covered_s=bucket.covered,
+                last=bucket.last,
+            )
+            for bucket in series.buckets
+        ],
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time given without offset is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
