@@ -59,8 +59,9 @@ class CloudMetrics:
         )
         self.ingest_retries = Counter(
             "linli_ingest_retries",
-            "Messages tried again, by cause: database (down, locked or full: held and "
-            "retried without limit) or error (another error: dead-lettered after a few tries)",
+            "Messages tried again, by cause: database (the database or the telemetry store "
+            "down, locked or full: held and retried without limit) or error (another error: "
+            "dead-lettered after a few tries)",
             ["cause"],
             registry=self.registry,
         )
@@ -90,5 +91,21 @@ class CloudMetrics:
         self.ingest_connected = Gauge(
             "linli_ingest_connected",
             "1 while the ingest worker is connected to the cloud broker and consuming",
+            registry=self.registry,
+        )
+        self.rollups = Counter(
+            "linli_telemetry_rollups",
+            "Buckets rolled up (written or replaced), by step in seconds (60, 3600)",
+            ["step"],
+            registry=self.registry,
+        )
+        self.rollup_lag = Gauge(
+            "linli_telemetry_rollup_lag_seconds",
+            "How long ago the oldest minute still waiting to be rolled up ended (0: none waits)",
+            registry=self.registry,
+        )
+        self.upkeep_failures = Counter(
+            "linli_telemetry_upkeep_failures",
+            "Telemetry upkeep runs that failed (the database or telemetry store); tried again",
             registry=self.registry,
         )

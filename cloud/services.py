@@ -75,7 +75,7 @@ class Services:
             dead_letters,
             intake,
             telemetry,
-            TelemetryUpkeep(sessions, telemetry, retention(settings)),
+            TelemetryUpkeep(sessions, telemetry, retention(settings), metrics),
         )
 
     def close(self) -> None:

@@ -19,18 +19,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, and_, bindparam, delete, select
+from sqlalchemy import Table, and_, bindparam, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.db.models import RollupDue
 from cloud.ingest.bulk import Codec
+from cloud.metrics import CloudMetrics
 from cloud.telemetry.marks import RollupMarks
 from cloud.telemetry.rollup import combine, roll_readings
 from cloud.telemetry.store import (
     HOUR,
     MINUTE,
     RAW,
+    TelemetryRejected,
     TelemetryStore,
     TelemetryUnavailable,
 )
@@ -76,6 +78,7 @@ class TelemetryUpkeep:
         sessions: sessionmaker[Session],
         store: TelemetryStore,
         retention: Retention,
+        metrics: CloudMetrics | None = None,
         *,
         settle: timedelta = timedelta(seconds=5),
         minutes_per_run: int = 120,
@@ -84,6 +87,7 @@ class TelemetryUpkeep:
         self._sessions = sessions
         self._store = store
         self.retention = retention
+        self.metrics = metrics or CloudMetrics()
         self._settle = settle
         self._minutes_per_run = minutes_per_run
         self._expire_every = expire_every
@@ -108,12 +112,13 @@ class TelemetryUpkeep:
         an hour)."""
         minutes, minute_marks = self._due(MINUTE, now, self._minutes_per_run)
         oldest_raw = (now - self.retention.raw).timestamp()
-        written = 0
+        written = by_minute = 0
         hours: set[int] = set()
         for start in minutes:
             if start + MINUTE > oldest_raw:
-                written += self._roll_minute(_moment(start))
+                by_minute += self._roll_minute(_moment(start))
                 hours.add(start - start % HOUR)
+        self.metrics.rollups.labels(step=str(MINUTE)).inc(by_minute)
         with self._sessions.begin() as session:
             connection = session.connection()
             self._marks.mark(connection, HOUR, hours)
@@ -122,9 +127,14 @@ class TelemetryUpkeep:
         closed, hour_marks = self._due(HOUR, now, self._minutes_per_run)
         for start in closed:
             written += self._roll_hour(_moment(start))
-        if hour_marks:
-            with self._sessions.begin() as session:
+        self.metrics.rollups.labels(step=str(HOUR)).inc(written)
+        with self._sessions.begin() as session:
+            if hour_marks:
                 session.execute(self._done, hour_marks)
+            waiting = session.scalar(select(func.min(DUE.c.start)).where(DUE.c.step == MINUTE))
+        ended = now.timestamp() - (waiting + MINUTE) if waiting is not None else 0.0
+        self.metrics.rollup_lag.set(max(ended, 0.0))
+        written += by_minute
         if self._expired_at is None or now - self._expired_at >= self._expire_every:
             self.expire(now)
         return UpkeepResult(len(minutes), len(closed), written)
@@ -192,7 +202,8 @@ async def keep_telemetry(
         await asyncio.sleep(every_s)
         try:
             result = await asyncio.to_thread(upkeep.run, now())
-        except (SQLAlchemyError, TelemetryUnavailable) as exc:
+        except (SQLAlchemyError, TelemetryUnavailable, TelemetryRejected) as exc:
+            upkeep.metrics.upkeep_failures.inc()
             log.warning("telemetry upkeep failed, trying again in %ss: %s", every_s, exc)
             continue
         if result.minutes:

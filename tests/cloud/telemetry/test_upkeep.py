@@ -13,6 +13,7 @@ from cloud.db.models import Reading, RollupDue, TelemetryRollup
 from cloud.ingest.writer import BatchWriter
 from cloud.services import Services
 from cloud.telemetry.store import HOUR, MINUTE, RawPoint
+from cloud.telemetry.upkeep import TelemetryUpkeep
 from device_profiles import Catalogue
 from device_profiles.protocol import Item
 from tests.cloud.helpers import LIGHT, T0, at, batch, count, item
@@ -33,6 +34,10 @@ class Seq:
     def write(self, writer: BatchWriter, items: Iterable[Item]) -> None:
         self.n += 1
         writer.write(batch("gw-1", self.n, items))
+
+
+def sample(services: Services, name: str, **labels: str) -> float | None:
+    return services.metrics.registry.get_sample_value(name, labels)
 
 
 def device_pk(services: Services) -> int:
@@ -146,3 +151,26 @@ def test_telemetry_past_its_retention_is_forgotten(
     services.upkeep.expire(T0 + timedelta(days=100))  # minute roll-ups kept 90 days
     assert count(services.sessions, TelemetryRollup, TelemetryRollup.step == MINUTE) == 0
     assert count(services.sessions, TelemetryRollup, TelemetryRollup.step == HOUR) > 0
+
+
+def test_a_backlog_is_rolled_up_a_few_minutes_a_run_and_its_lag_is_shown(
+    services: Services, catalogue: Catalogue
+) -> None:
+    seq = Seq()
+    seq.write(services.writer, [lamp(catalogue, m + 0.5, True) for m in range(3)])
+    upkeep = TelemetryUpkeep(
+        services.sessions,
+        services.telemetry,
+        services.upkeep.retention,
+        services.metrics,
+        minutes_per_run=1,
+    )
+    assert upkeep.run(at(10)).minutes == 1
+    # minutes 1 and 2 wait; minute 1 ended 8 minutes before
+    assert sample(services, "linli_telemetry_rollup_lag_seconds") == 8 * 60
+    rolled = sample(services, "linli_telemetry_rollups_total", step=str(MINUTE))
+    assert rolled == 3  # on, current, voltage of minute 0
+    upkeep.run(at(10))
+    upkeep.run(at(10))
+    assert sample(services, "linli_telemetry_rollup_lag_seconds") == 0
+    assert count(services.sessions, TelemetryRollup, TelemetryRollup.step == MINUTE) == 9
