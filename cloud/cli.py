@@ -35,6 +35,14 @@ ProfilesDir = Annotated[
     list[Path] | None,
     OPTIONS.option("profiles_dirs", "--profiles-dir", metavar="DIR", file_okay=False),
 ]
+TelemetryStoreOption = Annotated[
+    str | None,
+    OPTIONS.option("telemetry_store", "--telemetry-store", metavar="sql|influxdb"),
+]
+InfluxUrl = Annotated[str | None, OPTIONS.option("influxdb_url", "--influxdb-url", metavar="URL")]
+InfluxDatabase = Annotated[
+    str | None, OPTIONS.option("influxdb_database", "--influxdb-database", metavar="NAME")
+]
 LogLevelOption = Annotated[
     LogLevel | None, OPTIONS.option("log_level", "--log-level", case_sensitive=False)
 ]
@@ -42,6 +50,7 @@ LogLevelOption = Annotated[
 
 def _services(settings: CloudSettings) -> Services:
     from cloud.services import Services
+    from cloud.telemetry.store import TelemetryRejected, TelemetryUnavailable
     from device_profiles import ProfileError
 
     try:
@@ -50,6 +59,9 @@ def _services(settings: CloudSettings) -> Services:
         for issue in exc.issues:
             typer.echo(f"linli cloud: invalid profile: {issue}", err=True)
         raise typer.Exit(2) from None
+    except (TelemetryUnavailable, TelemetryRejected) as exc:
+        typer.echo(f"linli cloud: telemetry store ({settings.telemetry_store}): {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _serve(settings: CloudSettings, *, api: bool) -> None:
@@ -86,10 +98,16 @@ def run(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     ingest: Annotated[bool | None, OPTIONS.option("ingest", "--ingest/--no-ingest")] = None,
+    telemetry_store: TelemetryStoreOption = None,
+    influxdb_url: InfluxUrl = None,
+    influxdb_database: InfluxDatabase = None,
     profiles_dir: ProfilesDir = None,
     log_level: LogLevelOption = None,
 ) -> None:
     settings = OPTIONS.build(
+        telemetry_store=telemetry_store,
+        influxdb_url=influxdb_url,
+        influxdb_database=influxdb_database,
         host=host,
         port=port,
         mqtt_host=mqtt_host,
@@ -137,10 +155,16 @@ def ingest(
     group: Annotated[str | None, OPTIONS.option("ingest_group", "--group", metavar="NAME")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
+    telemetry_store: TelemetryStoreOption = None,
+    influxdb_url: InfluxUrl = None,
+    influxdb_database: InfluxDatabase = None,
     profiles_dir: ProfilesDir = None,
     log_level: LogLevelOption = None,
 ) -> None:
     settings = OPTIONS.build(
+        telemetry_store=telemetry_store,
+        influxdb_url=influxdb_url,
+        influxdb_database=influxdb_database,
         host=host,
         port=port,
         mqtt_host=mqtt_host,

@@ -128,3 +128,26 @@ def test_migrate_creates_the_schema(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "linli.db") as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
     assert {"tickets", "facilities", "devices", "readings", "alembic_version"} <= tables
+
+
+def test_an_influxdb_nobody_answers_stops_start_up_saying_so(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    done = _run(
+        "run", "--no-ingest", "--data-dir", str(tmp_path),
+        "--telemetry-store", "influxdb", "--influxdb-url", url,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert f"telemetry store (influxdb): InfluxDB at {url} unreachable" in done.stderr
+
+
+def test_retention_must_grow_from_raw_readings_to_hours(tmp_path: Path) -> None:
+    done = subprocess.run(
+        linli_command("cloud", "run", "--data-dir", str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "LINLI_CLOUD_RAW_RETENTION_DAYS": "400"},
+    )
+    assert done.returncode == 2
+    assert "raw_retention_days <= minute_rollup_retention_days" in done.stderr
