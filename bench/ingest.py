@@ -4,6 +4,8 @@ from a fault to its ticket while a steady stream flows.
 
     .venv/bin/python bench/ingest.py            # every figure (about 6 minutes)
     .venv/bin/python bench/ingest.py --quick    # the same, smaller (about 2 minutes)
+    .venv/bin/python bench/ingest.py --postgres # state in a throwaway PostgreSQL
+    .venv/bin/python bench/ingest.py --influxdb # telemetry in a throwaway InfluxDB
 
 It starts a private Mosquitto and runs the cloud as ``linli cloud run`` (the real path: MQTT
 → validate → store → judge → acknowledge, SQLite in a temporary directory). The stream is
@@ -53,6 +55,7 @@ from sampling import cpu_s, spying, top
 from device_profiles import Catalogue, decode
 from device_profiles.examples import payload_bytes
 from device_profiles.protocol import BATCH_FILTER, Item, ack_topic, batch_payload, batch_topic
+from linli.influxdb import InfluxServer
 from linli.mosquitto import Mosquitto
 from linli.ports import free_port
 from linli.postgres import PostgresCluster
@@ -75,7 +78,8 @@ _REPORTED = (
     "linli_ingest_batches_total", "linli_ingest_acks_total", "linli_ingest_restarts_total",
     "linli_ingest_retries_total", "linli_ingest_commit_seconds_sum",
     "linli_ingest_commit_seconds_count", "linli_ingest_group_messages_sum",
-    "linli_ingest_group_messages_count",
+    "linli_ingest_group_messages_count", "linli_telemetry_rollups_total",
+    "linli_telemetry_rollup_lag_seconds",
 )  # fmt: skip
 """/metrics lines printed (to stderr) after the latency run"""
 
@@ -506,6 +510,12 @@ def main() -> None:
         "instead of the default SQLite file",
     )
     parser.add_argument(
+        "--influxdb",
+        action="store_true",
+        help="keep telemetry in a throwaway InfluxDB (influxd 1.x, started for the run) "
+        "instead of the SQL database",
+    )
+    parser.add_argument(
         "--py-spy",
         type=Path,
         metavar="PREFIX",
@@ -534,6 +544,12 @@ def main() -> None:
             cluster = stack.enter_context(PostgresCluster(name="bench"))
             settings["database_url"] = cluster.create_database("linli_bench")
             say(f"PostgreSQL on port {cluster.port}")
+        if args.influxdb:
+            influx = stack.enter_context(InfluxServer(name="bench"))
+            settings.update(
+                telemetry_store="influxdb", influxdb_url=influx.url, influxdb_database="bench"
+            )
+            say(f"InfluxDB on port {influx.port}")
         _run(args, sizes, settings, receive_maximum, fleet, rows)
 
 
@@ -549,7 +565,7 @@ def _run(
         workdir = Path(tmp)
         with Mosquitto(name="bench-cloud", log_dir=workdir) as broker:
             keep_session(broker, "bench-bare", BATCH_FILTER, receive_maximum)
-            quiet = {**settings, "silence_check_s": "0"}
+            quiet = {**settings, "silence_check_s": "0", "rollup_check_s": "0"}
             with Cloud(workdir, broker, quiet) as cloud:  # registers every device (and probe)
                 at = datetime.now(UTC)
                 everyone = fleet.devices + fleet.probes
@@ -580,7 +596,11 @@ def _run(
                     sent = len(batches)
                     wait_for(lambda: cloud.acknowledged() >= sent, "acknowledgements")  # noqa: B023
                 ingest, bare = readings / took, readings / bare_s
-                goal = (50_000 if args.postgres else 100_000) if size >= 50 else 20_000
+                goal = (
+                    (50_000 if args.postgres or args.influxdb else 100_000)
+                    if size >= 50
+                    else 20_000
+                )
                 rows.append([
                     str(size), f"{readings:,}", f"{ingest:,.0f}", f"{bare:,.0f}",
                     f"{ingest / bare:.2f}", f"{goal:,}", f"{100 * cpu / took:.0f}",

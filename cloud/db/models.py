@@ -164,7 +164,10 @@ class Reading(Base):
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
     )
     id: Mapped[str] = mapped_column(String(64))
-    device_pk: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    device_pk: Mapped[int] = mapped_column(Integer)
+    """The device's ``devices.id``; not checked by a foreign key, which on PostgreSQL was most
+    of the server's work per reading stored: devices are never deleted, and ingest takes the
+    device of each reading from the same transaction (docs/performance.md)."""
     ts: Mapped[datetime] = mapped_column(Timestamp)
     """Event time as the device (or the edge) stamped it, even when it could not be trusted."""
     received_at: Mapped[datetime] = mapped_column(Timestamp)
