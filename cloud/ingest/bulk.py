@@ -10,7 +10,7 @@ and collide as they must (``tests/cloud/test_bulk.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from operator import itemgetter
@@ -18,9 +18,23 @@ from typing import Any
 
 import pydantic_core
 from pydantic_core import TzInfo
-from sqlalchemy import Connection, Insert, Table, Update, bindparam
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Connection,
+    DateTime,
+    Insert,
+    Integer,
+    String,
+    Table,
+    TypeDecorator,
+    Update,
+    bindparam,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
 
 
 def insert_ignoring_conflicts(dialect: Dialect, table: Table) -> Insert:
@@ -85,7 +99,7 @@ class Codec:
         """``INSERT … ON CONFLICT DO NOTHING`` of rows in ``order`` into ``table``: on
         PostgreSQL through ``COPY`` (:class:`CopyInsert`), elsewhere with ``executemany``."""
         if self.dialect.name == "postgresql":
-            return CopyInsert(table.name, tuple(order))
+            return CopyInsert(table.name, tuple(order), copy_types(table, order))
         statement = insert_ignoring_conflicts(self.dialect, table).values(
             {name: bindparam(name) for name in order}
         )
@@ -129,15 +143,55 @@ class Bulk:
         return int(result.rowcount)
 
 
+def copy_types(table: Table, names: Sequence[str]) -> tuple[str, ...]:
+    """The types ``COPY … (FORMAT BINARY)`` sends the columns ``names`` of ``table`` as.
+
+    JSON goes as text: in binary form a ``json`` value is its text, which this codec makes
+    already (:meth:`Codec.json`)."""
+    found = []
+    for name in names:
+        kind = table.c[name].type
+        if isinstance(kind, TypeDecorator):
+            kind = kind.impl_instance
+        for sql_type, copy_type in _COPY_TYPES:
+            if isinstance(kind, sql_type):
+                found.append(copy_type)
+                break
+        else:
+            raise RuntimeError(f"no COPY type for {table.name}.{name} ({kind})")
+    return tuple(found)
+
+
+_COPY_TYPES: tuple[tuple[type[TypeEngine[Any]], str], ...] = (
+    (BigInteger, "int8"),
+    (Integer, "int4"),
+    (Boolean, "bool"),
+    (DateTime, "timestamptz"),
+    (JSON, "text"),
+    (String, "text"),
+)
+
+
+def copy_rows(cursor: Any, sql: str, types: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """``COPY … FROM STDIN (FORMAT BINARY)`` of ``rows``, each value sent as its type in
+    ``types``: binary values cost the driver less than text (a time is two integers, not a
+    formatted string)."""
+    with cursor.copy(f"{sql} (FORMAT BINARY)") as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
+
+
 @dataclass(frozen=True, slots=True)
 class CopyInsert:
-    """PostgreSQL: rows copied into a temporary table (``COPY``, one stream), then inserted
-    with one ``INSERT … SELECT … ON CONFLICT DO NOTHING``: what :class:`Bulk` does, without
-    a statement per row. The temporary table lives as long as the connection and is emptied
-    at every commit."""
+    """PostgreSQL: rows copied into a temporary table (binary ``COPY``, one stream), then
+    inserted with one ``INSERT … SELECT … ON CONFLICT DO NOTHING``: what :class:`Bulk` does,
+    without a statement per row. The temporary table lives as long as the connection and is
+    emptied at every commit."""
 
     table: str
     names: tuple[str, ...]
+    types: tuple[str, ...]
 
     def run(self, connection: Connection, rows: list[tuple[Any, ...]]) -> int:
         """Insert every row not stored before; rows inserted."""
@@ -152,9 +206,7 @@ class CopyInsert:
                 f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
                 f"SELECT {columns} FROM {self.table} WITH NO DATA"
             )
-            with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            copy_rows(cursor, f"COPY {stage} ({columns}) FROM STDIN", self.types, rows)
             cursor.execute(
                 f"INSERT INTO {self.table} ({columns}) SELECT {columns} FROM {stage} "
                 "ON CONFLICT DO NOTHING"

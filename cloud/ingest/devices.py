@@ -40,7 +40,7 @@ from sqlalchemy import (
 )
 
 from cloud.db.models import Device, Facility
-from cloud.ingest.bulk import Codec
+from cloud.ingest.bulk import Codec, copy_rows
 from device_profiles import Catalogue
 from device_profiles.rules import RuleState
 from device_profiles.schema import Scalar
@@ -407,6 +407,13 @@ CREATE TEMPORARY TABLE IF NOT EXISTS linli_stage_devices (
     ts timestamptz, pv text, faults json, health text, rules json
 ) ON COMMIT DELETE ROWS
 """
+_COPY_DEVICES = (
+    "COPY linli_stage_devices (pk, version, level, seen, metrics, ts, pv, faults, health, rules)"
+    " FROM STDIN"
+)
+_STAGE_TYPES = (
+    "int8", "int4", "int2", "timestamptz", "text", "timestamptz", "text", "text", "text", "text"
+)  # fmt: skip
 _LOCK_DEVICES = """
 SELECT d.id FROM devices d JOIN linli_stage_devices s ON s.pk = d.id ORDER BY d.id FOR UPDATE OF d
 """
@@ -441,16 +448,19 @@ def _write_staged(
     assert driver is not None
     with driver.cursor() as cursor:
         cursor.execute(_STAGE_DEVICES)
-        with cursor.copy(
-            "COPY linli_stage_devices (pk, version, level, seen, metrics, ts, pv, faults,"
-            " health, rules) FROM STDIN"
-        ) as copy:
-            for seen, pk, version in seen_rows:
-                copy.write_row((pk, version, SEEN, seen, None, None, None, None, None, None))
-            for seen, metrics, ts, pv, pk, version in state_rows:
-                copy.write_row((pk, version, STATE, seen, metrics, ts, pv, None, None, None))
-            for seen, metrics, ts, pv, faults, health, rules, pk, version in full_rows:
-                copy.write_row((pk, version, FULL, seen, metrics, ts, pv, faults, health, rules))
+        rows: list[tuple[Any, ...]] = [
+            (pk, version, SEEN, seen, None, None, None, None, None, None)
+            for seen, pk, version in seen_rows
+        ]
+        rows += [
+            (pk, version, STATE, seen, metrics, ts, pv, None, None, None)
+            for seen, metrics, ts, pv, pk, version in state_rows
+        ]
+        rows += [
+            (pk, version, FULL, seen, metrics, ts, pv, faults, health, rules)
+            for seen, metrics, ts, pv, faults, health, rules, pk, version in full_rows
+        ]
+        copy_rows(cursor, _COPY_DEVICES, _STAGE_TYPES, rows)
         cursor.execute(_LOCK_DEVICES)
         cursor.execute(_UPDATE_DEVICES)
         changed = int(cursor.rowcount)

@@ -25,14 +25,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.db.models import Gateway
 from cloud.health import HealthEngine, Judgement
-from cloud.ingest.bulk import Codec, insert_ignoring_conflicts, utc_text
+from cloud.ingest.bulk import Codec, insert_ignoring_conflicts
 from cloud.ingest.claims import Claims, ReadingKey, Recheck, reading_key, warn_identity_reused
 from cloud.ingest.devices import DeviceCache, DeviceKey, DeviceState, StaleDevices
 from cloud.metrics import CloudMetrics
@@ -66,9 +66,10 @@ class WriteResult:
     duplicates: int
 
 
-_Todo = tuple[str | datetime, int, SomeItem, DeviceState, str, bool, datetime, Any]
-"""A reading to judge: (event time as text, batch index, item, device, metrics as JSON,
-whether its own time was not trusted, event time, event time as a parameter)"""
+_Todo = tuple[str | float, int, SomeItem, DeviceState, str, bool, datetime, Any]
+"""A reading to judge: (event time as SQLite's text or as seconds since 1970 — what orders
+a group's readings —, batch index, item, device, metrics as JSON, whether its own time was
+not trusted, event time, event time as a parameter)"""
 
 
 @dataclass
@@ -209,7 +210,7 @@ class BatchWriter:
         *,
         careful: bool,
     ) -> tuple[list[_Todo], list[tuple[Any, ...]]]:
-        """For each reading: what judging it needs (ordered by its event time, as text), and
+        """For each reading: what judging it needs (with what orders it by event time), and
         its row (unless stored carefully)."""
         codec = self._codec
         time, to_json, flag = codec.time, codec.json, codec.flag
@@ -223,15 +224,16 @@ class BatchWriter:
             metrics = to_json(item.metrics)
             stamped = item.ts
             ts_param = time(stamped)
+            order: str | float
             if stamped <= horizon and not getattr(item, "ts_suspect", False):
                 suspect = False
                 ts = stamped
                 judged_param = ts_param
-                order = ts_param if text_times else utc_text(ts)
+                order = cast(str, ts_param) if text_times else ts.timestamp()
             else:
                 ts, suspect = event_time(item, now)
                 judged_param = time(ts)
-                order = judged_param if text_times else utc_text(ts)
+                order = cast(str, judged_param) if text_times else ts.timestamp()
             todo.append((order, n, item, state, metrics, suspect, ts, judged_param))
             if careful:
                 continue

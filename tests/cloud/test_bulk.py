@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
 from cloud.db.models import Reading
-from cloud.ingest.bulk import utc_text
+from cloud.ingest.bulk import copy_types, utc_text
 from cloud.services import Services
 from device_profiles import Catalogue
 from tests.cloud.helpers import batch, item
@@ -75,3 +75,9 @@ def test_a_reading_stored_in_bulk_is_the_one_the_orm_would_store(
         )
         with pytest.raises(IntegrityError, match=r"(?i)unique"):
             session.commit()
+
+
+def test_readings_are_copied_in_binary_as_the_types_of_their_columns() -> None:
+    readings = Reading.__table__
+    names = ("id", "device_pk", "ts", "metrics", "ts_suspect", "pk")
+    assert copy_types(readings, names) == ("text", "int4", "timestamptz", "text", "bool", "int8")  # type: ignore[arg-type]

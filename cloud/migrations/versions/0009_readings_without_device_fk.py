@@ -21,7 +21,7 @@ _COLUMNS = "pk, id, device_pk, ts, received_at, profile_version, metrics, faults
 
 def _rebuild_readings(*, foreign_key: bool) -> None:
     """SQLite cannot drop or add a constraint: the table is made again, rows in order."""
-    device_pk: list[sa.SchemaItem] = [sa.ForeignKey("devices.id")] if foreign_key else []
+    device_pk: list[sa.ForeignKey] = [sa.ForeignKey("devices.id")] if foreign_key else []
     op.create_table(
         "readings_0009",
         sa.Column("pk", sa.Integer(), primary_key=True, autoincrement=True),
