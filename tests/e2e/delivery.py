@@ -154,12 +154,20 @@ class Stack:
             assert status is None, f"{part} exited ({status}): {child.log_path.read_text()[-3000:]}"
 
 
+KEEP_OLD_READINGS = {
+    f"LINLI_CLOUD_{kind}_RETENTION_DAYS": "36500"
+    for kind in ("RAW", "MINUTE_ROLLUP", "HOUR_ROLLUP")
+}
+"""The fleet's readings are stamped in 2025, and the tests read them back: the cloud would
+forget them after its raw retention (30 days) at its first upkeep."""
+
+
 @contextmanager
 def stack(
     workdir: Path, gateway: Mosquitto, cloud_broker: Mosquitto, **env: str
 ) -> Iterator[Stack]:
     """Cloud and edge agent started (the cloud ingesting); ``env``: settings for both."""
-    environment = {**os.environ, "LINLI_EDGE_ACK_TIMEOUT_S": "3", **env}
+    environment = {**os.environ, "LINLI_EDGE_ACK_TIMEOUT_S": "3", **KEEP_OLD_READINGS, **env}
     with ProcessGroup(workdir / "logs", env=environment) as processes:
         parts = Stack(workdir, gateway, cloud_broker, processes)
         parts.start("cloud")
