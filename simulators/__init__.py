@@ -5,8 +5,8 @@
 - :mod:`simulators.behaviour`, :mod:`simulators.daylight` — how each device type behaves
   over simulated time (pure);
 - :mod:`simulators.live` — a running device: behaviour + fault → vendor payload (pure);
-- :mod:`simulators.clock` — the simulated clock; :mod:`simulators.durations` — durations
-  as people write them (``90s``, ``1h30m``);
+- :mod:`simulators.clock` — the simulated clock (durations as people write them, ``90s``,
+  ``1h30m``, are :mod:`plumbing.durations`');
 - :mod:`simulators.faults` — control messages; :mod:`simulators.scenario` — scripted and
   random faults (YAML): what a scenario is, reading one, the devices its events target;
 - :mod:`simulators.simulator` — the :class:`~simulators.simulator.Simulator` loop, on the

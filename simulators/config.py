@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, FilePath, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from plumbing.durations import Duration, DurationRange, Range
 from plumbing.settings import Host, Port, ProfilesDirs
-from simulators.durations import Duration, DurationRange, Range
 
 GATE_PROFILE = "acme_access_gate"
 LIGHT_PROFILE = "brightway_street_light"

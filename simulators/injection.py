@@ -17,10 +17,10 @@ from collections.abc import Mapping, Sequence
 from datetime import tzinfo
 from typing import Any
 
+from plumbing.durations import format_duration
 from simulators.clock import SimClock
 from simulators.community import Community
 from simulators.device import SimulatedDevice, SimulatorError
-from simulators.durations import format_duration
 from simulators.faults import (
     RANDOM_DURATION_S,
     EventCommand,

@@ -50,7 +50,7 @@ Durations
     (``90``, ``2.5``) or numbers with units ``d``, ``h``, ``m``, ``s``, largest first:
     ``90s``, ``5m``, ``1.5h``, ``1h30m``, ``2d``. ``at`` may be 0; a fault lasts at most 7
     days (``for`` up to ``7d``, like a control message's ``duration_s``); see
-    :mod:`simulators.durations`.
+    :mod:`plumbing.durations`.
 
 Targets
     Exactly one of:

@@ -11,9 +11,9 @@ import math
 import random
 from dataclasses import dataclass
 
+from plumbing.durations import format_duration
 from plumbing.issues import IssuesError
 from simulators.device import SimulatorError
-from simulators.durations import format_duration
 from simulators.faults import DEFAULT_FAULT_DURATION_S, MAX_FAULT_DURATION_S, RANDOM_DURATION_S
 
 SILENT = "silent"

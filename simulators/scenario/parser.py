@@ -19,9 +19,9 @@ from typing import Annotated, Any, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
+from plumbing.durations import Duration, OptionalDuration, format_duration
 from plumbing.issues import Issue, IssuesError, Loc, dotted, message_of, validation_issues
 from plumbing.yamlfile import read_mapping
-from simulators.durations import Duration, OptionalDuration, format_duration
 from simulators.faults import DEFAULT_FAULT_DURATION_S, MAX_FAULT_DURATION_S, RANDOM_DURATION_S
 from simulators.scenario.model import (
     DEFAULT_FLAP_PERIOD_S,

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from simulators.durations import Range, format_duration, parse_duration, parse_duration_range
+from plumbing.durations import Range, format_duration, parse_duration, parse_duration_range
 from simulators.faults import MAX_FAULT_DURATION_S
 
 

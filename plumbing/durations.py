@@ -3,7 +3,7 @@
 :func:`parse_duration` reads one (seconds, or numbers with units largest first),
 :func:`parse_duration_range` a ``MIN:MAX`` pair, :func:`format_duration` writes seconds back
 the same way. :data:`Duration` and :data:`DurationRange` are the pydantic field types that
-accept them, for scenario files and for the ``linli sim`` settings alike.
+accept them, for scenario files, the ``linli sim`` settings and site files alike.
 """
 
 from __future__ import annotations
