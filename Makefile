@@ -49,10 +49,11 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# docs/*.schema.json: the JSON Schemas of the device-profile format and the wire protocol
+# docs/*.schema.json: the JSON Schemas of the device-profile format, the wire protocol and the site file
 schema: venv
 	$(BIN)/linli profiles schema --of profile --output docs/profile.schema.json
 	$(BIN)/linli profiles schema --of protocol --output docs/protocol.schema.json
+	$(BIN)/linli profiles schema --of site --output docs/site.schema.json
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -274,11 +274,29 @@ def profile_json_schema() -> dict[str, Any]:
     return {**head, **{k: v for k, v in generated.items() if k not in head}}
 
 
+def site_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a ``linli.site/v1`` document."""
+    from device_profiles.site import SITE_SCHEMA, Site
+
+    generated = Site.model_json_schema(by_alias=True)
+    head = {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": "urn:linli:site:v1",
+        "title": SITE_SCHEMA,
+        "description": "A Linli site file: one community's zones, facilities and their "
+        "devices, gateways, people, SLA classes and calendars. Format: docs/sites.md. Names "
+        "that refer to each other (zones, gateways, calendars) are checked by `linli site "
+        "validate`, not by this schema.",
+    }
+    return {**head, **{k: v for k, v in generated.items() if k not in head}}
+
+
 class Format(StrEnum):
     """The open formats whose JSON Schema ``linli profiles schema`` prints."""
 
     PROFILE = "profile"
     PROTOCOL = "protocol"
+    SITE = "site"
 
 
 def schema_text(of: Format = Format.PROFILE) -> str:
@@ -287,6 +305,8 @@ def schema_text(of: Format = Format.PROFILE) -> str:
         from device_profiles.protocol import wire_json_schema
 
         return _json(wire_json_schema()) + "\n"
+    if of is Format.SITE:
+        return _json(site_json_schema()) + "\n"
     return _json(profile_json_schema()) + "\n"
 
 
@@ -300,7 +320,7 @@ def schema_text(of: Format = Format.PROFILE) -> str:
 )
 def schema(
     of: Annotated[
-        Format, typer.Option("--of", help="Which format: profile or protocol.")
+        Format, typer.Option("--of", help="Which format: profile, protocol or site.")
     ] = Format.PROFILE,
     output: Annotated[
         Path | None,

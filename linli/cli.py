@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cloud.cli import app as cloud_app
+from cloud.register.cli import app as site_app
 from device_profiles.cli import app as profiles_app
 from edge_agent.cli import app as edge_app
 from linli.demo import demo
@@ -28,6 +29,9 @@ app.add_typer(
     profiles_app,
     name="profiles",
     help="Device profiles: list, show, validate, try a payload, export the JSON Schema.",
+)
+app.add_typer(
+    site_app, name="site", help="Site files: a community's zones, facilities, devices, people."
 )
 
 

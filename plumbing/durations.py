@@ -12,7 +12,7 @@ import math
 import re
 from typing import Annotated, Any, NamedTuple
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, WithJsonSchema
 
 _UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 _NUMBER = r"\d+(?:\.\d*)?|\.\d+"
@@ -103,7 +103,19 @@ def _duration_range(value: Any) -> Any:
     return parse_duration_range(value) if isinstance(value, str) else value
 
 
-Duration = Annotated[float, BeforeValidator(_duration)]
+_DURATION_SCHEMA = WithJsonSchema(
+    {
+        "anyOf": [
+            {"type": "number", "minimum": 0},
+            {
+                "type": "string",
+                "pattern": r"^\s*(\d+(\.\d*)?|\.\d+)?\s*(([0-9.]+\s*[dhms]\s*)+)?$",
+            },
+        ],
+        "description": "seconds, or numbers with units d, h, m, s, largest first (90s, 1h30m)",
+    }
+)
+Duration = Annotated[float, BeforeValidator(_duration), _DURATION_SCHEMA]
 """A field of seconds, given as seconds or as text like ``5m`` (:func:`parse_duration`)."""
 OptionalDuration = Annotated[float | None, BeforeValidator(_duration)]
 """Optional as a field (default None), but a value given must be a duration."""
