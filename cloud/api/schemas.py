@@ -33,11 +33,12 @@ class DevicePublic(_Public):
 
 class FacilityPublic(_Public):
     id: int
-    gateway_id: str
+    gateway_id: str | None
     code: str
     name: str
     category: str
-    zone: str | None
+    community_id: int | None
+    zone_id: int | None
     health: Health
     health_since: datetime
     open_tickets: int = 0

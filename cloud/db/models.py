@@ -2,57 +2,47 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     false,
     text,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from cloud.db.base import Base, Timestamp, UtcDateTime
+from cloud.db.register import (
+    BusinessCalendar,
+    Community,
+    Person,
+    PersonZone,
+    SlaClass,
+    Zone,
+)
 from device_profiles import Health, worst
 
-
-class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}  # noqa: RUF012
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A point in time, stored as UTC and always read back timezone-aware.
-
-    SQLite keeps no offset: without this an aware non-UTC time was stored as its local
-    wall-clock time, and every time came back naive.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
-
-
-Timestamp = UtcDateTime()
+__all__ = [
+    "Base",
+    "BusinessCalendar",
+    "Community",
+    "Person",
+    "PersonZone",
+    "SlaClass",
+    "Timestamp",
+    "UtcDateTime",
+    "Zone",
+]
 
 
 class TicketState(StrEnum):
@@ -77,20 +67,42 @@ class Gateway(Base):
     last_seq: Mapped[int | None] = mapped_column(BigInteger)
     """The highest ``seq`` stored in the current epoch."""
     first_seen_at: Mapped[datetime] = mapped_column(Timestamp)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"), index=True)
+    """The community it is provisioned for (a site file or the API); None: heard from
+    without being provisioned."""
+    name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id"))
+    provisioned_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 class Facility(Base):
-    """A shared facility residents use: a gate, a light, an alarm point."""
+    """A shared facility residents use: a gate, a light, an alarm point.
+
+    One a site file names has the site's id as ``code`` and no ``gateway_id`` (its devices
+    may be behind several gateways); a device heard from before any binding gets one of its
+    own, ``code`` its device id under its gateway."""
 
     __tablename__ = "facilities"
-    __table_args__ = (UniqueConstraint("gateway_id", "code"),)
+    __table_args__ = (
+        UniqueConstraint("gateway_id", "code"),
+        Index(
+            "uq_facilities_community_code",
+            "community_id",
+            "code",
+            unique=True,
+            sqlite_where=text("gateway_id IS NULL"),
+            postgresql_where=text("gateway_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    gateway_id: Mapped[str] = mapped_column(ForeignKey("gateways.id"), index=True)
+    gateway_id: Mapped[str | None] = mapped_column(ForeignKey("gateways.id"), index=True)
     code: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(200))
     category: Mapped[str] = mapped_column(String(64))
-    zone: Mapped[str | None] = mapped_column(String(64))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"), index=True)
+    """Its gateway's community; None while that gateway is not provisioned."""
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id"))
     health: Mapped[str] = mapped_column(String(16), default="ok", index=True)
     health_since: Mapped[datetime] = mapped_column(Timestamp)
 
@@ -145,6 +157,17 @@ class Device(Base):
     facility: Mapped[Facility] = relationship(back_populates="devices")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class DeviceBinding(Base):
+    """Which facility a device belongs to, by its gateway's name for it: set from a site file
+    or the API, also before the device is first heard from (ingest then registers it there)."""
+
+    __tablename__ = "device_bindings"
+
+    gateway_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), index=True)
 
 
 class Reading(Base):

@@ -39,7 +39,7 @@ from sqlalchemy import (
     update,
 )
 
-from cloud.db.models import Device, Facility
+from cloud.db.models import Device, DeviceBinding, Facility, Gateway
 from cloud.ingest.bulk import Codec, copy_rows
 from device_profiles import Catalogue
 from device_profiles.rules import RuleState
@@ -55,6 +55,8 @@ _CHUNK = 500
 
 DEVICES = cast(Table, Device.__table__)
 FACILITIES = cast(Table, Facility.__table__)
+BINDINGS = cast(Table, DeviceBinding.__table__)
+GATEWAYS = cast(Table, Gateway.__table__)
 
 # how much of a device row a group changed, least first
 UNTOUCHED, SEEN, STATE, FULL = 0, 1, 2, 3
@@ -331,16 +333,36 @@ class DeviceCache:
     def _register(
         self, connection: Connection, new: Mapping[DeviceKey, Any], now: datetime
     ) -> dict[DeviceKey, DeviceState]:
-        """First sight of devices: each becomes a facility of its own until an operator
-        groups devices into facilities. ``new`` maps each to one of its items."""
+        """First sight of devices: a device bound to a facility (by a site file or the API)
+        joins it; any other becomes a facility of its own, in its gateway's community.
+        ``new`` maps each to one of its items."""
         keys = sorted(new)
+        gateway_ids = sorted({gateway_id for gateway_id, _ in keys})
+        facility_of: dict[DeviceKey, int] = {}
+        community_of: dict[str, int | None] = {}
+        for start in range(0, len(gateway_ids), _CHUNK):
+            chunk = gateway_ids[start : start + _CHUNK]
+            for gateway_id, device_id, facility_id in connection.execute(
+                select(BINDINGS.c.gateway_id, BINDINGS.c.device_id, BINDINGS.c.facility_id).where(
+                    BINDINGS.c.gateway_id.in_(chunk)
+                )
+            ):
+                if (gateway_id, device_id) in new:
+                    facility_of[(gateway_id, device_id)] = facility_id
+            for gateway_id, community_id in connection.execute(
+                select(GATEWAYS.c.id, GATEWAYS.c.community_id).where(GATEWAYS.c.id.in_(chunk))
+            ):
+                community_of[gateway_id] = community_id
         facilities: list[dict[str, Any]] = []
         for gateway_id, device_id in keys:
+            if (gateway_id, device_id) in facility_of:
+                continue
             item = new[(gateway_id, device_id)]
             profile = self._catalogue.get(item.profile)
             facilities.append(
                 {
                     "gateway_id": gateway_id,
+                    "community_id": community_of.get(gateway_id),
                     "code": device_id,
                     "name": f"{profile.name if profile else item.device_type} {device_id}",
                     "category": profile.category if profile else item.device_type,
@@ -348,7 +370,6 @@ class DeviceCache:
                     "health_since": now,
                 }
             )
-        facility_of: dict[DeviceKey, int] = {}
         for start in range(0, len(facilities), _CHUNK):
             statement = insert(FACILITIES).values(facilities[start : start + _CHUNK])
             returned = statement.returning(

@@ -1,11 +1,16 @@
-"""``linli site``: check site files (the register's own commands follow them here)."""
+"""``linli site``: check site files, apply them to the register, export a community."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from cloud.cli import OPTIONS, DatabaseUrl, DataDir
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 app = typer.Typer(
     help="Site files: one community's zones, facilities, devices, gateways and people.",
@@ -46,3 +51,94 @@ def validate(
         )
     if failed:
         raise typer.Exit(1)
+
+
+def _sessions(data_dir: Path | None, database_url: str | None) -> sessionmaker[Session]:
+    from cloud.db.engine import make_engine, migrate, session_factory
+
+    settings = OPTIONS.build(data_dir=data_dir, database_url=database_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sqlalchemy_url())
+    migrate(engine)
+    return session_factory(engine)
+
+
+@app.command(
+    help="Make the register say what a site file says: the community, its calendars, SLA "
+    "classes, zones, gateways (provisioned for it), facilities with their devices, and "
+    "people — created or updated, in one transaction; applying it again changes nothing. "
+    "Exit code 1 if the file has a problem or contradicts the register."
+)
+def apply(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="the site file")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    from datetime import UTC, datetime
+
+    from cloud.register.sites import RegisterConflict, apply_site
+    from device_profiles.site import SiteError, load_site
+
+    try:
+        site = load_site(file)
+    except SiteError as exc:
+        for issue in exc.issues:
+            typer.echo(str(issue), err=True)
+        raise typer.Exit(1) from None
+    sessions = _sessions(data_dir, database_url)
+    try:
+        with sessions.begin() as session:
+            result = apply_site(session, site, datetime.now(UTC))
+    except RegisterConflict as exc:
+        typer.echo(f"linli site apply: {file}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        sessions.kw["bind"].dispose()
+    typer.echo(f"{file}: community {site.community.id}: {result.summary() or 'nothing changed'}")
+
+
+@app.command(help="Write a community of the register as a site file (to stdout, or --output).")
+def export(
+    community: Annotated[str, typer.Argument(metavar="COMMUNITY", help="the community's id")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", metavar="FILE", help="write it here")
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    from cloud.register.sites import export_site
+
+    sessions = _sessions(data_dir, database_url)
+    try:
+        with sessions() as session:
+            site = export_site(session, community)
+    except LookupError as exc:
+        typer.echo(f"linli site export: {exc.args[0]}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        sessions.kw["bind"].dispose()
+    text = site_yaml(site.model_dump(mode="json", by_alias=True, exclude_none=True))
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}")
+
+
+def site_yaml(document: dict[str, Any]) -> str:
+    """A site document as YAML, durations as people write them (``4h``, ``3d``)."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    from plumbing.durations import format_duration
+
+    for sla in document.get("sla", {}).values():
+        for name in ("acknowledge_within", "resolve_within"):
+            sla[name] = format_duration(sla[name])
+    yaml = YAML()
+    yaml.default_flow_style = False
+    out = io.StringIO()
+    out.write("# written by linli site export\n")
+    yaml.dump(document, out)
+    return out.getvalue()

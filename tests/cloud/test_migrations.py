@@ -14,7 +14,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from cloud.db.engine import alembic_config, make_engine, migrate
+from cloud.db.engine import alembic_config, make_engine, migrate, migrating
 from cloud.db.models import Base
 from linli.postgres import PostgresCluster
 
@@ -98,9 +98,7 @@ def test_downgrade_to_base_and_back(url: str) -> None:
     engine = make_engine(url)
     try:
         migrate(engine)
-        config = alembic_config()
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
+        with migrating(engine) as config:
             command.downgrade(config, "base")
         assert set(inspect(engine).get_table_names()) == {"alembic_version"}
 
@@ -143,5 +141,58 @@ def test_0004_keeps_stored_batches_and_dead_letters(url: str) -> None:
             ("linli/v1/gw/gw-1/up/batch", "gw-1", "unknown", "门禁 {".encode(), None),
             ("elsewhere", None, "unknown", b"x", None),
         ]
+    finally:
+        engine.dispose()
+
+
+def test_0010_puts_what_was_there_in_one_default_community(url: str) -> None:
+    """Gateways already seen become provisioned there, since they were first seen; their
+    facilities belong to it; devices and tickets stay as they were."""
+    engine = make_engine(url)
+    try:
+        migrate(engine, "0009")
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO gateways (id, online, counters, first_seen_at) "
+                "VALUES ('gw-1', true, '{}', '2025-11-27 00:00:00+00')"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO facilities (id, gateway_id, code, name, category, zone, health, "
+                "health_since) VALUES (1, 'gw-1', 'gate-01', 'Gate gate-01', 'access', NULL, "
+                "'faulty', '2025-11-27 00:00:00+00')"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO devices (id, gateway_id, device_id, facility_id, device_type, "
+                "profile, profile_version, health, faults, metrics, rule_state, version) VALUES "
+                "(1, 'gw-1', 'gate-01', 1, 'access_gate', 'acme_access_gate', '1.0.0', "
+                "'faulty', '[\"motor_jammed\"]', '{}', '{}', 1)"
+            )
+
+        migrate(engine)
+
+        with engine.connect() as connection:
+            communities = connection.exec_driver_sql("SELECT id, slug FROM communities").all()
+            gateway = connection.exec_driver_sql(
+                "SELECT community_id, provisioned_at, first_seen_at FROM gateways"
+            ).one()
+            facility = connection.exec_driver_sql(
+                "SELECT community_id, gateway_id, health FROM facilities"
+            ).one()
+            devices = connection.exec_driver_sql("SELECT facility_id, faults FROM devices").all()
+        [(community, slug)] = communities
+        assert slug == "default"
+        assert gateway[0] == community and gateway[1] == gateway[2]
+        assert tuple(facility) == (community, "gw-1", "faulty")
+        assert len(devices) == 1 and devices[0][0] == 1
+    finally:
+        engine.dispose()
+
+
+def test_0010_on_an_empty_database_makes_no_community(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT COUNT(*) FROM communities").scalar() == 0
     finally:
         engine.dispose()

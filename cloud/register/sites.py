@@ -1,0 +1,385 @@
+"""A site file applied to the register, and the register written back as one.
+
+:func:`apply_site` makes the register say what the file says, in one transaction: the
+community, its calendars, SLA classes, zones, gateways (provisioned for it), facilities with
+their devices, and people. Applying the same file again changes nothing; applying an edited
+one updates what changed. It adds and updates; what the file no longer names is left as it
+is (archiving goes through the API). A device bound to a facility before it is first heard
+from joins that facility when it is; one already heard from moves there now.
+:func:`export_site` gives the community as a :class:`~device_profiles.site.Site`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from cloud.db.models import (
+    BusinessCalendar,
+    Community,
+    Device,
+    DeviceBinding,
+    Facility,
+    Gateway,
+    Person,
+    PersonZone,
+    SlaClass,
+    Zone,
+)
+from device_profiles import site as fmt
+
+T = TypeVar("T")
+
+
+class RegisterConflict(Exception):
+    """What a site file says contradicts the register (a gateway of another community)."""
+
+
+@dataclass
+class ApplyResult:
+    community_id: int
+    created: Counter[str] = field(default_factory=Counter)
+    updated: Counter[str] = field(default_factory=Counter)
+    moved_devices: int = 0
+
+    def summary(self) -> str:
+        kinds = sorted(set(self.created) | set(self.updated))
+        parts = [
+            f"{kind}: {self.created[kind]} new, {self.updated[kind]} changed" for kind in kinds
+        ]
+        moved = f"; {self.moved_devices} device(s) moved" if self.moved_devices else ""
+        return "; ".join(parts) + moved
+
+
+def _set(row: Any, values: dict[str, Any]) -> bool:
+    """Set ``values`` on ``row``; whether anything changed."""
+    changed = False
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    return changed
+
+
+class _Applier:
+    def __init__(self, session: Session, community: Community, result: ApplyResult) -> None:
+        self.session = session
+        self.community = community
+        self.result = result
+        self.made: set[int] = set()
+
+    def upsert(self, model: type[T], kind: str, slug: str, values: dict[str, Any]) -> T:
+        """The community's row of ``model`` with ``slug``, made or updated to ``values``
+        (and remembered in :attr:`made` if it was made now)."""
+        row = self.session.scalar(
+            select(model).where(
+                model.community_id == self.community.id,  # type: ignore[attr-defined]
+                model.slug == slug,  # type: ignore[attr-defined]
+            )
+        )
+        if row is None:
+            row = model(community_id=self.community.id, slug=slug, **values)  # type: ignore[call-arg]
+            self.session.add(row)
+            self.session.flush()
+            self.result.created[kind] += 1
+            self.made.add(id(row))
+        elif _set(row, values):
+            self.result.updated[kind] += 1
+        return row
+
+
+def apply_site(session: Session, site: fmt.Site, now: datetime) -> ApplyResult:
+    """Make the register say what ``site`` says (in the caller's transaction)."""
+    spec = site.community
+    community = session.scalar(select(Community).where(Community.slug == spec.id))
+    values = {"name": spec.name, "time_zone": spec.time_zone, "address": spec.address}
+    created = community is None
+    if community is None:
+        community = Community(slug=spec.id, created_at=now, **values)
+        session.add(community)
+        session.flush()
+    result = ApplyResult(community.id)
+    if created:
+        result.created["community"] += 1
+    elif _set(community, {**values, "archived_at": None}):
+        result.updated["community"] += 1
+    applier = _Applier(session, community, result)
+    calendars = {
+        slug: applier.upsert(
+            BusinessCalendar,
+            "calendars",
+            slug,
+            {"hours": dict(c.hours), "holidays": [d.isoformat() for d in c.holidays]},
+        )
+        for slug, c in site.calendars.items()
+    }
+    for slug, sla in site.sla.items():
+        calendar = calendars[sla.calendar].id if sla.calendar else None
+        applier.upsert(
+            SlaClass,
+            "sla",
+            slug,
+            {
+                "acknowledge_s": sla.acknowledge_within,
+                "resolve_s": sla.resolve_within,
+                "calendar_id": calendar,
+            },
+        )
+    zones = {
+        slug: applier.upsert(Zone, "zones", slug, {"name": z.name, "kind": z.kind})
+        for slug, z in site.zones.items()
+    }
+    zone_id = {slug: zone.id for slug, zone in zones.items()}
+    _gateways(session, community, site, zone_id, now, result)
+    _facilities(session, applier, site, zone_id, now, result)
+    for slug, person in site.people.items():
+        row = applier.upsert(
+            Person,
+            "people",
+            slug,
+            {
+                "name": person.name,
+                "role": person.role.value,
+                "email": person.email,
+                "phone": person.phone,
+                "skills": list(person.skills),
+                "archived_at": None,
+            },
+        )
+        wanted = {zone_id[z] for z in person.zones}
+        have = set(
+            session.scalars(select(PersonZone.zone_id).where(PersonZone.person_id == row.id))
+        )
+        if wanted != have:
+            session.execute(delete(PersonZone).where(PersonZone.person_id == row.id))
+            session.add_all(PersonZone(person_id=row.id, zone_id=z) for z in sorted(wanted))
+            if id(row) not in applier.made:
+                result.updated["people"] += 1
+    session.flush()
+    return result
+
+
+def _gateways(
+    session: Session,
+    community: Community,
+    site: fmt.Site,
+    zone_id: dict[str, int],
+    now: datetime,
+    result: ApplyResult,
+) -> None:
+    for gateway_id, spec in site.gateways.items():
+        values = {
+            "name": spec.name,
+            "zone_id": zone_id[spec.zone] if spec.zone else None,
+            "community_id": community.id,
+        }
+        gateway = session.get(Gateway, gateway_id)
+        if gateway is None:
+            session.add(
+                Gateway(
+                    id=gateway_id,
+                    online=False,
+                    counters={},
+                    first_seen_at=now,
+                    provisioned_at=now,
+                    **values,
+                )
+            )
+            result.created["gateways"] += 1
+            continue
+        if gateway.community_id not in (None, community.id):
+            raise RegisterConflict(
+                f"gateway {gateway_id} belongs to another community (id {gateway.community_id}); "
+                "retire it there first"
+            )
+        if gateway.provisioned_at is None:
+            gateway.provisioned_at = now
+        if _set(gateway, values):
+            result.updated["gateways"] += 1
+        # facilities of devices heard from before it was provisioned join its community
+        for facility in session.scalars(
+            select(Facility).where(
+                Facility.gateway_id == gateway_id, Facility.community_id.is_(None)
+            )
+        ):
+            facility.community_id = community.id
+    session.flush()
+
+
+def _facilities(
+    session: Session,
+    applier: _Applier,
+    site: fmt.Site,
+    zone_id: dict[str, int],
+    now: datetime,
+    result: ApplyResult,
+) -> None:
+    community = applier.community
+    for code, spec in site.facilities.items():
+        values = {
+            "name": spec.name,
+            "category": spec.category,
+            "zone_id": zone_id[spec.zone] if spec.zone else None,
+        }
+        facility = session.scalar(
+            select(Facility).where(
+                Facility.community_id == community.id,
+                Facility.code == code,
+                Facility.gateway_id.is_(None),
+            )
+        )
+        if facility is None:
+            facility = Facility(
+                community_id=community.id,
+                gateway_id=None,
+                code=code,
+                health="ok",
+                health_since=now,
+                **values,
+            )
+            session.add(facility)
+            session.flush()
+            result.created["facilities"] += 1
+        elif _set(facility, values):
+            result.updated["facilities"] += 1
+        for ref in spec.devices:
+            _bind(session, facility, ref.gateway, ref.device, now, result)
+
+
+def _bind(
+    session: Session,
+    facility: Facility,
+    gateway_id: str,
+    device_id: str,
+    now: datetime,
+    result: ApplyResult,
+) -> None:
+    binding = session.get(DeviceBinding, (gateway_id, device_id))
+    if binding is None:
+        session.add(
+            DeviceBinding(gateway_id=gateway_id, device_id=device_id, facility_id=facility.id)
+        )
+        result.created["bindings"] += 1
+    elif binding.facility_id != facility.id:
+        binding.facility_id = facility.id
+        result.updated["bindings"] += 1
+    device = session.scalar(
+        select(Device).where(Device.gateway_id == gateway_id, Device.device_id == device_id)
+    )
+    if device is None or device.facility_id == facility.id:
+        return
+    before = session.get(Facility, device.facility_id)
+    device.facility_id = facility.id
+    session.flush()
+    session.refresh(facility, ["devices"])
+    facility.refresh_health(now)
+    if before is not None:
+        session.refresh(before, ["devices"])
+        before.refresh_health(now)
+    result.moved_devices += 1
+
+
+def export_site(session: Session, slug: str) -> fmt.Site:
+    """The community ``slug`` as a site file says it; LookupError if there is none."""
+    community = session.scalar(select(Community).where(Community.slug == slug))
+    if community is None:
+        raise LookupError(f"no community {slug!r}")
+    cid = community.id
+    zones = {z.id: z for z in session.scalars(select(Zone).where(Zone.community_id == cid))}
+    calendars = {
+        c.id: c
+        for c in session.scalars(
+            select(BusinessCalendar).where(BusinessCalendar.community_id == cid)
+        )
+    }
+    gateways = session.scalars(
+        select(Gateway).where(Gateway.community_id == cid).order_by(Gateway.id)
+    )
+    facilities = session.scalars(
+        select(Facility)
+        .where(Facility.community_id == cid, Facility.gateway_id.is_(None))
+        .order_by(Facility.code)
+    ).all()
+    bindings: dict[int, list[fmt.DeviceRef]] = {}
+    if facilities:
+        for binding in session.scalars(
+            select(DeviceBinding)
+            .where(DeviceBinding.facility_id.in_([f.id for f in facilities]))
+            .order_by(DeviceBinding.gateway_id, DeviceBinding.device_id)
+        ):
+            bindings.setdefault(binding.facility_id, []).append(
+                fmt.DeviceRef(gateway=binding.gateway_id, device=binding.device_id)
+            )
+    people = session.scalars(
+        select(Person)
+        .where(Person.community_id == cid, Person.archived_at.is_(None))
+        .order_by(Person.slug)
+    ).all()
+    person_zones: dict[int, list[str]] = {}
+    if people:
+        for person_id, zone in session.execute(
+            select(PersonZone.person_id, PersonZone.zone_id).where(
+                PersonZone.person_id.in_([p.id for p in people])
+            )
+        ):
+            person_zones.setdefault(person_id, []).append(zones[zone].slug)
+
+    def zone_slug(zone: int | None) -> str | None:
+        return zones[zone].slug if zone is not None else None
+
+    return fmt.Site.model_validate(
+        {
+            "schema": fmt.SITE_SCHEMA,
+            "community": {
+                "id": community.slug,
+                "name": community.name,
+                "time_zone": community.time_zone,
+                "address": community.address,
+            },
+            "calendars": {
+                c.slug: {"hours": c.hours, "holidays": c.holidays}
+                for c in sorted(calendars.values(), key=lambda c: c.slug)
+            },
+            "sla": {
+                s.slug: {
+                    "acknowledge_within": s.acknowledge_s,
+                    "resolve_within": s.resolve_s,
+                    "calendar": calendars[s.calendar_id].slug if s.calendar_id else None,
+                }
+                for s in session.scalars(
+                    select(SlaClass).where(SlaClass.community_id == cid).order_by(SlaClass.slug)
+                )
+            },
+            "zones": {
+                z.slug: {"name": z.name, "kind": z.kind}
+                for z in sorted(zones.values(), key=lambda z: z.slug)
+                if z.archived_at is None
+            },
+            "gateways": {g.id: {"name": g.name, "zone": zone_slug(g.zone_id)} for g in gateways},
+            "facilities": {
+                f.code: {
+                    "name": f.name,
+                    "zone": zone_slug(f.zone_id),
+                    "category": f.category,
+                    "devices": bindings.get(f.id, []),
+                }
+                for f in facilities
+            },
+            "people": {
+                p.slug: {
+                    "name": p.name,
+                    "role": p.role,
+                    "email": p.email,
+                    "phone": p.phone,
+                    "skills": p.skills,
+                    "zones": sorted(person_zones.get(p.id, [])),
+                }
+                for p in people
+            },
+        }
+    )
