@@ -64,6 +64,8 @@ from plumbing.mqtt import Client
 
 INGEST_CLIENT = "bench-ingest"
 INGEST_GROUP = "bench"
+BENCH_PASSWORD = "bench-admin-password"
+"""the operator admin's password the benchmark's cloud starts with (the ticket poll logs in)"""
 PROBE_FAULT = ("acme_access_gate", "motor_jammed")
 """The fault probes report: device-reported, ticketed, priority high."""
 
@@ -217,6 +219,7 @@ class Cloud:
             LINLI_CLOUD_INGEST_CLIENT_ID=INGEST_CLIENT,
             LINLI_CLOUD_INGEST_GROUP=INGEST_GROUP,
             LINLI_CLOUD_LOG_LEVEL="WARNING",
+            LINLI_ADMIN_PASSWORD=BENCH_PASSWORD,
         )
         self._group = ProcessGroup(workdir / "logs", env=env)
         self._argv = linli_command(
@@ -396,6 +399,11 @@ async def steady(
         httpx.AsyncClient(timeout=5) as http,
     ):
         await acks.subscribe([ack_topic("+")])
+        login = await http.post(
+            cloud.url + "/api/v1/auth/login",
+            json={"username": "admin", "password": BENCH_PASSWORD},
+        )
+        login.raise_for_status()
         watcher = asyncio.create_task(watch_acks(acks))
         begin = time.monotonic()
         start = begin + warmup  # measured from here

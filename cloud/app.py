@@ -13,7 +13,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from cloud.api.routers import dead_letters, devices, facilities, gateways, telemetry, tickets
+from cloud.api.routers import (
+    auth,
+    dead_letters,
+    devices,
+    facilities,
+    gateways,
+    telemetry,
+    tickets,
+)
 from cloud.health import watch_silence
 from cloud.ingest.failures import describe
 from cloud.ingest.worker import IngestWorker
@@ -73,7 +81,7 @@ def create_app(services: Services, *, api: bool = True) -> FastAPI:
     )
     app.state.services = services
     if api:
-        for module in (facilities, devices, telemetry, tickets, gateways, dead_letters):
+        for module in (auth, facilities, devices, telemetry, tickets, gateways, dead_letters):
             app.include_router(module.router, prefix="/api/v1")
         app.include_router(make_router())
 

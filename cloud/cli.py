@@ -64,6 +64,24 @@ def _services(settings: CloudSettings) -> Services:
         raise typer.Exit(1) from None
 
 
+def _bootstrap_admin(services: Services) -> None:
+    """The operator admin, made at first start; its generated password printed once."""
+    from datetime import UTC, datetime
+
+    from cloud.access.desk import AccessError
+
+    settings = services.settings
+    given = settings.admin_password.get_secret_value() if settings.admin_password else None
+    try:
+        told = services.access.bootstrap_admin(settings.data_dir, given, datetime.now(UTC))
+    except AccessError as exc:
+        typer.echo(f"linli cloud: {exc}", err=True)
+        services.close()
+        raise typer.Exit(2) from None
+    if told:
+        typer.echo(f"linli cloud: {told}", err=True)
+
+
 def _serve(settings: CloudSettings, *, api: bool) -> None:
     """Run the cloud process until it is stopped: the app (with its API or without), its
     ingest worker if the settings ask for one; the heap settled once start-up is done."""
@@ -73,6 +91,8 @@ def _serve(settings: CloudSettings, *, api: bool) -> None:
 
     configure_logging(settings.log_level)
     services = _services(settings)
+    if api:
+        _bootstrap_admin(services)
     application = create_app(services, api=api)
     settle_heap()
     try:
@@ -194,6 +214,48 @@ def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     upgrade(engine)
     engine.dispose()
     typer.echo("database schema is up to date")
+
+
+admin_app = typer.Typer(help="The operator admin's account.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+
+@admin_app.command(
+    "reset-password",
+    help="Set a new password for an account (the operator admin, unless --username says "
+    "another) and end its web sessions. Without --password-stdin a new one is generated and "
+    "printed.",
+)
+def reset_password(
+    username: Annotated[str, typer.Option("--username", metavar="NAME")] = "admin",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the new password from stdin")
+    ] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    from datetime import UTC, datetime
+
+    from cloud.access.desk import AccessDesk, AccessError
+    from cloud.access.passwords import new_password
+    from cloud.db.engine import make_engine, session_factory
+    from cloud.db.engine import migrate as upgrade
+
+    settings = OPTIONS.build(data_dir=data_dir, database_url=database_url)
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else new_password()
+    engine = make_engine(settings.sqlalchemy_url())
+    try:
+        upgrade(engine)
+        AccessDesk(session_factory(engine)).set_password(username, password, datetime.now(UTC))
+    except (LookupError, AccessError) as exc:
+        typer.echo(f"linli cloud admin reset-password: {exc.args[0]}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    if password_stdin:
+        typer.echo(f"new password set for {username}")
+    else:
+        typer.echo(f"new password for {username}: {password}")
 
 
 dead_letters_app = typer.Typer(

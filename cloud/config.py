@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from plumbing.settings import Host, LogLevel, LogLevelSetting, Port, ProfilesDirs
@@ -15,7 +15,9 @@ from plumbing.settings import Host, LogLevel, LogLevelSetting, Port, ProfilesDir
 class CloudSettings(BaseSettings):
     """Everything a cloud process needs to know; env prefix ``LINLI_CLOUD_``."""
 
-    model_config = SettingsConfigDict(env_prefix="LINLI_CLOUD_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="LINLI_CLOUD_", extra="forbid", populate_by_name=True
+    )
 
     host: Host = Field(default="127.0.0.1", description="address the HTTP API listens on")
     port: Annotated[int, Field(ge=0, le=65535)] = Field(
@@ -151,6 +153,13 @@ class CloudSettings(BaseSettings):
         ge=0,
         description="how often to roll up the minutes and hours that got readings; 0 turns "
         "it off (run it in one process of a deployment, as the API process does)",
+    )
+    admin_password: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LINLI_ADMIN_PASSWORD", "LINLI_CLOUD_ADMIN_PASSWORD"),
+        description="the operator admin's password at first start (LINLI_ADMIN_PASSWORD); "
+        "unset: one is generated, written to admin-password in the data directory (owner "
+        "only) and printed once",
     )
     profiles_dirs: ProfilesDirs
     log_level: LogLevelSetting = LogLevel.INFO

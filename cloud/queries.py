@@ -27,10 +27,12 @@ def facilities(
     *,
     health: Sequence[str] = (),
     gateway_id: str | None = None,
+    community: int | None = None,
     limit: int = 1000,
     offset: int = 0,
 ) -> list[FacilityPublic]:
-    """Facilities, worst health first, each with its count of unresolved tickets."""
+    """Facilities, worst health first, each with its count of unresolved tickets (of one
+    community, if ``community`` is given)."""
     open_count = (
         select(Ticket.facility_id, func.count().label("n"))
         .where(Ticket.state != TicketState.RESOLVED.value)
@@ -49,6 +51,8 @@ def facilities(
         query = query.where(Facility.health.in_(health))
     if gateway_id:
         query = query.where(Facility.gateway_id == gateway_id)
+    if community is not None:
+        query = query.where(Facility.community_id == community)
     return [_facility(f, n) for f, n in session.execute(query)]
 
 
@@ -81,10 +85,15 @@ def devices(
     *,
     facility_id: int | None = None,
     health: Sequence[str] = (),
+    community: int | None = None,
     limit: int = 1000,
     offset: int = 0,
 ) -> list[DevicePublic]:
     query = select(Device).order_by(Device.gateway_id, Device.device_id).limit(limit).offset(offset)
+    if community is not None:
+        query = query.join(Facility, Facility.id == Device.facility_id).where(
+            Facility.community_id == community
+        )
     if facility_id is not None:
         query = query.where(Device.facility_id == facility_id)
     if health:
@@ -126,11 +135,17 @@ def tickets(
     states: Sequence[str] = (),
     facility_id: int | None = None,
     priorities: Sequence[str] = (),
+    community: int | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[TicketPublic], int]:
-    """Tickets, most urgent and newest first, and how many match in all."""
+    """Tickets, most urgent and newest first, and how many match in all (of one community,
+    if ``community`` is given)."""
     where: list[ColumnElement[bool]] = []
+    if community is not None:
+        where.append(
+            Ticket.facility_id.in_(select(Facility.id).where(Facility.community_id == community))
+        )
     if states:
         where.append(Ticket.state.in_(states))
     if facility_id is not None:

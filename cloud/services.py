@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.access.desk import AccessDesk
 from cloud.config import CloudSettings
 from cloud.db.engine import make_engine, migrate, session_factory
 from cloud.health import HealthEngine
@@ -37,6 +38,7 @@ class Services:
     intake: Intake
     telemetry: TelemetryStore
     upkeep: TelemetryUpkeep
+    access: AccessDesk
 
     @classmethod
     def build(cls, settings: CloudSettings, catalogue: Catalogue | None = None) -> Services:
@@ -76,6 +78,7 @@ class Services:
             intake,
             telemetry,
             TelemetryUpkeep(sessions, telemetry, retention(settings), metrics),
+            AccessDesk(sessions),
         )
 
     def close(self) -> None:

@@ -180,9 +180,17 @@ class TicketDesk:
             session.add(TicketEvent(ticket=ticket, at=at, kind="fault_cleared"))
 
     def transition(
-        self, session: Session, ticket_id: int, action: str, *, note: str, at: datetime
+        self,
+        session: Session,
+        ticket_id: int,
+        action: str,
+        *,
+        note: str,
+        at: datetime,
+        actor: str | None = None,
     ) -> Ticket:
-        """Apply ``acknowledge`` or ``resolve``; InvalidTransition if the state forbids it."""
+        """Apply ``acknowledge`` or ``resolve`` as ``actor`` (who, for the ticket's events);
+        InvalidTransition if the state forbids it."""
         ticket = session.get(Ticket, ticket_id)
         if ticket is None:
             raise TicketNotFound(f"ticket {ticket_id} does not exist")
@@ -214,7 +222,7 @@ class TicketDesk:
             set_committed_value(ticket, name, value)
         if kind == "resolved":
             self._maintenance_done(ticket)
-        session.add(TicketEvent(ticket=ticket, at=at, kind=kind, note=note))
+        session.add(TicketEvent(ticket=ticket, at=at, kind=kind, note=note, actor=actor))
         known = session.info.get(_KNOWN)
         if known is not None and kind == "resolved":
             known[(ticket.facility_id, ticket.fault)] = None

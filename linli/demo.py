@@ -11,6 +11,7 @@ Every option is a setting of :class:`DemoSettings`: an option given overrides it
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ import typer
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cloud.access.desk import PASSWORD_FILE
 from linli.mosquitto import BrokerError, Mosquitto
 from linli.ports import free_port, port_is_free
 from linli.processes import (
@@ -133,13 +135,26 @@ def _watch(group: ProcessGroup, brokers: Sequence[Mosquitto], stop: StopRequest)
                 )
 
 
-def _banner(http_port: int, gateway: Mosquitto, cloud: Mosquitto, log_dir: Path) -> str:
+def _login_hint(cloud_data: Path) -> str:
+    """How to log in to the demo's cloud: its operator admin's password, where it is."""
+    if os.environ.get("LINLI_ADMIN_PASSWORD"):
+        return "admin, with the password in LINLI_ADMIN_PASSWORD"
+    written = cloud_data / PASSWORD_FILE
+    try:
+        password = written.read_text(encoding="utf-8").strip()
+    except OSError:
+        return "admin, with the password set before (`linli cloud admin reset-password`)"
+    return f"admin / {password}  (kept in {written})"
+
+
+def _banner(http_port: int, gateway: Mosquitto, cloud: Mosquitto, log_dir: Path, login: str) -> str:
     base = f"http://127.0.0.1:{http_port}"
     return "\n".join(
         [
             "",
             "Linli demo is running.",
             f"  dashboard       {base}/",
+            f"  log in as       {login}",
             f"  API docs        {base}/docs",
             f"  gateway broker  mqtt://127.0.0.1:{gateway.port}  (devices, edge agent)",
             f"  cloud broker    mqtt://127.0.0.1:{cloud.port}  (edge agent, cloud)",
@@ -280,5 +295,5 @@ def _run(
             "--data-dir", str(data / "edge"),
         ),
     )  # fmt: skip
-    typer.echo(_banner(http_port, gateway, cloud, group.log_dir))
+    typer.echo(_banner(http_port, gateway, cloud, group.log_dir, _login_hint(data / "cloud")))
     _watch(group, (gateway, cloud), stop)

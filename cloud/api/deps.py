@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
+from cloud.access.desk import SESSION_COOKIE
+from cloud.access.roles import Action, Principal
 from cloud.services import Services
 
 
@@ -25,3 +29,49 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_principal(request: Request, services: ServicesDep) -> Principal:
+    """Who the request acts for: a bearer token, or a web session's cookie — whose unsafe
+    requests must carry its CSRF token in ``X-CSRF-Token``. 401 without either."""
+    now = datetime.now(UTC)
+    header = request.headers.get("authorization", "")
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() == "bearer" and credential:
+        principal = services.access.token_principal(credential.strip())
+        if principal is None:
+            raise _unauthorized("the token is unknown or revoked")
+        return principal
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        principal = services.access.session_principal(cookie, now)
+        if principal is None:
+            raise _unauthorized("the session has ended: log in again")
+        if request.method not in SAFE_METHODS and not hmac.compare_digest(
+            request.headers.get("x-csrf-token", ""), principal.csrf_token or ""
+        ):
+            raise HTTPException(403, "missing or wrong X-CSRF-Token for this session")
+        return principal
+    raise _unauthorized("log in (POST /api/v1/auth/login) or send a bearer token")
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def allowed(principal: Principal, action: Action) -> None:
+    """403 unless ``principal`` may do ``action``."""
+    if not principal.may(action):
+        raise HTTPException(
+            403, f"{principal.role.value} {principal.name!r} may not {action.value}"
+        )
+
+
+def visible(principal: Principal, community_id: int | None, what: str) -> None:
+    """404 (as if it did not exist) for an object of a community not the principal's."""
+    if not principal.sees(community_id):
+        raise HTTPException(404, f"{what} does not exist")

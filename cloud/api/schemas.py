@@ -50,6 +50,7 @@ class TicketEventPublic(_Public):
     kind: str
     note: str
     item_id: str | None
+    actor: str | None = Field(description="who did it: a user name or token:<name>; null: Linli")
 
 
 class TicketPublic(_Public):
@@ -187,3 +188,7 @@ class TelemetrySeries(BaseModel):
     store: str = Field(description="the telemetry store: sql or influxdb")
     readings: list[TelemetryReading] = []
     buckets: list[TelemetryBucket] = []
+
+
+ID_MAX = 2**31 - 1
+"""The largest id a path or query may name: what every engine's integer key holds."""

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from cloud.db.access import Account, ApiToken, WebSession
 from cloud.db.base import Base, Timestamp, UtcDateTime
 from cloud.db.register import (
     BusinessCalendar,
@@ -33,6 +34,8 @@ from cloud.db.register import (
 from device_profiles import Health, worst
 
 __all__ = [
+    "Account",
+    "ApiToken",
     "Base",
     "BusinessCalendar",
     "Community",
@@ -41,6 +44,7 @@ __all__ = [
     "SlaClass",
     "Timestamp",
     "UtcDateTime",
+    "WebSession",
     "Zone",
 ]
 
@@ -295,6 +299,8 @@ class TicketEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))
     note: Mapped[str] = mapped_column(Text, default="")
     item_id: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(100))
+    """Who did it: a user name, ``token:<name>``; None for what Linli's rules did."""
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
 

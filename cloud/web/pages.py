@@ -1,28 +1,120 @@
+"""The web UI: log in, the overview of facilities and open tickets, ticket actions.
+
+Every page but the login needs a session; every form carries a CSRF token — the session's,
+or, for the login form (which has no session yet), one set in a cookie of its own and
+echoed by the form (double submit).
+"""
+
 from __future__ import annotations
 
+import hmac
+import secrets
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from cloud import queries
+from cloud.access.desk import SESSION_COOKIE, LoginRefused, TooManyAttempts
+from cloud.access.roles import Action, Principal
 from cloud.api.deps import ServicesDep, SessionDep
-from cloud.db.models import TicketState
+from cloud.db.models import Ticket, TicketState
 from cloud.tickets import InvalidTransition, TicketNotFound
+
+LOGIN_CSRF_COOKIE = "linli_login_csrf"
+CsrfField = Annotated[str, Form(max_length=100)]
+
+
+def _principal(request: Request, services: ServicesDep) -> Principal | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    return services.access.session_principal(cookie, datetime.now(UTC))
+
+
+def _checked(principal: Principal | None, csrf_token: str) -> Principal:
+    if principal is None:
+        raise HTTPException(401, "log in first")
+    if not hmac.compare_digest(csrf_token, principal.csrf_token or ""):
+        raise HTTPException(403, "this form is stale: reload the page")
+    return principal
 
 
 def make_router() -> APIRouter:
     templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
     router = APIRouter(include_in_schema=False)
 
+    def login_page(
+        request: Request, error: str = "", username: str = "", status: int = 200
+    ) -> Response:
+        token = secrets.token_urlsafe(24)
+        page = templates.TemplateResponse(
+            request,
+            "login.html",
+            {"csrf_token": token, "error": error, "username": username},
+            status_code=status,
+        )
+        page.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login")
+        return page
+
+    @router.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request) -> Response:
+        return login_page(request)
+
+    @router.post("/login")
+    def login(
+        request: Request,
+        services: ServicesDep,
+        username: Annotated[str, Form(max_length=64)],
+        password: Annotated[str, Form(max_length=200)],
+        csrf_token: CsrfField,
+    ) -> Response:
+        expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        if not expected or not hmac.compare_digest(csrf_token, expected):
+            return login_page(request, "This form is stale: try again.", username, 403)
+        client = request.client.host if request.client else "unknown"
+        try:
+            done = services.access.login(username, password, client, datetime.now(UTC))
+        except TooManyAttempts as exc:
+            return login_page(request, str(exc).capitalize() + ".", username, 429)
+        except LoginRefused:
+            return login_page(request, "Wrong user name or password.", username, 401)
+        page = RedirectResponse("/", status_code=303)
+        page.set_cookie(
+            SESSION_COOKIE,
+            done.cookie,
+            expires=done.expires_at,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+        page.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+        return page
+
+    @router.post("/logout")
+    def logout(request: Request, services: ServicesDep, csrf_token: CsrfField) -> Response:
+        _checked(_principal(request, services), csrf_token)
+        services.access.logout(request.cookies.get(SESSION_COOKIE, ""))
+        page = RedirectResponse("/login", status_code=303)
+        page.delete_cookie(SESSION_COOKIE, path="/")
+        return page
+
     @router.get("/", response_class=HTMLResponse)
-    def overview(request: Request, session: SessionDep) -> HTMLResponse:
-        facilities = queries.facilities(session)
+    def overview(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+        principal = _principal(request, services)
+        if principal is None:
+            return RedirectResponse("/login", status_code=303)
+        community = principal.community_id
+        facilities = queries.facilities(session, community=community)
         open_tickets, total_open = queries.tickets(
-            session, states=[TicketState.OPEN.value, TicketState.ACKNOWLEDGED.value], limit=200
+            session,
+            states=[TicketState.OPEN.value, TicketState.ACKNOWLEDGED.value],
+            community=community,
+            limit=200,
         )
         counts = {
             h: sum(1 for f in facilities if f.health == h) for h in ("faulty", "degraded", "ok")
@@ -35,17 +127,34 @@ def make_router() -> APIRouter:
                 "tickets": open_tickets,
                 "total_open": total_open,
                 "counts": counts,
+                "principal": principal,
+                "may_act": principal.may(Action.ACT_ON_TICKETS),
             },
         )
 
     @router.post("/tickets/{ticket_id}/{action}")
     def transition(
-        services: ServicesDep, ticket_id: int, action: Literal["acknowledge", "resolve"]
+        request: Request,
+        services: ServicesDep,
+        ticket_id: int,
+        action: Literal["acknowledge", "resolve"],
+        csrf_token: CsrfField,
     ) -> RedirectResponse:
+        principal = _checked(_principal(request, services), csrf_token)
+        if not principal.may(Action.ACT_ON_TICKETS):
+            raise HTTPException(403, f"{principal.name} may not act on tickets")
         with services.sessions.begin() as session:
+            ticket = session.get(Ticket, ticket_id)
+            if ticket is None or not principal.sees(ticket.facility.community_id):
+                raise HTTPException(404, f"ticket {ticket_id} does not exist")
             try:
                 services.tickets.transition(
-                    session, ticket_id, action, note="from the web UI", at=datetime.now(UTC)
+                    session,
+                    ticket_id,
+                    action,
+                    note="from the web UI",
+                    at=datetime.now(UTC),
+                    actor=principal.actor,
                 )
             except TicketNotFound as exc:
                 raise HTTPException(404, str(exc)) from None

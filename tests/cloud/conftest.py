@@ -6,11 +6,14 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from cloud.access.desk import AccessDesk
+from cloud.access.roles import Role
 from cloud.app import create_app
 from cloud.config import CloudSettings
 from cloud.services import Services
@@ -116,9 +119,35 @@ def sqlite_services(tmp_path: Path, catalogue: Catalogue, migrated_db: Path) -> 
     built.close()
 
 
+ADMIN_PASSWORD = "an-admin-password-for-tests"
+
+
+def make_account(
+    services: Services,
+    username: str,
+    role: Role,
+    community_id: int | None = None,
+    password: str = ADMIN_PASSWORD,
+) -> None:
+    with services.sessions.begin() as session:
+        AccessDesk.create_account(
+            session, username, password, role, community_id, datetime.now(UTC)
+        )
+
+
+def log_in(client: TestClient, username: str, password: str = ADMIN_PASSWORD) -> None:
+    """Log ``client`` in; it then sends the session's CSRF token with every request."""
+    answer = client.post("/api/v1/auth/login", json={"username": username, "password": password})
+    assert answer.status_code == 200, answer.text
+    client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
+
+
 @pytest.fixture
 def client(services: Services) -> Iterator[TestClient]:
+    """The API and web UI, logged in as an operator admin."""
+    make_account(services, "admin", Role.OPERATOR_ADMIN)
     with TestClient(create_app(services)) as test_client:
+        log_in(test_client, "admin")
         yield test_client
 
 

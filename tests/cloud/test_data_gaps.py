@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from cloud.access.roles import Role
 from cloud.app import create_app
 from cloud.config import CloudSettings
 from cloud.db.models import DataGap as GapRow
@@ -19,6 +20,7 @@ from cloud.services import Services
 from device_profiles import Catalogue
 from device_profiles.protocol import Batch, DataGap, GapReason, Item, batch_topic
 from linli.postgres import PostgresCluster
+from tests.cloud.conftest import log_in, make_account
 from tests.cloud.helpers import EPOCH, GATE, LIGHT, T0, at, count, item
 
 
@@ -179,7 +181,9 @@ def test_gaps_are_stored_once_on_postgresql(pg_services: Services, catalogue: Ca
 
     assert count(services.sessions, GapRow) == 2
     assert dropped(services) == 32
+    make_account(services, "admin", Role.OPERATOR_ADMIN)
     with TestClient(create_app(services)) as client:
+        log_in(client, "admin")
         pk = device_pk(services, "gate-01")
         listed = client.get(f"/api/v1/devices/{pk}/gaps")
         assert [g["items"] for g in listed.json()] == [2, 30]

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from cloud.access.roles import Role
 from cloud.app import create_app
 from cloud.db.models import DeadLetter, Gateway, IngestedBatch, Reading
 from cloud.ingest.transport import Endpoint
@@ -21,7 +22,7 @@ from device_profiles import Catalogue
 from device_profiles.protocol import Batch, BatchAck, GatewayStatus, batch_topic, status_topic
 from linli.mosquitto import Mosquitto
 from plumbing.mqtt import Client
-from tests.cloud.conftest import build_services
+from tests.cloud.conftest import build_services, log_in, make_account
 from tests.cloud.helpers import EPOCH, GATE, at, batch, count, eventually, item, wait_until
 from tests.cloud.ingest_support import (
     good_batch_json,
@@ -310,8 +311,10 @@ def test_the_app_runs_ingest_and_serves_what_it_stored(
         mqtt_host=cloud_broker.host,
         mqtt_port=cloud_broker.port,
     )
+    make_account(built, "admin", Role.OPERATOR_ADMIN)
     try:
         with TestClient(create_app(built)) as client:
+            log_in(client, "admin")
             wait_until(lambda: client.get("/healthz").status_code == 200, what="ingest up")
             assert client.get("/healthz").json() == {
                 "status": "ok",

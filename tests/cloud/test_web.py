@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import select
 
+from cloud.access.roles import Role
+from cloud.app import create_app
 from cloud.db.models import Ticket, TicketState
 from cloud.services import Services
 from device_profiles import Catalogue
+from tests.cloud.conftest import ADMIN_PASSWORD, make_account
 from tests.cloud.helpers import BUTTON, GATE, LIGHT, at, batch, item
 
 
@@ -28,6 +32,16 @@ def row(html: str, attribute: str, value: object) -> str:
     found = re.search(rf'<tr {attribute}="{value}">(.*?)</tr>', html, re.S)
     assert found, f"no row {attribute}={value}"
     return found.group(1)
+
+
+def form(client: TestClient) -> dict[str, str]:
+    """A form's fields as the page gives them: the session's CSRF token."""
+    return {"csrf_token": client.headers["X-CSRF-Token"]}
+
+
+def act(client: TestClient, path: str) -> Response:
+    """Press a ticket's button: post its form."""
+    return client.post(path, data=form(client), follow_redirects=False)
 
 
 def test_overview_shows_facilities_and_open_tickets(
@@ -75,7 +89,9 @@ def test_acknowledge_button_redirects_and_changes_state(
 ) -> None:
     ticket_id = seed(services, catalogue)["motor_jammed"]
 
-    response = client.post(f"/tickets/{ticket_id}/acknowledge", follow_redirects=False)
+    response = client.post(
+        f"/tickets/{ticket_id}/acknowledge", data=form(client), follow_redirects=False
+    )
 
     assert response.status_code == 303
     assert response.headers["location"] == "/"
@@ -94,7 +110,9 @@ def test_resolve_button_removes_ticket_from_overview(
 ) -> None:
     ticket_id = seed(services, catalogue)["motor_jammed"]
 
-    response = client.post(f"/tickets/{ticket_id}/resolve", follow_redirects=False)
+    response = client.post(
+        f"/tickets/{ticket_id}/resolve", data=form(client), follow_redirects=False
+    )
 
     assert response.status_code == 303
     html = client.get("/").text
@@ -106,10 +124,48 @@ def test_button_on_resolved_or_unknown_ticket(
     client: TestClient, services: Services, catalogue: Catalogue
 ) -> None:
     ticket_id = seed(services, catalogue)["motor_jammed"]
-    client.post(f"/tickets/{ticket_id}/resolve", follow_redirects=False)
+    act(client, f"/tickets/{ticket_id}/resolve")
 
-    again = client.post(f"/tickets/{ticket_id}/acknowledge", follow_redirects=False)
+    again = client.post(
+        f"/tickets/{ticket_id}/acknowledge", data=form(client), follow_redirects=False
+    )
     assert again.status_code == 409
     assert "resolved" in again.json()["detail"]
-    assert client.post("/tickets/9999/resolve", follow_redirects=False).status_code == 404
-    assert client.post(f"/tickets/{ticket_id}/reopen", follow_redirects=False).status_code == 422
+    assert act(client, "/tickets/9999/resolve").status_code == 404
+    assert (
+        client.post(
+            f"/tickets/{ticket_id}/reopen", data=form(client), follow_redirects=False
+        ).status_code
+        == 422
+    )
+
+
+def test_pages_need_a_login_and_the_login_form_gives_one(services: Services) -> None:
+    make_account(services, "zhang", Role.OPERATOR_ADMIN)
+    with TestClient(create_app(services)) as browser:
+
+        def log_in(password: str, token: str | None = None) -> Response:
+            page = browser.get("/login").text
+            found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+            assert found is not None
+            fields = {"username": "zhang", "password": password, "csrf_token": token or found[1]}
+            return browser.post("/login", data=fields, follow_redirects=False)
+
+        first = browser.get("/", follow_redirects=False)
+        assert (first.status_code, first.headers["location"]) == (303, "/login")
+        wrong = log_in("nope")
+        assert wrong.status_code == 401 and "Wrong user name or password" in wrong.text
+        assert log_in(ADMIN_PASSWORD, token="forged").status_code == 403
+        done = log_in(ADMIN_PASSWORD)
+        assert (done.status_code, done.headers["location"]) == (303, "/")
+        assert "zhang (operator admin)" in browser.get("/").text
+
+
+def test_a_ticket_form_without_the_sessions_token_is_refused(
+    client: TestClient, services: Services, catalogue: Catalogue
+) -> None:
+    ticket_id = seed(services, catalogue)["motor_jammed"]
+    stale = client.post(
+        f"/tickets/{ticket_id}/acknowledge", data={"csrf_token": "x"}, follow_redirects=False
+    )
+    assert stale.status_code == 403

@@ -20,6 +20,9 @@ from linli.ports import free_port
 
 T = TypeVar("T")
 
+ADMIN_PASSWORD = "e2e-admin-password"
+"""The operator admin's password the cloud is started with; the API client logs in with it."""
+
 
 @dataclass
 class System:
@@ -73,7 +76,7 @@ def running_system(
     http_port = free_port()
     uplink_port = free_port()  # the edge agent reaches the cloud through the simulator's uplink
     site = ["--profiles-dir", str(profiles_dir)] if profiles_dir else []
-    environment = {**os.environ, **env} if env else None
+    environment = {**os.environ, "LINLI_ADMIN_PASSWORD": ADMIN_PASSWORD, **(env or {})}
     with ProcessGroup(workdir / "logs", env=environment) as processes:
         processes.start(
             "cloud",
@@ -111,4 +114,9 @@ def running_system(
                 return health.status_code == 200 and health.json()["ingest_connected"]
 
             eventually(system, ready, "cloud up with ingest connected")
+            login = api.post(
+                "/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+            )
+            assert login.status_code == 200, login.text
+            api.headers["X-CSRF-Token"] = login.json()["csrf_token"]
             yield system

@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from cloud.api.deps import SessionDep
+from cloud.access.roles import Action
+from cloud.api.deps import PrincipalDep, SessionDep, allowed
 from cloud.api.schemas import DeadLetterPublic
 from cloud.db.models import DeadLetter
 
@@ -15,14 +16,16 @@ router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
 @router.get(
     "",
     response_model=list[DeadLetterPublic],
-    summary="Messages ingest could not take, kept whole, newest first",
+    summary="Messages ingest could not take, kept whole, newest first (operator admins)",
     description="Replay them with `linli cloud dead-letters replay`.",
 )
 def list_dead_letters(
     session: SessionDep,
+    principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     waiting: Annotated[bool, Query(description="only those no replay has stored yet")] = False,
 ) -> list[DeadLetterPublic]:
+    allowed(principal, Action.OPERATE)
     query = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
     if waiting:
         query = query.where(DeadLetter.replayed_at.is_(None))

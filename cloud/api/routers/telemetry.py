@@ -5,9 +5,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from cloud.api.deps import ServicesDep, SessionDep
+from cloud.access.roles import Action
+from cloud.api.deps import PrincipalDep, ServicesDep, SessionDep, allowed
+from cloud.api.routers.devices import DevicePk, device_for
 from cloud.api.schemas import Problem, TelemetryBucket, TelemetryReading, TelemetrySeries
-from cloud.db.models import Device
 from cloud.telemetry.charts import Charts
 from cloud.telemetry.store import HOUR, MINUTE, TelemetryRejected, TelemetryUnavailable
 
@@ -30,8 +31,11 @@ RESOLUTIONS = {MINUTE: "1m", HOUR: "1h"}
 def device_telemetry(
     session: SessionDep,
     services: ServicesDep,
-    device_pk: int,
-    metric: Annotated[str, Query(min_length=1, description="a metric of the device's profile")],
+    principal: PrincipalDep,
+    device_pk: DevicePk,
+    metric: Annotated[
+        str, Query(min_length=1, max_length=64, description="a metric of the device's profile")
+    ],
     start: Annotated[
         datetime | None, Query(alias="from", description="default: 24 hours before `to`")
     ] = None,
@@ -46,9 +50,8 @@ def device_telemetry(
         ),
     ] = None,
 ) -> TelemetrySeries:
-    device = session.get(Device, device_pk)
-    if device is None:
-        raise HTTPException(404, f"device {device_pk} does not exist")
+    allowed(principal, Action.READ_TELEMETRY)
+    device = device_for(session, principal, device_pk)
     profile = services.catalogue.get(device.profile)
     known = profile.decode.metrics if profile is not None else {}
     spec = known.get(metric)

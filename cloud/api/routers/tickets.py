@@ -3,12 +3,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from cloud import queries
-from cloud.api.deps import ServicesDep, SessionDep
-from cloud.api.schemas import Problem, TicketDetail, TicketPublic, TicketTransition
-from cloud.db.models import TicketState
+from cloud.access.roles import Action
+from cloud.api.deps import PrincipalDep, ServicesDep, SessionDep, allowed, visible
+from cloud.api.schemas import ID_MAX, Problem, TicketDetail, TicketPublic, TicketTransition
+from cloud.db.models import Ticket, TicketState
 from cloud.tickets import InvalidTransition, TicketNotFound
 from device_profiles import Priority
 
@@ -22,15 +23,18 @@ router = APIRouter(prefix="/tickets", tags=["tickets"])
 )
 def list_tickets(
     session: SessionDep,
+    principal: PrincipalDep,
     response: Response,
     state: Annotated[list[TicketState] | None, Query(description="repeat for several")] = None,
-    facility_id: int | None = None,
+    facility_id: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None,
     priority: Annotated[list[Priority] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=ID_MAX)] = 0,
 ) -> list[TicketPublic]:
+    allowed(principal, Action.READ_TICKETS)
     found, total = queries.tickets(
         session,
+        community=principal.community_id,
         states=[s.value for s in state or ()],
         facility_id=facility_id,
         priorities=[p.value for p in priority or ()],
@@ -41,30 +45,47 @@ def list_tickets(
     return found
 
 
-@router.get("/{ticket_id}", response_model=TicketDetail, responses={404: {"model": Problem}})
-def get_ticket(session: SessionDep, ticket_id: int) -> TicketDetail:
-    found = queries.ticket_detail(session, ticket_id)
-    if found is None:
+TicketId = Annotated[int, Path(ge=1, le=ID_MAX, description="the ticket's id")]
+
+
+def _check_ticket(session: SessionDep, principal: PrincipalDep, ticket_id: int) -> None:
+    """404 if there is no such ticket the principal may see."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
         raise HTTPException(404, f"ticket {ticket_id} does not exist")
+    visible(principal, ticket.facility.community_id, f"ticket {ticket_id}")
+
+
+@router.get("/{ticket_id}", response_model=TicketDetail, responses={404: {"model": Problem}})
+def get_ticket(session: SessionDep, principal: PrincipalDep, ticket_id: TicketId) -> TicketDetail:
+    allowed(principal, Action.READ_TICKETS)
+    _check_ticket(session, principal, ticket_id)
+    found = queries.ticket_detail(session, ticket_id)
+    assert found is not None
     return found
 
 
 @router.post(
     "/{ticket_id}/{action}",
     response_model=TicketDetail,
-    responses={404: {"model": Problem}, 409: {"model": Problem}},
-    summary="Acknowledge or resolve a ticket",
+    responses={403: {"model": Problem}, 404: {"model": Problem}, 409: {"model": Problem}},
+    summary="Acknowledge or resolve a ticket (operator admins, property managers, supervisors)",
 )
 def transition_ticket(
     services: ServicesDep,
-    ticket_id: int,
+    principal: PrincipalDep,
+    ticket_id: TicketId,
     action: Literal["acknowledge", "resolve"],
     body: TicketTransition | None = None,
 ) -> TicketDetail:
+    allowed(principal, Action.ACT_ON_TICKETS)
     note = body.note if body else ""
     with services.sessions.begin() as session:
+        _check_ticket(session, principal, ticket_id)
         try:
-            services.tickets.transition(session, ticket_id, action, note=note, at=datetime.now(UTC))
+            services.tickets.transition(
+                session, ticket_id, action, note=note, at=datetime.now(UTC), actor=principal.actor
+            )
         except TicketNotFound as exc:
             raise HTTPException(404, str(exc)) from None
         except InvalidTransition as exc:

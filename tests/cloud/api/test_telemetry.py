@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from cloud.access.roles import Role
 from cloud.app import create_app
 from cloud.db.models import Device
 from cloud.services import Services
 from device_profiles import Catalogue
+from tests.cloud.conftest import log_in, make_account
 from tests.cloud.helpers import LIGHT, batch, item
 
 HOUR = timedelta(hours=1)
@@ -49,7 +51,9 @@ def lamp(any_store_services: Services, catalogue: Catalogue, base: datetime) -> 
 
 @pytest.fixture
 def api(any_store_services: Services) -> Iterator[TestClient]:
+    make_account(any_store_services, "admin", Role.OPERATOR_ADMIN)
     with TestClient(create_app(any_store_services)) as test_client:
+        log_in(test_client, "admin")
         yield test_client
 
 

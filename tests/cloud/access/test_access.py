@@ -1,0 +1,184 @@
+"""Who may do what: logins, CSRF, tokens, roles, and each community's data kept to itself;
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from cloud.access.desk import PASSWORD_FILE, AccessError
+from cloud.access.roles import Role
+from cloud.app import create_app
+from cloud.db.models import Community, Ticket
+from cloud.register.sites import apply_site
+from cloud.services import Services
+from device_profiles import Catalogue
+from device_profiles.site import Site
+from tests.cloud.conftest import ADMIN_PASSWORD, log_in, make_account
+from tests.cloud.helpers import GATE, batch, item
+
+
+def site(slug: str, gateway: str) -> Site:
+    return Site.model_validate(
+        {
+            "schema": "linli.site/v1",
+            "community": {"id": slug, "name": slug.title()},
+            "gateways": {gateway: {}},
+            "facilities": {
+                "gate": {"name": f"{slug} gate", "devices": [{"gateway": gateway, "device": "g1"}]}
+            },
+        }
+    )
+
+
+@pytest.fixture
+def two(services: Services, catalogue: Catalogue) -> dict[str, int]:
+    """Communities oak (gateway gw-a) and elm (gw-b), a jammed gate and its ticket in each;
+    the ids of oak, elm and each one's ticket."""
+    ids: dict[str, int] = {}
+    with services.sessions.begin() as session:
+        for slug, gateway in (("oak", "gw-a"), ("elm", "gw-b")):
+            ids[slug] = apply_site(session, site(slug, gateway), datetime.now(UTC)).community_id
+    for n, gateway in enumerate(("gw-a", "gw-b")):
+        services.writer.write(
+            batch(gateway, n + 1, [item(catalogue, GATE, "motor_jammed", device_id="g1")])
+        )
+    with services.sessions() as session:
+        for ticket in session.scalars(select(Ticket)):
+            community = ticket.facility.community_id
+            ids["oak_ticket" if community == ids["oak"] else "elm_ticket"] = ticket.id
+    return ids
+
+
+@pytest.fixture
+def app(services: Services) -> Iterator[TestClient]:
+    with TestClient(create_app(services)) as anonymous:
+        yield anonymous
+
+
+def as_(services: Services, name: str, role: Role, community: int | None) -> TestClient:
+    make_account(services, name, role, community)
+    client = TestClient(create_app(services))
+    log_in(client, name)
+    return client
+
+
+def test_nothing_of_the_api_answers_without_a_login(app: TestClient) -> None:
+    """Every operation the OpenAPI document lists, but logging in: 401 for an anonymous
+    caller (an anonymous acknowledge once answered 200)."""
+    paths = app.get("/openapi.json").json()["paths"]
+    operations = [
+        (method, path)
+        for path, methods in paths.items()
+        for method in methods
+        if path != "/api/v1/auth/login"
+    ]
+    assert len(operations) >= 12
+    for method, template in operations:
+        path = template.replace("{ticket_id}", "1").replace("{action}", "acknowledge")
+        path = path.replace("{device_pk}", "1").replace("{facility_id}", "1")
+        path = path.replace("{gateway_id}", "gw").replace("{token_id}", "1")
+        answer = app.request(method.upper(), path, params={"metric": "on"}, json={})
+        assert answer.status_code == 401, (method, path, answer.text)
+    assert app.get("/", follow_redirects=False).headers["location"] == "/login"
+
+
+def test_a_session_must_echo_its_csrf_token_on_writes(
+    services: Services, two: dict[str, int]
+) -> None:
+    make_account(services, "admin", Role.OPERATOR_ADMIN)
+    with TestClient(create_app(services)) as client:
+        log_in(client, "admin")
+        token = client.headers.pop("X-CSRF-Token")
+        ticket = two["oak_ticket"]
+        assert client.get(f"/api/v1/tickets/{ticket}").status_code == 200
+        assert client.post(f"/api/v1/tickets/{ticket}/acknowledge").status_code == 403
+        done = client.post(f"/api/v1/tickets/{ticket}/acknowledge", headers={"X-CSRF-Token": token})
+        assert done.status_code == 200
+        assert done.json()["events"][-1]["actor"] == "admin"
+
+
+def test_failed_logins_are_limited(services: Services, app: TestClient) -> None:
+    make_account(services, "admin", Role.OPERATOR_ADMIN)
+    for _ in range(5):
+        wrong = app.post("/api/v1/auth/login", json={"username": "admin", "password": "guess"})
+        assert wrong.status_code == 401
+    limited = app.post("/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) > 0
+
+
+def test_a_supervisor_sees_and_acts_on_their_own_community_only(
+    services: Services, two: dict[str, int]
+) -> None:
+    with as_(services, "chen", Role.SUPERVISOR, two["oak"]) as chen:
+        facilities = chen.get("/api/v1/facilities").json()
+        assert {f["name"] for f in facilities} == {"oak gate"}
+        assert [t["id"] for t in chen.get("/api/v1/tickets").json()] == [two["oak_ticket"]]
+        assert {d["gateway_id"] for d in chen.get("/api/v1/devices").json()} == {"gw-a"}
+        assert [g["id"] for g in chen.get("/api/v1/gateways").json()] == ["gw-a"]
+        elm_ticket = two["elm_ticket"]
+        assert chen.get(f"/api/v1/tickets/{elm_ticket}").status_code == 404
+        assert chen.post(f"/api/v1/tickets/{elm_ticket}/acknowledge").status_code == 404
+        assert chen.get("/api/v1/gateways/gw-b/gaps").status_code == 404
+        assert chen.get("/api/v1/dead-letters").status_code == 403
+        own = chen.post(f"/api/v1/tickets/{two['oak_ticket']}/acknowledge")
+        assert own.status_code == 200
+
+
+def test_a_maintainer_reads_but_does_not_act_yet(services: Services, two: dict[str, int]) -> None:
+    with as_(services, "wang", Role.MAINTAINER, two["oak"]) as wang:
+        assert wang.get(f"/api/v1/tickets/{two['oak_ticket']}").status_code == 200
+        assert wang.post(f"/api/v1/tickets/{two['oak_ticket']}/resolve").status_code == 403
+
+
+def test_tokens_carry_their_scopes_and_can_be_revoked(
+    services: Services, two: dict[str, int]
+) -> None:
+    with as_(services, "zhang", Role.PROPERTY_MANAGER, two["oak"]) as zhang:
+        issued = zhang.post(
+            "/api/v1/auth/tokens", json={"name": "bms", "scopes": ["tickets:read"]}
+        ).json()
+        foreign = zhang.post(
+            "/api/v1/auth/tokens",
+            json={"name": "x", "scopes": ["tickets:read"], "community_id": two["elm"]},
+        )
+        assert foreign.status_code == 422
+        with TestClient(create_app(services)) as bms:
+            bearer = {"Authorization": f"Bearer {issued['token']}"}
+            tickets = bms.get("/api/v1/tickets", headers=bearer)
+            assert [t["id"] for t in tickets.json()] == [two["oak_ticket"]]
+            ticket = two["oak_ticket"]
+            act = bms.post(f"/api/v1/tickets/{ticket}/acknowledge", headers=bearer)
+            assert act.status_code == 403
+            assert bms.get("/api/v1/facilities", headers=bearer).status_code == 403
+            assert zhang.delete(f"/api/v1/auth/tokens/{issued['id']}").status_code == 204
+            assert bms.get("/api/v1/tickets", headers=bearer).status_code == 401
+
+
+def test_the_first_start_makes_the_operator_admin_once(services: Services, tmp_path: Path) -> None:
+    told = services.access.bootstrap_admin(tmp_path, None, datetime.now(UTC))
+    assert told is not None and "log in as 'admin'" in told
+    written = tmp_path / PASSWORD_FILE
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    password = written.read_text().strip()
+    assert password in told
+    assert services.access.bootstrap_admin(tmp_path, None, datetime.now(UTC)) is None
+    with TestClient(create_app(services)) as client:
+        log_in(client, "admin", password)
+        assert client.get("/api/v1/auth/me").json()["role"] == "operator_admin"
+
+
+def test_a_weak_admin_password_from_the_environment_is_refused(
+    services: Services, tmp_path: Path
+) -> None:
+    with pytest.raises(AccessError, match="at least 10 characters"):
+        services.access.bootstrap_admin(tmp_path, "short", datetime.now(UTC))
+    with services.sessions() as session:
+        assert session.scalar(select(Community.id)) is None
