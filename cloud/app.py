@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -22,6 +23,7 @@ from cloud.api.routers import (
     telemetry,
     tickets,
 )
+from cloud.api.schemas import Problem
 from cloud.health import watch_silence
 from cloud.ingest.failures import describe
 from cloud.ingest.worker import IngestWorker
@@ -82,7 +84,7 @@ def create_app(services: Services, *, api: bool = True) -> FastAPI:
     app.state.services = services
     if api:
         for module in (auth, facilities, devices, telemetry, tickets, gateways, dead_letters):
-            app.include_router(module.router, prefix="/api/v1")
+            app.include_router(module.router, prefix="/api/v1", responses=_ACCESS_ANSWERS)
         app.include_router(make_router())
 
     @app.get("/healthz", include_in_schema=False)
@@ -105,6 +107,12 @@ def create_app(services: Services, *, api: bool = True) -> FastAPI:
         return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+_ACCESS_ANSWERS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "not logged in, or the token is unknown or revoked"},
+    403: {"model": Problem, "description": "the caller's role or scopes do not allow it"},
+}
 
 
 def _database_problem(services: Services) -> str | None:

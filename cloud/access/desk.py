@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.access.limits import LoginLimiter
 from cloud.access.passwords import hash_password, new_password, password_matches, weak
 from cloud.access.roles import SCOPES, Principal, Role
-from cloud.db.models import Account, ApiToken, WebSession
+from cloud.db.models import Account, ApiToken, Community, WebSession
 
 ADMIN = "admin"
 PASSWORD_FILE = "admin-password"
@@ -43,6 +43,10 @@ class TooManyAttempts(Exception):
 
 class AccessError(ValueError):
     """A request about accounts or tokens that cannot be met; the message says why."""
+
+
+class AccessDenied(AccessError):
+    """The one asking may not do it (not what they asked for)."""
 
 
 def _digest(secret: str) -> str:
@@ -207,11 +211,13 @@ class AccessDesk:
         if unknown:
             raise AccessError(f"unknown scope(s) {unknown}; scopes: {sorted(SCOPES)}")
         if issuer.account_id is None:
-            raise AccessError("only a person logged in issues tokens")
+            raise AccessDenied("only a person logged in issues tokens")
         if not issuer.sees(community_id) or (community_id is None and issuer.community_id):
-            raise AccessError("a token is for your own community")
+            raise AccessDenied("a token is for your own community")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._sessions.begin() as session:
+            if community_id is not None and session.get(Community, community_id) is None:
+                raise AccessError(f"no community {community_id}")
             row = ApiToken(
                 name=name,
                 token_hash=_digest(token),

@@ -1,18 +1,29 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.access.desk import SESSION_COOKIE, AccessError, LoginRefused, TooManyAttempts
+from cloud.access.desk import (
+    SESSION_COOKIE,
+    AccessDenied,
+    AccessError,
+    LoginRefused,
+    TooManyAttempts,
+)
 from cloud.access.roles import SCOPES, Action
 from cloud.api.deps import PrincipalDep, ServicesDep, allowed
 from cloud.api.schemas import ID_MAX, Problem
 
 router = APIRouter(prefix="/auth", tags=["access"])
+
+Scope = Literal[
+    "register:read", "register:write", "tickets:read", "tickets:write", "telemetry:read"
+]
+assert set(get_args(Scope)) == SCOPES
 
 
 class LoginRequest(BaseModel):
@@ -37,7 +48,7 @@ class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100, description="what the token is for")
-    scopes: list[str] = Field(min_length=1, max_length=10, description=f"of {sorted(SCOPES)}")
+    scopes: list[Scope] = Field(min_length=1, max_length=10, description="what it may do")
     community_id: int | None = Field(
         default=None, ge=1, le=ID_MAX, description="its community; null: yours"
     )
@@ -122,6 +133,8 @@ def issue_token(services: ServicesDep, principal: PrincipalDep, body: TokenReque
         issued = services.access.issue_token(
             principal, body.name, body.scopes, community, datetime.now(UTC)
         )
+    except AccessDenied as exc:
+        raise HTTPException(403, str(exc)) from None
     except AccessError as exc:
         raise HTTPException(422, str(exc)) from None
     return TokenIssued(id=issued.id, token=issued.token)

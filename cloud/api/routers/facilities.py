@@ -18,9 +18,9 @@ def list_facilities(
     session: SessionDep,
     principal: PrincipalDep,
     health: Annotated[list[Health] | None, Query(description="only these healths")] = None,
-    gateway_id: str | None = None,
+    gateway_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=ID_MAX)] = 0,
 ) -> list[FacilityPublic]:
     allowed(principal, Action.READ_REGISTER)
     return queries.facilities(

@@ -9,8 +9,8 @@ from cloud.access.roles import Action
 from cloud.api.deps import PrincipalDep, ServicesDep, SessionDep, allowed
 from cloud.api.routers.devices import DevicePk, device_for
 from cloud.api.schemas import Problem, TelemetryBucket, TelemetryReading, TelemetrySeries
-from cloud.telemetry.charts import Charts
-from cloud.telemetry.store import HOUR, MINUTE, TelemetryRejected, TelemetryUnavailable
+from cloud.telemetry.charts import Charts, Series
+from cloud.telemetry.store import HOUR, MINUTE, RAW, TelemetryRejected, TelemetryUnavailable
 
 router = APIRouter(prefix="/devices", tags=["telemetry"])
 
@@ -37,7 +37,12 @@ def device_telemetry(
         str, Query(min_length=1, max_length=64, description="a metric of the device's profile")
     ],
     start: Annotated[
-        datetime | None, Query(alias="from", description="default: 24 hours before `to`")
+        datetime | None,
+        Query(
+            alias="from",
+            description="default: 24 hours before `to`; times are taken between 1970 and "
+            "2200, and a `from` not before `to` gives an empty series",
+        ),
     ] = None,
     end: Annotated[datetime | None, Query(alias="to", description="default: now")] = None,
     step: Annotated[
@@ -57,16 +62,18 @@ def device_telemetry(
     spec = known.get(metric)
     if spec is None:
         raise HTTPException(
-            422, f"{metric!r} is not a metric of device {device_pk}: {', '.join(sorted(known))}"
+            404, f"{metric!r} is not a metric of device {device_pk}: {', '.join(sorted(known))}"
         )
     now = datetime.now(UTC)
-    end = _utc(end) if end is not None else now
-    start = _utc(start) if start is not None else end - DEFAULT_SPAN
-    if start >= end:
-        raise HTTPException(422, "`from` must be before `to`")
+    end = _within(end) if end is not None else now
+    start = _within(start) if start is not None else _within(end - DEFAULT_SPAN)
     charts = Charts(services.telemetry, services.upkeep.retention)
     try:
-        series = charts.series(device_pk, device.profile, metric, start, end, step, now)
+        series = (
+            charts.series(device_pk, device.profile, metric, start, end, step, now)
+            if start < end
+            else Series(RAW, step, [], [])
+        )
     except TelemetryUnavailable as exc:
         raise HTTPException(503, f"the telemetry store cannot answer now: {exc}") from None
     except TelemetryRejected as exc:
@@ -102,6 +109,16 @@ def device_telemetry(
     )
 
 
-def _utc(moment: datetime) -> datetime:
-    """A time given without offset is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _within(moment: datetime) -> datetime:
+    """A time given, in UTC (without an offset it is UTC), held between 1970 and 2200."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset
+        return EARLIEST if moment.year < 2000 else LATEST
+    return min(max(moment, EARLIEST), LATEST)

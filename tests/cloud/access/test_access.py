@@ -149,7 +149,7 @@ def test_tokens_carry_their_scopes_and_can_be_revoked(
             "/api/v1/auth/tokens",
             json={"name": "x", "scopes": ["tickets:read"], "community_id": two["elm"]},
         )
-        assert foreign.status_code == 422
+        assert foreign.status_code == 403
         with TestClient(create_app(services)) as bms:
             bearer = {"Authorization": f"Bearer {issued['token']}"}
             tickets = bms.get("/api/v1/tickets", headers=bearer)
