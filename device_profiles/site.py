@@ -278,3 +278,24 @@ def load_site(path: Path) -> Site:
         located = [document.issue(loc, m) for loc, m in site_reference_problems(plain)]
         issues = [i for i in document.validation_issues(exc) if i.field or not located]
         raise SiteError(sorted(issues + located, key=lambda issue: issue.line or 0)) from None
+
+
+def site_text(site: Site, *, heading: str = "") -> str:
+    """``site`` as a site file's YAML, durations as people write them (``4h``, ``3d``)."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    from plumbing.durations import format_duration
+
+    document = site.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for sla in document.get("sla", {}).values():
+        for name in ("acknowledge_within", "resolve_within"):
+            sla[name] = format_duration(sla[name])
+    yaml = YAML()
+    yaml.default_flow_style = False
+    out = io.StringIO()
+    if heading:
+        out.write(f"# {heading}\n")
+    yaml.dump(document, out)
+    return out.getvalue()

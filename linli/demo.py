@@ -12,6 +12,7 @@ Every option is a setting of :class:`DemoSettings`: an option given overrides it
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -135,6 +136,30 @@ def _watch(group: ProcessGroup, brokers: Sequence[Mosquitto], stop: StopRequest)
                 )
 
 
+def _apply_site(data: Path, seed: int) -> None:
+    """The simulated community as a site file (``site.yaml`` in the data directory), applied
+    to the cloud's register: its zones, buildings, facilities, gateway and people."""
+    from device_profiles.catalogue import Catalogue
+    from device_profiles.site import site_text
+    from simulators.community import DEFAULT_ZONES, Community
+    from simulators.site import community_site
+
+    community = Community.generate(Catalogue.load(), seed=seed)
+    path = data / "site.yaml"
+    data.mkdir(parents=True, exist_ok=True)
+    site = community_site(community, GATEWAY_ID, DEFAULT_ZONES)
+    path.write_text(site_text(site, heading="the demo's community (linli sim site)"))
+    done = subprocess.run(
+        linli_command("site", "apply", str(path), "--data-dir", str(data / "cloud")),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        raise DemoFailed(f"applying {path} failed:\n{done.stderr.strip()}")
+    typer.echo(done.stdout.strip())
+
+
 def _login_hint(cloud_data: Path) -> str:
     """How to log in to the demo's cloud: its operator admin's password, where it is."""
     if os.environ.get("LINLI_ADMIN_PASSWORD"):
@@ -245,6 +270,7 @@ def _run(
     stop: StopRequest,
 ) -> None:
     speed, fault_every, scenario = settings.speed, settings.fault_every_s, settings.scenario
+    _apply_site(data, settings.seed)
     gateway.start()
     cloud.start()
     typer.echo(f"brokers up: gateway :{gateway.port}, cloud :{cloud.port}")

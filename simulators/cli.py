@@ -7,7 +7,7 @@ also settable as a ``LINLI_SIM_*`` variable (:mod:`simulators.cli_options`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -243,6 +243,34 @@ async def _run(simulator: Simulator, settings: SimSettings) -> None:
     logging.getLogger("simulators").info(
         "stopped after %d messages (%d not published)", simulator.published, simulator.lost
     )
+
+
+@app.command("site")
+def site(
+    gateway_id: Annotated[
+        str, typer.Option("--gateway-id", metavar="ID", help="the gateway the devices are behind")
+    ] = "demo-gw",
+    seed: Seed = None,
+    gates: Gates = None,
+    lights: Lights = None,
+    buttons: Buttons = None,
+    counts: Counts = None,
+    profiles_dirs: ProfilesDirs = None,
+) -> None:
+    """Print the simulated community as a site file (docs/sites.md): its zones and
+    buildings, a facility for each device, the gateway, people, office hours and SLA classes
+    — for `linli site apply`, so that the cloud's register knows what the simulator runs."""
+    from device_profiles.site import site_text
+    from simulators.community import DEFAULT_ZONES
+    from simulators.site import community_site
+
+    settings = settings_from(
+        seed=seed, gates=gates, lights=lights, buttons=buttons, counts=counts,
+        profiles_dirs=profiles_dirs,
+    )  # fmt: skip
+    community = community_from(catalogue_from(settings), settings)
+    made = community_site(community, gateway_id, DEFAULT_ZONES)
+    typer.echo(site_text(made, heading="the simulated community (linli sim site)"), nl=False)
 
 
 @app.command("list")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -107,6 +107,7 @@ def export(
     database_url: DatabaseUrl = None,
 ) -> None:
     from cloud.register.sites import export_site
+    from device_profiles.site import site_text
 
     sessions = _sessions(data_dir, database_url)
     try:
@@ -117,28 +118,9 @@ def export(
         raise typer.Exit(1) from None
     finally:
         sessions.kw["bind"].dispose()
-    text = site_yaml(site.model_dump(mode="json", by_alias=True, exclude_none=True))
+    text = site_text(site, heading="written by linli site export")
     if output is None:
         typer.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}")
-
-
-def site_yaml(document: dict[str, Any]) -> str:
-    """A site document as YAML, durations as people write them (``4h``, ``3d``)."""
-    import io
-
-    from ruamel.yaml import YAML
-
-    from plumbing.durations import format_duration
-
-    for sla in document.get("sla", {}).values():
-        for name in ("acknowledge_within", "resolve_within"):
-            sla[name] = format_duration(sla[name])
-    yaml = YAML()
-    yaml.default_flow_style = False
-    out = io.StringIO()
-    out.write("# written by linli site export\n")
-    yaml.dump(document, out)
-    return out.getvalue()

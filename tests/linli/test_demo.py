@@ -59,6 +59,8 @@ marker, cloud_mode = sys.argv[1], sys.argv[2]
 
 
 def fake(*args: str) -> list[str]:
+    if args[0] == "site":
+        return [sys.executable, "-c", "print('site applied: ' + repr(" + repr(args) + "))"]
     if args[0] == "cloud":
         port = args[args.index("--port") + 1]
         code = CLOUD_OK if cloud_mode == "ok" else CLOUD_DIES
@@ -164,6 +166,9 @@ def test_demo_starts_everything_and_stops_on_sigterm(tmp_path: Path) -> None:
     output = (banner + rest).decode()
     assert demo.returncode == 0, output
     assert "dashboard       http://127.0.0.1:" in output
+    site = tmp_path / "data" / "site.yaml"
+    assert f"site applied: ('site', 'apply', '{site}'" in output
+    assert "linli.site/v1" in site.read_text()
     assert "linli sim fault gate-01 motor_jammed --broker-port" in output
     assert "stopped (SIGTERM)" in output
     assert _processes_with(marker) == []
