@@ -182,3 +182,41 @@ def test_a_weak_admin_password_from_the_environment_is_refused(
         services.access.bootstrap_admin(tmp_path, "short", datetime.now(UTC))
     with services.sessions() as session:
         assert session.scalar(select(Community.id)) is None
+
+
+ROLES = [Role.PROPERTY_MANAGER, Role.SUPERVISOR, Role.MAINTAINER]
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.value)
+def test_no_operation_reaches_another_communitys_objects(
+    services: Services, two: dict[str, int], role: Role
+) -> None:
+    """Every operation of the API, for every role of community oak, on elm's objects:
+    403 or 404, never an answer; every list holds only oak's rows."""
+    with services.sessions() as session:
+        elm_ticket = session.get(Ticket, two["elm_ticket"])
+        assert elm_ticket is not None
+        elm = {
+            "{ticket_id}": str(elm_ticket.id),
+            "{device_pk}": str(elm_ticket.device_pk),
+            "{facility_id}": str(elm_ticket.facility_id),
+            "{gateway_id}": "gw-b",
+            "{token_id}": "1",
+            "{action}": "acknowledge",
+        }
+    with as_(services, f"{role.value}-of-oak", role, two["oak"]) as person:
+        paths = person.get("/openapi.json").json()["paths"]
+        for template, methods in paths.items():
+            if not any(name in template for name in elm) or template.startswith("/api/v1/auth"):
+                continue
+            path = template
+            for name, value in elm.items():
+                path = path.replace(name, value)
+            for method in methods:
+                answer = person.request(method.upper(), path, params={"metric": "door_open"})
+                assert answer.status_code in (403, 404), (role, method, path, answer.text)
+        facilities = person.get("/api/v1/facilities").json()
+        assert facilities and {f["community_id"] for f in facilities} == {two["oak"]}
+        assert [t["id"] for t in person.get("/api/v1/tickets").json()] == [two["oak_ticket"]]
+        assert {d["gateway_id"] for d in person.get("/api/v1/devices").json()} == {"gw-a"}
+        assert [g["id"] for g in person.get("/api/v1/gateways").json()] == ["gw-a"]
