@@ -20,6 +20,7 @@ from cloud.api.routers import (
     devices,
     facilities,
     gateways,
+    register,
     telemetry,
     tickets,
 )
@@ -83,7 +84,16 @@ def create_app(services: Services, *, api: bool = True) -> FastAPI:
     )
     app.state.services = services
     if api:
-        for module in (auth, facilities, devices, telemetry, tickets, gateways, dead_letters):
+        for module in (
+            auth,
+            register,
+            facilities,
+            devices,
+            telemetry,
+            tickets,
+            gateways,
+            dead_letters,
+        ):
             app.include_router(module.router, prefix="/api/v1", responses=_ACCESS_ANSWERS)
         app.include_router(make_router())
 

@@ -192,3 +192,45 @@ class TelemetrySeries(BaseModel):
 
 ID_MAX = 2**31 - 1
 """The largest id a path or query may name: what every engine's integer key holds."""
+
+
+class CommunityPublic(_Public):
+    id: int
+    slug: str = Field(description="its id in site files")
+    name: str
+    time_zone: str
+    address: str
+
+
+class ZonePublic(_Public):
+    id: int
+    community_id: int
+    slug: str
+    name: str
+    kind: str = Field(description="zone or building")
+
+
+class PersonPublic(_Public):
+    id: int
+    community_id: int
+    slug: str
+    name: str
+    role: str = Field(description="property_manager, supervisor or maintainer")
+    email: str | None
+    phone: str | None
+    skills: list[str]
+    zone_ids: list[int] = Field(description="the zones they work in")
+
+
+class DeviceMoveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    facility_id: int = Field(ge=1, le=ID_MAX, description="the facility it belongs to now")
+
+
+class DeviceMovePublic(_Public):
+    device_pk: int
+    from_facility_id: int
+    to_facility_id: int
+    at: datetime
+    actor: str

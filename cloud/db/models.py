@@ -174,6 +174,19 @@ class DeviceBinding(Base):
     facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), index=True)
 
 
+class DeviceMove(Base):
+    """A device moved from one facility to another, by whom and when."""
+
+    __tablename__ = "device_moves"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_pk: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    from_facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"))
+    to_facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"))
+    at: Mapped[datetime] = mapped_column(Timestamp)
+    actor: Mapped[str] = mapped_column(String(100))
+
+
 class Reading(Base):
     """One canonical reading as ingested; ``id`` is the item id stamped on the edge.
 

@@ -1,4 +1,4 @@
-"""access: accounts, web sessions, API tokens; ticket events name who acted
+"""access: accounts, web sessions, API tokens; ticket events name who acted; devices' moves
 
 Revision: 0011
 Follows: 0010
@@ -62,9 +62,24 @@ def upgrade() -> None:
     op.create_index("ix_api_tokens_community_id", "api_tokens", ["community_id"], unique=False)
     with op.batch_alter_table("ticket_events") as batch_op:
         batch_op.add_column(sa.Column("actor", sa.String(length=100), nullable=True))
+    op.create_table(
+        "device_moves",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("device_pk", sa.Integer(), nullable=False),
+        sa.Column("from_facility_id", sa.Integer(), nullable=False),
+        sa.Column("to_facility_id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.ForeignKeyConstraint(["device_pk"], ["devices.id"]),
+        sa.ForeignKeyConstraint(["from_facility_id"], ["facilities.id"]),
+        sa.ForeignKeyConstraint(["to_facility_id"], ["facilities.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_device_moves_device_pk", "device_moves", ["device_pk"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table("device_moves")
     with op.batch_alter_table("ticket_events") as batch_op:
         batch_op.drop_column("actor")
     for table in ("api_tokens", "web_sessions", "accounts"):
