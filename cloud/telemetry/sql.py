@@ -10,6 +10,7 @@ over all devices' readings of the span: raw readings are served for short spans 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -23,6 +24,9 @@ from cloud.telemetry.store import RAW, RawPoint, Rollup, Value
 
 ROLLUPS = cast(Table, TelemetryRollup.__table__)
 _CHUNK = 500
+_READ_BATCH = 5000
+_BREATHE_S = 0.002
+"""A pause between slices of roll-up work, for ingest in the same process."""
 _COLUMNS = ("count", "min", "max", "mean", "shares", "covered", "last")
 
 
@@ -54,9 +58,11 @@ class SqlTelemetry:
             .order_by(Reading.ts)
         )
         with self._sessions() as session:
-            rows = session.execute(query).all()
-        for device_pk, profile, ts, metrics in rows:
-            yield RawPoint(device_pk, profile, _aware(ts), metrics)
+            result = session.execute(query.execution_options(yield_per=_READ_BATCH))
+            for rows in result.partitions():
+                for device_pk, profile, ts, metrics in rows:
+                    yield RawPoint(device_pk, profile, _aware(ts), metrics)
+                time.sleep(_BREATHE_S)  # ingest shares this process: let it run
 
     def series(
         self, device_pk: int, profile_id: str, metric: str, start: datetime, end: datetime
@@ -73,31 +79,34 @@ class SqlTelemetry:
     def write_rollups(self, rollups: Sequence[Rollup]) -> None:
         if not rollups:
             return
-        with self._sessions.begin() as session:
-            dialect = session.get_bind().dialect
-            insert: Any = (postgresql if dialect.name == "postgresql" else sqlite).insert(ROLLUPS)
-            upsert = insert.on_conflict_do_update(
-                index_elements=["device_pk", "metric", "step", "start"],
-                set_={name: insert.excluded[name] for name in _COLUMNS},
-            )
-            rows = [
-                {
-                    "device_pk": r.device_pk,
-                    "metric": r.metric,
-                    "step": r.step,
-                    "start": r.start,
-                    "count": r.count,
-                    "min": r.min,
-                    "max": r.max,
-                    "mean": r.mean,
-                    "shares": r.shares,
-                    "covered": r.covered,
-                    "last": r.last,
-                }
-                for r in sorted(rollups, key=lambda r: (r.device_pk, r.metric, r.start))
-            ]
-            for first in range(0, len(rows), _CHUNK):
+        dialect = self._sessions.kw["bind"].dialect
+        insert: Any = (postgresql if dialect.name == "postgresql" else sqlite).insert(ROLLUPS)
+        upsert = insert.on_conflict_do_update(
+            index_elements=["device_pk", "metric", "step", "start"],
+            set_={name: insert.excluded[name] for name in _COLUMNS},
+        )
+        rows = [
+            {
+                "device_pk": r.device_pk,
+                "metric": r.metric,
+                "step": r.step,
+                "start": r.start,
+                "count": r.count,
+                "min": r.min,
+                "max": r.max,
+                "mean": r.mean,
+                "shares": r.shares,
+                "covered": r.covered,
+                "last": r.last,
+            }
+            for r in sorted(rollups, key=lambda r: (r.device_pk, r.metric, r.start))
+        ]
+        # a short transaction each: ingest, which shares the database (and, on SQLite,
+        # its one writer), waits for none of them long
+        for first in range(0, len(rows), _CHUNK):
+            with self._sessions.begin() as session:
                 session.execute(upsert, rows[first : first + _CHUNK])
+            time.sleep(_BREATHE_S)
 
     def rollups(
         self, device_pk: int, metric: str, step: int, start: datetime, end: datetime

@@ -82,6 +82,7 @@ class TelemetryUpkeep:
         *,
         settle: timedelta = timedelta(seconds=5),
         minutes_per_run: int = 120,
+        readings_per_run: int = 200_000,
         expire_every: timedelta = timedelta(hours=1),
     ) -> None:
         self._sessions = sessions
@@ -90,6 +91,7 @@ class TelemetryUpkeep:
         self.metrics = metrics or CloudMetrics()
         self._settle = settle
         self._minutes_per_run = minutes_per_run
+        self._readings_per_run = readings_per_run
         self._expire_every = expire_every
         self._expired_at: datetime | None = None
         self._marks = RollupMarks(Codec(sessions.kw["bind"].dialect), writer="upkeep")
@@ -107,17 +109,26 @@ class TelemetryUpkeep:
         )
 
     def run(self, now: datetime) -> UpkeepResult:
-        """Roll up the minutes marked due that have ended (at most ``minutes_per_run``), then
-        the hours marked due that have ended; forget what is past its retention (at most once
-        an hour)."""
-        minutes, minute_marks = self._due(MINUTE, now, self._minutes_per_run)
+        """Roll up the minutes marked due that have ended (at most ``minutes_per_run``, and
+        no more once ``readings_per_run`` readings were read: a backlog is worked off run by
+        run, beside ingest), then the hours marked due that have ended; forget what is past
+        its retention (at most once an hour)."""
+        due, marked = self._due(MINUTE, now, self._minutes_per_run)
         oldest_raw = (now - self.retention.raw).timestamp()
-        written = by_minute = 0
+        written = by_minute = read = 0
         hours: set[int] = set()
-        for start in minutes:
+        minutes: list[int] = []
+        for start in due:
+            if read >= self._readings_per_run:
+                break
+            minutes.append(start)
             if start + MINUTE > oldest_raw:
-                by_minute += self._roll_minute(_moment(start))
+                rolled, points = self._roll_minute(_moment(start))
+                by_minute += rolled
+                read += points
                 hours.add(start - start % HOUR)
+        done = set(minutes)
+        minute_marks = [mark for mark in marked if mark["b_start"] in done]
         self.metrics.rollups.labels(step=str(MINUTE)).inc(by_minute)
         with self._sessions.begin() as session:
             connection = session.connection()
@@ -161,17 +172,18 @@ class TelemetryUpkeep:
         ]
         return starts, marks
 
-    def _roll_minute(self, start: datetime) -> int:
+    def _roll_minute(self, start: datetime) -> tuple[int, int]:
+        """Roll-ups written, readings read."""
         end = start + timedelta(minutes=1)
         store = self._store
         points = list(store.readings_between(start, end))
         if not points:
-            return 0
+            return 0, 0
         devices = sorted({point.device_pk for point in points})
         in_force = store.values_in_force(MINUTE, devices, start, start - LOOKBACK)
         rollups = roll_readings(points, MINUTE, start, end, in_force)
         store.write_rollups(rollups)
-        return len(rollups)
+        return len(rollups), len(points)
 
     def _roll_hour(self, start: datetime) -> int:
         end = start + timedelta(seconds=HOUR)
