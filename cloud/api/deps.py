@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy.orm import Session
 
-from cloud.access.desk import SESSION_COOKIE
+from cloud.access.desk import SESSION_COOKIE, Login
 from cloud.access.roles import Action, Principal
 from cloud.services import Services
 
@@ -75,3 +75,22 @@ def visible(principal: Principal, community_id: int | None, what: str) -> None:
     """404 (as if it did not exist) for an object of a community not the principal's."""
     if not principal.sees(community_id):
         raise HTTPException(404, f"{what} does not exist")
+
+
+def client_address(request: Request) -> str:
+    """Who asks, as failed logins are counted by (with the user name)."""
+    return request.client.host if request.client else "unknown"
+
+
+def set_session_cookie(response: Response, request: Request, login: Login) -> None:
+    """The cookie a login gives, for the API and the web UI alike: HttpOnly, SameSite=Strict,
+    Secure when the request came over TLS."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        login.cookie,
+        expires=login.expires_at,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )

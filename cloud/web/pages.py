@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from cloud import queries
 from cloud.access.desk import SESSION_COOKIE, LoginRefused, TooManyAttempts
 from cloud.access.roles import Action, Principal
-from cloud.api.deps import ServicesDep, SessionDep
+from cloud.api.deps import ServicesDep, SessionDep, client_address, set_session_cookie
 from cloud.db.models import Ticket, TicketState
 from cloud.tickets import InvalidTransition, TicketNotFound
 
@@ -75,7 +75,7 @@ def make_router() -> APIRouter:
         expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         if not expected or not hmac.compare_digest(csrf_token, expected):
             return login_page(request, "This form is stale: try again.", username, 403)
-        client = request.client.host if request.client else "unknown"
+        client = client_address(request)
         try:
             done = services.access.login(username, password, client, datetime.now(UTC))
         except TooManyAttempts as exc:
@@ -83,15 +83,7 @@ def make_router() -> APIRouter:
         except LoginRefused:
             return login_page(request, "Wrong user name or password.", username, 401)
         page = RedirectResponse("/", status_code=303)
-        page.set_cookie(
-            SESSION_COOKIE,
-            done.cookie,
-            expires=done.expires_at,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-            path="/",
-        )
+        set_session_cookie(page, request, done)
         page.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
         return page
 

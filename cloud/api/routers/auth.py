@@ -15,7 +15,13 @@ from cloud.access.desk import (
     TooManyAttempts,
 )
 from cloud.access.roles import SCOPES, Action
-from cloud.api.deps import PrincipalDep, ServicesDep, allowed
+from cloud.api.deps import (
+    PrincipalDep,
+    ServicesDep,
+    allowed,
+    client_address,
+    set_session_cookie,
+)
 from cloud.api.schemas import ID_MAX, Problem
 
 router = APIRouter(prefix="/auth", tags=["access"])
@@ -68,7 +74,7 @@ class TokenIssued(BaseModel):
 def login(
     services: ServicesDep, request: Request, response: Response, body: LoginRequest
 ) -> LoginResponse | JSONResponse:
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     try:
         done = services.access.login(body.username, body.password, client, datetime.now(UTC))
     except TooManyAttempts as exc:
@@ -79,15 +85,7 @@ def login(
         )
     except LoginRefused as exc:
         raise HTTPException(401, str(exc)) from None
-    response.set_cookie(
-        SESSION_COOKIE,
-        done.cookie,
-        expires=done.expires_at,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/",
-    )
+    set_session_cookie(response, request, done)
     principal = done.principal
     assert principal.csrf_token is not None
     return LoginResponse(

@@ -16,57 +16,21 @@ from cloud.access.desk import PASSWORD_FILE, AccessError
 from cloud.access.roles import Role
 from cloud.app import create_app
 from cloud.db.models import Community, Ticket
-from cloud.register.sites import apply_site
 from cloud.services import Services
 from device_profiles import Catalogue
-from device_profiles.site import Site
+from tests.cloud.communities import client_as, two_communities
 from tests.cloud.conftest import ADMIN_PASSWORD, log_in, make_account
-from tests.cloud.helpers import GATE, batch, item
-
-
-def site(slug: str, gateway: str) -> Site:
-    return Site.model_validate(
-        {
-            "schema": "linli.site/v1",
-            "community": {"id": slug, "name": slug.title()},
-            "gateways": {gateway: {}},
-            "facilities": {
-                "gate": {"name": f"{slug} gate", "devices": [{"gateway": gateway, "device": "g1"}]}
-            },
-        }
-    )
 
 
 @pytest.fixture
 def two(services: Services, catalogue: Catalogue) -> dict[str, int]:
-    """Communities oak (gateway gw-a) and elm (gw-b), a jammed gate and its ticket in each;
-    the ids of oak, elm and each one's ticket."""
-    ids: dict[str, int] = {}
-    with services.sessions.begin() as session:
-        for slug, gateway in (("oak", "gw-a"), ("elm", "gw-b")):
-            ids[slug] = apply_site(session, site(slug, gateway), datetime.now(UTC)).community_id
-    for n, gateway in enumerate(("gw-a", "gw-b")):
-        services.writer.write(
-            batch(gateway, n + 1, [item(catalogue, GATE, "motor_jammed", device_id="g1")])
-        )
-    with services.sessions() as session:
-        for ticket in session.scalars(select(Ticket)):
-            community = ticket.facility.community_id
-            ids["oak_ticket" if community == ids["oak"] else "elm_ticket"] = ticket.id
-    return ids
+    return two_communities(services, catalogue)
 
 
 @pytest.fixture
 def app(services: Services) -> Iterator[TestClient]:
     with TestClient(create_app(services)) as anonymous:
         yield anonymous
-
-
-def as_(services: Services, name: str, role: Role, community: int | None) -> TestClient:
-    make_account(services, name, role, community)
-    client = TestClient(create_app(services))
-    log_in(client, name)
-    return client
 
 
 def test_nothing_of_the_api_answers_without_a_login(app: TestClient) -> None:
@@ -117,9 +81,9 @@ def test_failed_logins_are_limited(services: Services, app: TestClient) -> None:
 def test_a_supervisor_sees_and_acts_on_their_own_community_only(
     services: Services, two: dict[str, int]
 ) -> None:
-    with as_(services, "chen", Role.SUPERVISOR, two["oak"]) as chen:
+    with client_as(services, "chen", Role.SUPERVISOR, two["oak"]) as chen:
         facilities = chen.get("/api/v1/facilities").json()
-        assert {f["name"] for f in facilities} == {"oak gate"}
+        assert {f["name"] for f in facilities} == {"oak gate", "oak side gate"}
         assert [t["id"] for t in chen.get("/api/v1/tickets").json()] == [two["oak_ticket"]]
         assert {d["gateway_id"] for d in chen.get("/api/v1/devices").json()} == {"gw-a"}
         assert [g["id"] for g in chen.get("/api/v1/gateways").json()] == ["gw-a"]
@@ -133,7 +97,7 @@ def test_a_supervisor_sees_and_acts_on_their_own_community_only(
 
 
 def test_a_maintainer_reads_but_does_not_act_yet(services: Services, two: dict[str, int]) -> None:
-    with as_(services, "wang", Role.MAINTAINER, two["oak"]) as wang:
+    with client_as(services, "wang", Role.MAINTAINER, two["oak"]) as wang:
         assert wang.get(f"/api/v1/tickets/{two['oak_ticket']}").status_code == 200
         assert wang.post(f"/api/v1/tickets/{two['oak_ticket']}/resolve").status_code == 403
 
@@ -141,7 +105,7 @@ def test_a_maintainer_reads_but_does_not_act_yet(services: Services, two: dict[s
 def test_tokens_carry_their_scopes_and_can_be_revoked(
     services: Services, two: dict[str, int]
 ) -> None:
-    with as_(services, "zhang", Role.PROPERTY_MANAGER, two["oak"]) as zhang:
+    with client_as(services, "zhang", Role.PROPERTY_MANAGER, two["oak"]) as zhang:
         issued = zhang.post(
             "/api/v1/auth/tokens", json={"name": "bms", "scopes": ["tickets:read"]}
         ).json()
@@ -204,7 +168,7 @@ def test_no_operation_reaches_another_communitys_objects(
             "{token_id}": "1",
             "{action}": "acknowledge",
         }
-    with as_(services, f"{role.value}-of-oak", role, two["oak"]) as person:
+    with client_as(services, f"{role.value}-of-oak", role, two["oak"]) as person:
         paths = person.get("/openapi.json").json()["paths"]
         for template, methods in paths.items():
             if not any(name in template for name in elm) or template.startswith("/api/v1/auth"):

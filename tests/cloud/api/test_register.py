@@ -2,78 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cloud.access.roles import Role
-from cloud.app import create_app
-from cloud.db.models import Community, Device, Facility
-from cloud.register.sites import apply_site
+from cloud.db.models import Community
 from cloud.services import Services
 from device_profiles import Catalogue
-from device_profiles.site import Site
-from tests.cloud.conftest import log_in, make_account
-from tests.cloud.helpers import GATE, batch, item
-
-
-def site(slug: str, gateway: str) -> Site:
-    return Site.model_validate(
-        {
-            "schema": "linli.site/v1",
-            "community": {"id": slug, "name": slug.title(), "time_zone": "Asia/Shanghai"},
-            "zones": {"north": {"name": "North"}, "b1": {"name": "Building 1", "kind": "building"}},
-            "gateways": {gateway: {}},
-            "facilities": {
-                "gate": {"name": "Gate", "devices": [{"gateway": gateway, "device": "g1"}]},
-                "side-gate": {"name": "Side gate", "zone": "north"},
-            },
-            "people": {"li": {"name": "Li", "role": "maintainer", "zones": ["north"]}},
-        }
-    )
-
-
-def setup(services: Services, catalogue: Catalogue) -> dict[str, int]:
-    ids = {}
-    with services.sessions.begin() as session:
-        for slug, gateway in (("oak", "gw-a"), ("elm", "gw-b")):
-            ids[slug] = apply_site(session, site(slug, gateway), datetime.now(UTC)).community_id
-    for n, gateway in enumerate(("gw-a", "gw-b")):
-        services.writer.write(
-            batch(gateway, n + 1, [item(catalogue, GATE, "motor_jammed", device_id="g1")])
-        )
-    with services.sessions() as session:
-        for slug in ("oak", "elm"):
-            community = ids[slug]
-            ids[f"{slug}_device"] = (
-                session.scalar(
-                    select(Device.id)
-                    .join(Facility, Facility.id == Device.facility_id)
-                    .where(Facility.community_id == community)
-                )
-                or 0
-            )
-            ids[f"{slug}_side_gate"] = (
-                session.scalar(
-                    select(Facility.id).where(
-                        Facility.community_id == community, Facility.code == "side-gate"
-                    )
-                )
-                or 0
-            )
-    return ids
-
-
-def client_as(services: Services, name: str, role: Role, community: int | None) -> TestClient:
-    make_account(services, name, role, community)
-    client = TestClient(create_app(services))
-    log_in(client, name)
-    return client
+from tests.cloud.communities import client_as, two_communities
 
 
 def test_the_register_is_read_per_community(services: Services, catalogue: Catalogue) -> None:
-    ids = setup(services, catalogue)
+    ids = two_communities(services, catalogue)
     with client_as(services, "admin", Role.OPERATOR_ADMIN, None) as admin:
         assert [c["slug"] for c in admin.get("/api/v1/communities").json()] == ["elm", "oak"]
     with client_as(services, "chen", Role.SUPERVISOR, ids["oak"]) as chen:
@@ -94,7 +33,7 @@ def test_the_register_is_read_per_community(services: Services, catalogue: Catal
 def test_a_device_moves_within_its_community_and_remembers_it(
     services: Services, catalogue: Catalogue
 ) -> None:
-    ids = setup(services, catalogue)
+    ids = two_communities(services, catalogue)
     device, target = ids["oak_device"], ids["oak_side_gate"]
     with client_as(services, "zhang", Role.PROPERTY_MANAGER, ids["oak"]) as zhang:
         moved = zhang.put(f"/api/v1/devices/{device}/facility", json={"facility_id": target})
