@@ -39,6 +39,7 @@ import contextlib
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -206,6 +207,23 @@ def _high_priority(profile: object, faults: tuple[str, ...]) -> bool:
 
 
 # ---------------------------------------------------------------------------- the parts
+
+
+def provision(workdir: Path, fleet: Fleet, settings: dict[str, str]) -> None:
+    """The fleet's gateways provisioned as an operator would (``linli site apply``), each
+    new device a facility of its own, as in a community whose devices are one each."""
+    path = workdir / "bench.site.yaml"
+    listed = "".join(f"  {g}: {{new_devices: own-facility}}\n" for g in fleet.gateways)
+    path.write_text(
+        f"schema: linli.site/v1\ncommunity: {{id: bench, name: Bench}}\ngateways:\n{listed}"
+    )
+    env = {**os.environ, **{f"LINLI_CLOUD_{k.upper()}": v for k, v in settings.items()}}
+    done = subprocess.run(
+        linli_command("site", "apply", str(path), "--data-dir", str(workdir / "cloud")),
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"provisioning the gateways failed: {done.stderr.strip()}")
 
 
 class Cloud:
@@ -574,6 +592,7 @@ def _run(
         with Mosquitto(name="bench-cloud", log_dir=workdir) as broker:
             keep_session(broker, "bench-bare", BATCH_FILTER, receive_maximum)
             quiet = {**settings, "silence_check_s": "0", "rollup_check_s": "0"}
+            provision(workdir, fleet, settings)
             with Cloud(workdir, broker, quiet) as cloud:  # registers every device (and probe)
                 at = datetime.now(UTC)
                 everyone = fleet.devices + fleet.probes

@@ -154,6 +154,13 @@ class CloudSettings(BaseSettings):
         description="how often to roll up the minutes and hours that got readings; 0 turns "
         "it off (run it in one process of a deployment, as the API process does)",
     )
+    gateway_roster_refresh_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="how long ingest trusts what it read of a gateway's provisioning: a "
+        "gateway provisioned or retired is heard or refused within this time",
+    )
     admin_password: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("LINLI_ADMIN_PASSWORD", "LINLI_CLOUD_ADMIN_PASSWORD"),

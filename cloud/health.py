@@ -124,7 +124,8 @@ class HealthEngine:
         faults = verdict.faults
         last = state.last_ts
         is_latest = last is None or ts >= last
-        if faults and ticketed:
+        facility_id = state.facility_id  # None: unassigned, its tickets wait for a binding
+        if faults and ticketed and facility_id is not None:
             previous = state.faults if is_latest else faults
             calls = judgement.tickets
             for fault in faults:
@@ -132,7 +133,7 @@ class HealthEngine:
                     calls.append(
                         TicketCall(
                             False,
-                            state.facility_id,
+                            facility_id,
                             state.pk,
                             profile,
                             fault,
@@ -150,17 +151,16 @@ class HealthEngine:
         if before != faults:
             level = FULL
             for fault in before:
-                if fault not in faults and fault in ticketed:
+                if fault not in faults and fault in ticketed and facility_id is not None:
                     judgement.tickets.append(
-                        TicketCall(
-                            True, state.facility_id, state.pk, profile, fault, False, ts, None
-                        )
+                        TicketCall(True, facility_id, state.pk, profile, fault, False, ts, None)
                     )
             state.faults = faults
         health = _HEALTH_TEXT[verdict.health]
         if health != state.health:
             state.health = health
-            judgement.facilities.append((state.facility_id, ts, state.pk, health))
+            if facility_id is not None:
+                judgement.facilities.append((facility_id, ts, state.pk, health))
         memory = verdict.state
         stored = state.stored_rules
         if level != FULL and (

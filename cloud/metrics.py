@@ -10,13 +10,14 @@ class CloudMetrics:
         self.registry = registry or CollectorRegistry()
         self.batches = Counter(
             "linli_ingest_batches",
-            "Batches received from edge agents, by result (stored, duplicate, rejected)",
+            "Batches received from edge agents, by result (stored, duplicate, rejected; "
+            "unprovisioned: from a gateway not provisioned or retired, not taken)",
             ["result"],
             registry=self.registry,
         )
         self.items = Counter(
             "linli_ingest_items",
-            "Items received, by result (stored, duplicate)",
+            "Items received, by result (stored, duplicate, unprovisioned)",
             ["result"],
             registry=self.registry,
         )

@@ -14,7 +14,8 @@ from cloud.db.engine import make_engine, migrate, session_factory
 from cloud.health import HealthEngine
 from cloud.ingest.dead_letters import DeadLetters
 from cloud.ingest.intake import Intake
-from cloud.ingest.writer import BatchWriter
+from cloud.ingest.roster import GatewayRoster
+from cloud.ingest.writer import BatchWriter, utcnow
 from cloud.metrics import CloudMetrics
 from cloud.telemetry.influx import InfluxTelemetry
 from cloud.telemetry.sql import SqlTelemetry
@@ -64,7 +65,10 @@ class Services:
             telemetry=telemetry,
         )
         dead_letters = DeadLetters(sessions, metrics)
-        intake = Intake(writer, dead_letters, metrics)
+        roster = GatewayRoster(
+            sessions, metrics, utcnow, refresh_s=settings.gateway_roster_refresh_s
+        )
+        intake = Intake(writer, dead_letters, metrics, roster)
         return cls(
             settings,
             catalogue,

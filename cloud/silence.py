@@ -88,12 +88,15 @@ class SilenceSweep:
             faults = set(device.faults) | new
             device.faults = sorted(faults)
             device.health = health_of(profile, faults).value
+            facility = device.facility
+            if facility is None:  # unassigned: tickets wait until it is bound to a facility
+                continue
             for fault in sorted(new):
                 if profile.faults[fault].ticket:
                     self._tickets.report(
-                        session, device.facility_id, device.id, profile, fault, onset=True, at=now
+                        session, facility.id, device.id, profile, fault, onset=True, at=now
                     )
-            device.facility.refresh_health(now)
+            facility.refresh_health(now)
         return SweepResult(len(candidates), changed)
 
     def committed(self, now: datetime) -> None:

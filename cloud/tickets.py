@@ -55,6 +55,10 @@ class TicketDesk:
         self._metrics = metrics
         self._catalogue = catalogue
 
+    def profile(self, profile_id: str) -> Profile | None:
+        """The profile tickets of ``profile_id``'s faults are made from, if known."""
+        return self._catalogue.get(profile_id)
+
     @staticmethod
     def unresolved(session: Session, facility_id: int, fault: str) -> Ticket | None:
         known: dict[tuple[int, str], Ticket | None] | None = session.info.get(_KNOWN)
@@ -242,4 +246,5 @@ class TicketDesk:
         device.rule_state = replace(state, last_ts=None).to_json()
         device.faults = [fault for fault in device.faults if fault != ticket.fault]
         device.health = health_of(profile, tuple(device.faults)).value
-        device.facility.refresh_health(datetime.now(UTC))
+        if device.facility is not None:
+            device.facility.refresh_health(datetime.now(UTC))

@@ -113,8 +113,14 @@ class Facility(_Strict):
 class Gateway(_Strict):
     """A gateway of the community: only gateways provisioned are heard."""
 
-    name: str = Field(default="", max_length=200)
-    zone: Slug | None = None
+    name: str = Field(default="", max_length=200, description="what people call it")
+    zone: Slug | None = Field(default=None, description="the zone or building it stands in")
+    new_devices: Literal["unassigned", "own-facility"] = Field(
+        default="unassigned",
+        description="what a device of it that no facility lists becomes when first heard "
+        "from: unassigned (its readings kept, no tickets) until bound to a facility, or a "
+        "facility of its own in the gateway's zone",
+    )
 
 
 class Person(_Strict):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -136,28 +136,31 @@ def _watch(group: ProcessGroup, brokers: Sequence[Mosquitto], stop: StopRequest)
                 )
 
 
-def _apply_site(data: Path, seed: int) -> None:
-    """The simulated community as a site file (``site.yaml`` in the data directory), applied
-    to the cloud's register: its zones, buildings, facilities, gateway and people."""
-    from device_profiles.catalogue import Catalogue
-    from device_profiles.site import site_text
-    from simulators.community import DEFAULT_ZONES, Community
-    from simulators.site import community_site
-
-    community = Community.generate(Catalogue.load(), seed=seed)
-    path = data / "site.yaml"
+def apply_simulated_site(
+    data: Path,
+    cloud_data: Path,
+    gateway_id: str,
+    community_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """The simulated community (``linli sim site`` with ``community_args``: seed, device
+    counts, profile directories) as ``site.yaml`` in ``data``, applied to the register of the
+    cloud whose data directory is ``cloud_data``: its zones, buildings, facilities, gateway
+    (provisioned) and people. What ``linli site apply`` said."""
     data.mkdir(parents=True, exist_ok=True)
-    site = community_site(community, GATEWAY_ID, DEFAULT_ZONES)
-    path.write_text(site_text(site, heading="the demo's community (linli sim site)"))
+    path = data / "site.yaml"
+    path.write_text(_linli(env, "sim", "site", "--gateway-id", gateway_id, *community_args))
+    return _linli(env, "site", "apply", str(path), "--data-dir", str(cloud_data)).strip()
+
+
+def _linli(env: Mapping[str, str] | None, *args: str) -> str:
+    """What ``linli ARGS`` printed; :class:`DemoFailed` with its errors if it failed."""
     done = subprocess.run(
-        linli_command("site", "apply", str(path), "--data-dir", str(data / "cloud")),
-        capture_output=True,
-        text=True,
-        timeout=300,
+        linli_command(*args), capture_output=True, text=True, timeout=300, env=env
     )
     if done.returncode != 0:
-        raise DemoFailed(f"applying {path} failed:\n{done.stderr.strip()}")
-    typer.echo(done.stdout.strip())
+        raise DemoFailed(f"linli {' '.join(args)} failed:\n{done.stderr.strip()}")
+    return done.stdout
 
 
 def _login_hint(cloud_data: Path) -> str:
@@ -270,7 +273,9 @@ def _run(
     stop: StopRequest,
 ) -> None:
     speed, fault_every, scenario = settings.speed, settings.fault_every_s, settings.scenario
-    _apply_site(data, settings.seed)
+    typer.echo(
+        apply_simulated_site(data, data / "cloud", GATEWAY_ID, ["--seed", str(settings.seed)])
+    )
     gateway.start()
     cloud.start()
     typer.echo(f"brokers up: gateway :{gateway.port}, cloud :{cloud.port}")

@@ -46,6 +46,7 @@ from simulators.cli_options import (
     stop_on_signals,
 )
 from simulators.config import ConnectionMode, SimSettings
+from simulators.site import NewDevices
 
 if TYPE_CHECKING:
     from simulators.scenario import Scenario
@@ -256,6 +257,14 @@ def site(
     buttons: Buttons = None,
     counts: Counts = None,
     profiles_dirs: ProfilesDirs = None,
+    new_devices: Annotated[
+        NewDevices,
+        typer.Option(
+            "--new-devices",
+            help="what a device of the gateway that no facility lists becomes when first "
+            "heard from: unassigned (until bound) or a facility of its own",
+        ),
+    ] = NewDevices.UNASSIGNED,
 ) -> None:
     """Print the simulated community as a site file (docs/sites.md): its zones and
     buildings, a facility for each device, the gateway, people, office hours and SLA classes
@@ -269,7 +278,7 @@ def site(
         profiles_dirs=profiles_dirs,
     )  # fmt: skip
     community = community_from(catalogue_from(settings), settings)
-    made = community_site(community, gateway_id, DEFAULT_ZONES)
+    made = community_site(community, gateway_id, DEFAULT_ZONES, new_devices)
     typer.echo(site_text(made, heading="the simulated community (linli sim site)"), nl=False)
 
 

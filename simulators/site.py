@@ -11,6 +11,7 @@ work there, on office hours and two SLA classes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any
 
 from device_profiles.site import SITE_SCHEMA, Site
@@ -44,8 +45,22 @@ PEOPLE: dict[str, dict[str, Any]] = {
 }
 
 
-def community_site(community: Community, gateway_id: str, zones: Sequence[str]) -> Site:
-    """The site file of a simulated community behind ``gateway_id``."""
+class NewDevices(StrEnum):
+    """What a device no facility lists becomes when first heard from (the site format's
+    ``gateways.*.new_devices``)."""
+
+    UNASSIGNED = "unassigned"
+    OWN_FACILITY = "own-facility"
+
+
+def community_site(
+    community: Community,
+    gateway_id: str,
+    zones: Sequence[str],
+    new_devices: NewDevices = NewDevices.UNASSIGNED,
+) -> Site:
+    """The site file of a simulated community behind ``gateway_id``; a device the simulator
+    does not run becomes what ``new_devices`` says when first heard from."""
     zone_entries: dict[str, dict[str, Any]] = {
         zone: {"name": ZONE_NAMES.get(zone, zone.replace("-", " ").capitalize())} for zone in zones
     }
@@ -98,7 +113,9 @@ def community_site(community: Community, gateway_id: str, zones: Sequence[str]) 
                 },
             },
             "zones": zone_entries,
-            "gateways": {gateway_id: {"name": "The demo's gateway"}},
+            "gateways": {
+                gateway_id: {"name": "The demo's gateway", "new_devices": new_devices.value}
+            },
             "facilities": facilities,
             "people": people,
         }

@@ -55,6 +55,15 @@ class TicketState(StrEnum):
     RESOLVED = "resolved"
 
 
+class NewDevices(StrEnum):
+    """What a gateway's devices become when first heard from without a binding."""
+
+    UNASSIGNED = "unassigned"
+    """kept, readings and all, unassigned until bound to a facility"""
+    OWN_FACILITY = "own-facility"
+    """each a facility of its own (named after its profile), in the gateway's zone"""
+
+
 class Gateway(Base):
     """A community gateway running an edge agent."""
 
@@ -77,6 +86,35 @@ class Gateway(Base):
     name: Mapped[str] = mapped_column(String(200), default="", server_default="")
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id"))
     provisioned_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    """When it was provisioned; None: heard from before provisioning was required."""
+    retired_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    """When it was retired: its batches are no longer taken, as an unknown gateway's."""
+    new_devices: Mapped[str] = mapped_column(
+        String(16), default=NewDevices.UNASSIGNED.value, server_default="unassigned"
+    )
+    """What a device no site file or API call bound becomes when first heard from."""
+
+    @property
+    def provisioned(self) -> bool:
+        return self.provisioned_at is not None and self.retired_at is None
+
+
+class UnknownGateway(Base):
+    """A gateway heard from that is not provisioned (or is retired): its batches were not
+    taken. Kept for operator admins, so a forgotten provisioning step shows at once."""
+
+    __tablename__ = "unknown_gateways"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(Timestamp)
+    last_seen_at: Mapped[datetime] = mapped_column(Timestamp)
+    batches: Mapped[int] = mapped_column(BigInteger, default=0)
+    """batches refused (each try of a batch counts)"""
+    readings: Mapped[int] = mapped_column(BigInteger, default=0)
+    statuses: Mapped[int] = mapped_column(BigInteger, default=0)
+    """status messages ignored"""
+    reason: Mapped[str] = mapped_column(String(16))
+    """``unknown`` (never provisioned) or ``retired``"""
 
 
 class Facility(Base):
@@ -109,6 +147,8 @@ class Facility(Base):
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id"))
     health: Mapped[str] = mapped_column(String(16), default="ok", index=True)
     health_since: Mapped[datetime] = mapped_column(Timestamp)
+    archived_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    """When it was archived (taken out of use); its tickets and history are kept."""
 
     devices: Mapped[list[Device]] = relationship(back_populates="facility")
 
@@ -141,7 +181,8 @@ class Device(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     gateway_id: Mapped[str] = mapped_column(ForeignKey("gateways.id"))
     device_id: Mapped[str] = mapped_column(String(128))
-    facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), index=True)
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facilities.id"), index=True)
+    """None: unassigned (heard from, not yet bound to a facility)."""
     device_type: Mapped[str] = mapped_column(String(64))
     profile: Mapped[str] = mapped_column(String(64))
     profile_version: Mapped[str] = mapped_column(String(32))
@@ -158,7 +199,7 @@ class Device(Base):
     """When the cloud last stored a reading of it (its clock): what silence is counted from."""
     version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
-    facility: Mapped[Facility] = relationship(back_populates="devices")
+    facility: Mapped[Facility | None] = relationship(back_populates="devices")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
@@ -181,8 +222,10 @@ class DeviceMove(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     device_pk: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
-    from_facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"))
-    to_facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"))
+    from_facility_id: Mapped[int | None] = mapped_column(ForeignKey("facilities.id"))
+    """None: it was unassigned"""
+    to_facility_id: Mapped[int | None] = mapped_column(ForeignKey("facilities.id"))
+    """None: it was unbound"""
     at: Mapped[datetime] = mapped_column(Timestamp)
     actor: Mapped[str] = mapped_column(String(100))
 

@@ -71,9 +71,8 @@ class Claims:
     def __init__(self, codec: Codec) -> None:
         self._codec = codec
         dialect = codec.dialect
-        self._gateways: set[str] = set()
-        """gateways known to have a row (rows are never deleted)"""
-        self._new_gateway = insert_ignoring_conflicts(dialect, GATEWAYS)
+        self._heard: set[str] = set()
+        """gateways whose first batch this process has stored"""
         batch_order = ("gateway_id", "epoch", "seq", "ingested_at", "items")
         self._claim = codec.statement(
             insert_ignoring_conflicts(dialect, BATCHES).values(
@@ -116,19 +115,24 @@ class Claims:
             )
         )
 
-    # ------------------------------------------------------------------ gateways
-
-    def gateways(self, connection: Connection, gateway_ids: Iterable[str], now: datetime) -> None:
-        """Make sure every gateway has its row (a gateway is registered on first sight)."""
-        new = sorted(set(gateway_ids) - self._gateways)
-        if not new:
-            return
-        rows = [{"id": g, "online": True, "counters": {}, "first_seen_at": now} for g in new]
-        connection.execute(self._new_gateway, rows)
+    def heard(self, connection: Connection, gateway_ids: Iterable[str], now: datetime) -> None:
+        """A provisioned gateway that never sent a status is online from its first batch
+        (so that its devices' silence counts); read once per gateway and process."""
+        new = sorted(set(gateway_ids) - self._heard)
+        if new:
+            connection.execute(
+                update(GATEWAYS)
+                .where(
+                    GATEWAYS.c.id.in_(new),
+                    GATEWAYS.c.status_at.is_(None),
+                    GATEWAYS.c.online.is_(False),
+                )
+                .values(online=True)
+            )
 
     def known_gateways(self, gateway_ids: Iterable[str]) -> None:
-        """After the commit: these gateways have their rows."""
-        self._gateways.update(gateway_ids)
+        """After the commit: these gateways were heard."""
+        self._heard.update(gateway_ids)
 
     def advance(self, connection: Connection, batches: Sequence[SomeBatch]) -> None:
         """Move each gateway's (epoch, last_seq) on for the batches claimed. An epoch seen

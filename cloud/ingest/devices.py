@@ -39,7 +39,7 @@ from sqlalchemy import (
     update,
 )
 
-from cloud.db.models import Device, DeviceBinding, Facility, Gateway
+from cloud.db.models import Device, DeviceBinding, Facility, Gateway, NewDevices
 from cloud.ingest.bulk import Codec, copy_rows
 from device_profiles import Catalogue
 from device_profiles.rules import RuleState
@@ -77,7 +77,8 @@ class DeviceState:
 
     key: DeviceKey
     pk: int
-    facility_id: int
+    facility_id: int | None
+    """None: unassigned (its faults open no tickets until it is bound)"""
     profile: str
     profile_version: str
     version: int
@@ -334,12 +335,14 @@ class DeviceCache:
         self, connection: Connection, new: Mapping[DeviceKey, Any], now: datetime
     ) -> dict[DeviceKey, DeviceState]:
         """First sight of devices: a device bound to a facility (by a site file or the API)
-        joins it; any other becomes a facility of its own, in its gateway's community.
+        joins it; any other stays unassigned, or becomes a facility of its own (in its
+        gateway's community and zone) if its gateway says so (``new_devices``).
         ``new`` maps each to one of its items."""
         keys = sorted(new)
         gateway_ids = sorted({gateway_id for gateway_id, _ in keys})
-        facility_of: dict[DeviceKey, int] = {}
-        community_of: dict[str, int | None] = {}
+        facility_of: dict[DeviceKey, int | None] = {}
+        adopting: dict[str, tuple[int | None, int | None]] = {}
+        """gateways whose new devices become facilities: (community, zone)"""
         for start in range(0, len(gateway_ids), _CHUNK):
             chunk = gateway_ids[start : start + _CHUNK]
             for gateway_id, device_id, facility_id in connection.execute(
@@ -349,20 +352,28 @@ class DeviceCache:
             ):
                 if (gateway_id, device_id) in new:
                     facility_of[(gateway_id, device_id)] = facility_id
-            for gateway_id, community_id in connection.execute(
-                select(GATEWAYS.c.id, GATEWAYS.c.community_id).where(GATEWAYS.c.id.in_(chunk))
+            for gateway_id, community_id, zone_id in connection.execute(
+                select(GATEWAYS.c.id, GATEWAYS.c.community_id, GATEWAYS.c.zone_id).where(
+                    GATEWAYS.c.id.in_(chunk),
+                    GATEWAYS.c.new_devices == NewDevices.OWN_FACILITY.value,
+                )
             ):
-                community_of[gateway_id] = community_id
+                adopting[gateway_id] = (community_id, zone_id)
         facilities: list[dict[str, Any]] = []
         for gateway_id, device_id in keys:
             if (gateway_id, device_id) in facility_of:
                 continue
+            if gateway_id not in adopting:
+                facility_of[(gateway_id, device_id)] = None
+                continue
+            community_id, zone_id = adopting[gateway_id]
             item = new[(gateway_id, device_id)]
             profile = self._catalogue.get(item.profile)
             facilities.append(
                 {
                     "gateway_id": gateway_id,
-                    "community_id": community_of.get(gateway_id),
+                    "community_id": community_id,
+                    "zone_id": zone_id,
                     "code": device_id,
                     "name": f"{profile.name if profile else item.device_type} {device_id}",
                     "category": profile.category if profile else item.device_type,

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from cloud.ingest import acks
 from cloud.ingest.dead_letters import DeadLetters
+from cloud.ingest.roster import GatewayRoster, Refusals
 from cloud.ingest.writer import BatchWriter, WriteResult
 from cloud.metrics import CloudMetrics
 from device_profiles import wire
@@ -92,11 +93,11 @@ def _kind(topic: str) -> Kind:
 class Outcome:
     """What became of one message."""
 
-    result: Literal["stored", "duplicate", "rejected"]
+    result: Literal["stored", "duplicate", "rejected", "unprovisioned"]
     kind: Kind
     ack: acks.Ack | None = None
-    """What to tell the gateway; None for a status, or a rejected message that does not
-    say which batch it is."""
+    """What to tell the gateway; None for a status, a rejected message that does not say
+    which batch it is, or anything from a gateway not provisioned (it keeps its batches)."""
     reason: str = ""
     stored: int = 0
     """Readings stored now."""
@@ -106,8 +107,8 @@ class Outcome:
     """The id of the dead letter it became, if it became one."""
 
     def describe(self) -> str:
-        if self.result == "rejected":
-            return f"rejected: {self.reason}"
+        if self.result in ("rejected", "unprovisioned"):
+            return f"{self.result}: {self.reason}"
         if self.kind == "status":
             return "status recorded"
         if self.result == "duplicate":
@@ -131,11 +132,16 @@ class Incoming:
 
 class Intake:
     def __init__(
-        self, writer: BatchWriter, dead_letters: DeadLetters, metrics: CloudMetrics
+        self,
+        writer: BatchWriter,
+        dead_letters: DeadLetters,
+        metrics: CloudMetrics,
+        roster: GatewayRoster,
     ) -> None:
         self._writer = writer
         self._dead_letters = dead_letters
         self._metrics = metrics
+        self.roster = roster
 
     @staticmethod
     def read(topic: str, payload: bytes) -> Incoming:
@@ -152,13 +158,24 @@ class Intake:
 
     def settle(self, incoming: Sequence[Incoming], *, keep_rejected: bool = True) -> list[Outcome]:
         """Store what ``incoming`` holds — its batches in one transaction, then statuses —
-        and keep what breaks the protocol as dead letters; an outcome for each, in order."""
-        batches = [one.message for one in incoming if isinstance(one.message, _BATCHES)]
+        and keep what breaks the protocol as dead letters; an outcome for each, in order.
+        What a gateway not provisioned sent is neither stored nor acknowledged, but counted
+        and recorded (:mod:`cloud.ingest.roster`)."""
+        senders = {one.message.gateway_id for one in incoming if one.message is not None}
+        refused = self.roster.refused(senders) if senders else {}
+        batches = [
+            one.message
+            for one in incoming
+            if isinstance(one.message, _BATCHES) and one.message.gateway_id not in refused
+        ]
         written = iter(self._writer.write_group(batches) if batches else [])
         outcomes: list[Outcome] = []
+        refusals: dict[str, Refusals] = {}
         for one in incoming:
             message = one.message
-            if isinstance(message, _BATCHES):
+            if message is not None and message.gateway_id in refused:
+                outcomes.append(_refused(message, refused[message.gateway_id], refusals))
+            elif isinstance(message, _BATCHES):
                 outcomes.append(_stored(message, next(written)))
             elif isinstance(message, GatewayStatus):
                 self._writer.record_status(message)
@@ -169,6 +186,8 @@ class Intake:
                 outcomes.append(
                     self.reject(one.topic, one.payload, reason, category, keep=keep_rejected)
                 )
+        if refusals:
+            self.roster.record(refusals, refused)
         return outcomes
 
     def reject(
@@ -186,6 +205,24 @@ class Intake:
             reason=reason,
             dead_letter=letter,
         )
+
+
+def _refused(
+    message: wire.SomeBatch | GatewayStatus, why: str, refusals: dict[str, Refusals]
+) -> Outcome:
+    """A message of a gateway not provisioned (``why``: unknown or retired), tallied."""
+    tally = refusals.setdefault(message.gateway_id, Refusals())
+    if isinstance(message, GatewayStatus):
+        tally.statuses += 1
+        kind: Kind = "status"
+    else:
+        tally.batches += 1
+        tally.readings += len(message.items)
+        kind = "batch"
+    reason = f"gateway {message.gateway_id} is {why}: provision it (site file or API) first"
+    if why != "unknown":
+        reason = f"gateway {message.gateway_id} is {why}"
+    return Outcome(result="unprovisioned", kind=kind, reason=reason)
 
 
 def _stored(batch: wire.SomeBatch, written: WriteResult) -> Outcome:

@@ -18,7 +18,7 @@ from cloud.ingest.dead_letters import DeadLetters
 from cloud.ingest.failures import describe, is_temporary
 from cloud.ingest.intake import Intake
 
-ReplayResult = Literal["stored", "duplicate", "rejected", "missing", "failed"]
+ReplayResult = Literal["stored", "duplicate", "rejected", "unprovisioned", "missing", "failed"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,11 @@ def replay(letters: DeadLetters, intake: Intake, ids: Iterable[int]) -> Iterator
             detail = f"rejected again: {outcome.reason}"
             letters.note_replay(letter_id, detail, replayed=False)
             yield ReplayReport(letter_id, "rejected", detail)
+            continue
+        if outcome.result == "unprovisioned":
+            detail = outcome.describe()
+            letters.note_replay(letter_id, detail, replayed=False)
+            yield ReplayReport(letter_id, "unprovisioned", detail)
             continue
         letters.note_replay(letter_id, outcome.describe(), replayed=True)
         yield ReplayReport(letter_id, outcome.result, outcome.describe())

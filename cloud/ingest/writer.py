@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.db.models import Gateway
 from cloud.health import HealthEngine, Judgement
-from cloud.ingest.bulk import Codec, insert_ignoring_conflicts
+from cloud.ingest.bulk import Codec
 from cloud.ingest.claims import Claims, ReadingKey, Recheck, reading_key, warn_identity_reused
 from cloud.ingest.devices import DeviceCache, DeviceKey, DeviceState, StaleDevices
 from cloud.metrics import CloudMetrics
@@ -129,7 +129,7 @@ class BatchWriter:
                 self.devices.forget(stale.keys)
                 continue
             except IntegrityError:
-                # a concurrent worker registered the same gateway or device first
+                # a concurrent worker registered the same device first
                 conflicts += 1
                 if conflicts > 1:
                     raise
@@ -144,7 +144,7 @@ class BatchWriter:
         claims, health, codec = self._claims, self._health, self._codec
         with self._sessions.begin() as session:
             connection = session.connection()
-            claims.gateways(connection, {b.gateway_id for b in batches}, now)
+            claims.heard(connection, {b.gateway_id for b in batches}, now)
             if careful:
                 claimed = claims.claim_carefully(connection, batches, now)
             else:
@@ -336,26 +336,16 @@ class BatchWriter:
         return results
 
     def record_status(self, status: GatewayStatus) -> None:
-        """A gateway's retained status or last will."""
+        """A provisioned gateway's retained status or last will."""
         now = self._clock()
         with self._sessions.begin() as session:
-            gateway = self._gateway(session, status.gateway_id, now)
+            gateway = session.get(Gateway, status.gateway_id)
+            if gateway is None:
+                log.warning("status of gateway %s, which has no row, ignored", status.gateway_id)
+                return
             if status.online and not gateway.online:
                 gateway.online_since = now
             gateway.online = status.online
             gateway.status_at = status.ts or now
             if status.counters:
                 gateway.counters = dict(status.counters)
-        self._claims.known_gateways([status.gateway_id])
-
-    @staticmethod
-    def _gateway(session: Session, gateway_id: str, now: datetime) -> Gateway:
-        gateway = session.get(Gateway, gateway_id)
-        if gateway is None:
-            session.execute(
-                insert_ignoring_conflicts(session.get_bind().dialect, Gateway.__table__),  # type: ignore[arg-type]
-                [{"id": gateway_id, "online": True, "counters": {}, "first_seen_at": now}],
-            )
-            gateway = session.get(Gateway, gateway_id)
-            assert gateway is not None
-        return gateway

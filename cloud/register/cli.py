@@ -76,7 +76,11 @@ def apply(
 ) -> None:
     from datetime import UTC, datetime
 
-    from cloud.register.sites import RegisterConflict, apply_site
+    from cloud.metrics import CloudMetrics
+    from cloud.register.gateways import RegisterConflict
+    from cloud.register.sites import apply_site
+    from cloud.tickets import TicketDesk
+    from device_profiles.catalogue import Catalogue
     from device_profiles.site import SiteError, load_site
 
     try:
@@ -86,9 +90,11 @@ def apply(
             typer.echo(str(issue), err=True)
         raise typer.Exit(1) from None
     sessions = _sessions(data_dir, database_url)
+    settings = OPTIONS.build(data_dir=data_dir, database_url=database_url)
+    tickets = TicketDesk(CloudMetrics(), Catalogue.load(settings.profiles_dirs))
     try:
         with sessions.begin() as session:
-            result = apply_site(session, site, datetime.now(UTC))
+            result = apply_site(session, site, datetime.now(UTC), tickets, actor=f"site:{file}")
     except RegisterConflict as exc:
         typer.echo(f"linli site apply: {file}: {exc}", err=True)
         raise typer.Exit(1) from None

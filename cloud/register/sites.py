@@ -26,18 +26,18 @@ from cloud.db.models import (
     DeviceBinding,
     Facility,
     Gateway,
+    NewDevices,
     Person,
     PersonZone,
     SlaClass,
     Zone,
 )
+from cloud.register.binding import bind_device
+from cloud.register.gateways import provision_gateway
+from cloud.tickets import TicketDesk
 from device_profiles import site as fmt
 
 T = TypeVar("T")
-
-
-class RegisterConflict(Exception):
-    """What a site file says contradicts the register (a gateway of another community)."""
 
 
 @dataclass
@@ -67,10 +67,21 @@ def _set(row: Any, values: dict[str, Any]) -> bool:
 
 
 class _Applier:
-    def __init__(self, session: Session, community: Community, result: ApplyResult) -> None:
+    def __init__(
+        self,
+        session: Session,
+        community: Community,
+        result: ApplyResult,
+        tickets: TicketDesk,
+        actor: str,
+        now: datetime,
+    ) -> None:
         self.session = session
         self.community = community
         self.result = result
+        self.tickets = tickets
+        self.actor = actor
+        self.now = now
         self.made: set[int] = set()
 
     def upsert(self, model: type[T], kind: str, slug: str, values: dict[str, Any]) -> T:
@@ -93,8 +104,16 @@ class _Applier:
         return row
 
 
-def apply_site(session: Session, site: fmt.Site, now: datetime) -> ApplyResult:
-    """Make the register say what ``site`` says (in the caller's transaction)."""
+def apply_site(
+    session: Session,
+    site: fmt.Site,
+    now: datetime,
+    tickets: TicketDesk,
+    *,
+    actor: str = "site file",
+) -> ApplyResult:
+    """Make the register say what ``site`` says (in the caller's transaction). A device
+    bound that was heard from joins its facility now (:func:`bind_device`, by ``actor``)."""
     spec = site.community
     community = session.scalar(select(Community).where(Community.slug == spec.id))
     values = {"name": spec.name, "time_zone": spec.time_zone, "address": spec.address}
@@ -108,7 +127,7 @@ def apply_site(session: Session, site: fmt.Site, now: datetime) -> ApplyResult:
         result.created["community"] += 1
     elif _set(community, {**values, "archived_at": None}):
         result.updated["community"] += 1
-    applier = _Applier(session, community, result)
+    applier = _Applier(session, community, result, tickets, actor, now)
     calendars = {
         slug: applier.upsert(
             BusinessCalendar,
@@ -172,43 +191,22 @@ def _gateways(
     now: datetime,
     result: ApplyResult,
 ) -> None:
+    known = set(session.scalars(select(Gateway.id).where(Gateway.id.in_(list(site.gateways)))))
     for gateway_id, spec in site.gateways.items():
-        values = {
-            "name": spec.name,
-            "zone_id": zone_id[spec.zone] if spec.zone else None,
-            "community_id": community.id,
-        }
-        gateway = session.get(Gateway, gateway_id)
-        if gateway is None:
-            session.add(
-                Gateway(
-                    id=gateway_id,
-                    online=False,
-                    counters={},
-                    first_seen_at=now,
-                    provisioned_at=now,
-                    **values,
-                )
-            )
+        _, changed = provision_gateway(
+            session,
+            gateway_id,
+            community.id,
+            name=spec.name,
+            zone_id=zone_id[spec.zone] if spec.zone else None,
+            new_devices=NewDevices(spec.new_devices),
+            now=now,
+            revive=False,
+        )
+        if gateway_id not in known:
             result.created["gateways"] += 1
-            continue
-        if gateway.community_id not in (None, community.id):
-            raise RegisterConflict(
-                f"gateway {gateway_id} belongs to another community (id {gateway.community_id}); "
-                "retire it there first"
-            )
-        if gateway.provisioned_at is None:
-            gateway.provisioned_at = now
-        if _set(gateway, values):
+        elif changed:
             result.updated["gateways"] += 1
-        # facilities of devices heard from before it was provisioned join its community
-        for facility in session.scalars(
-            select(Facility).where(
-                Facility.gateway_id == gateway_id, Facility.community_id.is_(None)
-            )
-        ):
-            facility.community_id = community.id
-    session.flush()
 
 
 def _facilities(
@@ -248,7 +246,7 @@ def _facilities(
         elif _set(facility, values):
             result.updated["facilities"] += 1
         for ref in spec.devices:
-            _bind(session, facility, ref.gateway, ref.device, now, result)
+            _bind(session, facility, ref.gateway, ref.device, applier)
 
 
 def _bind(
@@ -256,10 +254,10 @@ def _bind(
     facility: Facility,
     gateway_id: str,
     device_id: str,
-    now: datetime,
-    result: ApplyResult,
+    context: _Applier,
 ) -> None:
     binding = session.get(DeviceBinding, (gateway_id, device_id))
+    result = context.result
     if binding is None:
         session.add(
             DeviceBinding(gateway_id=gateway_id, device_id=device_id, facility_id=facility.id)
@@ -268,20 +266,17 @@ def _bind(
     elif binding.facility_id != facility.id:
         binding.facility_id = facility.id
         result.updated["bindings"] += 1
+    session.flush()
     device = session.scalar(
         select(Device).where(Device.gateway_id == gateway_id, Device.device_id == device_id)
     )
-    if device is None or device.facility_id == facility.id:
+    if device is None:
         return
-    before = session.get(Facility, device.facility_id)
-    device.facility_id = facility.id
-    session.flush()
-    session.refresh(facility, ["devices"])
-    facility.refresh_health(now)
-    if before is not None:
-        session.refresh(before, ["devices"])
-        before.refresh_health(now)
-    result.moved_devices += 1
+    moved = bind_device(
+        session, device, facility, context.tickets, actor=context.actor, now=context.now
+    )
+    if moved is not None:
+        result.moved_devices += 1
 
 
 def export_site(session: Session, slug: str) -> fmt.Site:
@@ -360,7 +355,10 @@ def export_site(session: Session, slug: str) -> fmt.Site:
                 for z in sorted(zones.values(), key=lambda z: z.slug)
                 if z.archived_at is None
             },
-            "gateways": {g.id: {"name": g.name, "zone": zone_slug(g.zone_id)} for g in gateways},
+            "gateways": {
+                g.id: {"name": g.name, "zone": zone_slug(g.zone_id), "new_devices": g.new_devices}
+                for g in gateways
+            },
             "facilities": {
                 f.code: {
                     "name": f.name,

@@ -16,8 +16,10 @@ from cloud.access.desk import AccessDesk
 from cloud.access.roles import Role
 from cloud.app import create_app
 from cloud.config import CloudSettings
+from cloud.register.sites import apply_site
 from cloud.services import Services
 from device_profiles import Catalogue
+from device_profiles.site import Site
 from linli.influxdb import InfluxServer
 from linli.postgres import PostgresCluster
 
@@ -31,8 +33,29 @@ def catalogue() -> Catalogue:
 def build_services(
     data_dir: Path, catalogue: Catalogue, database_url: str | None = None, **settings: object
 ) -> Services:
+    """The services of a cloud process on that database, :data:`TEST_GATEWAYS` provisioned."""
     config = CloudSettings(data_dir=data_dir, database_url=database_url, **settings)  # type: ignore[arg-type]
-    return Services.build(config, catalogue)
+    services = Services.build(config, catalogue)
+    provision_test_gateways(services)
+    return services
+
+
+TEST_GATEWAYS = ("gw-0", "gw-1", "gw-2", "gw-7", "gw-9", "gw-cli", "gw-test", "gw-unit")
+"""The gateways the cloud tests send from, provisioned in every test's database (community
+``tests``) and taking each new device as a facility of its own. Tests of provisioning
+itself use other ids."""
+
+
+def provision_test_gateways(services: Services) -> None:
+    site = Site.model_validate(
+        {
+            "schema": "linli.site/v1",
+            "community": {"id": "tests", "name": "Tests"},
+            "gateways": {g: {"new_devices": "own-facility"} for g in TEST_GATEWAYS},
+        }
+    )
+    with services.sessions.begin() as session:
+        apply_site(session, site, datetime.now(UTC), services.tickets)
 
 
 @pytest.fixture(scope="session")
@@ -128,10 +151,11 @@ def make_account(
     role: Role,
     community_id: int | None = None,
     password: str = ADMIN_PASSWORD,
+    person_id: int | None = None,
 ) -> None:
     with services.sessions.begin() as session:
         AccessDesk.create_account(
-            session, username, password, role, community_id, datetime.now(UTC)
+            session, username, password, role, community_id, datetime.now(UTC), person_id
         )
 
 

@@ -13,14 +13,13 @@ from sqlalchemy import select
 
 from cloud.access.roles import Role
 from cloud.app import create_app
-from cloud.config import CloudSettings
 from cloud.db.models import DataGap as GapRow
 from cloud.db.models import Device, IngestedBatch, Reading
 from cloud.services import Services
 from device_profiles import Catalogue
 from device_profiles.protocol import Batch, DataGap, GapReason, Item, batch_topic
 from linli.postgres import PostgresCluster
-from tests.cloud.conftest import log_in, make_account
+from tests.cloud.conftest import build_services, log_in, make_account
 from tests.cloud.helpers import EPOCH, GATE, LIGHT, T0, at, count, item
 
 
@@ -106,7 +105,7 @@ def test_gaps_of_unknown_gateways_and_devices_are_404(
 ) -> None:
     services.writer.write(batch(1, [item(catalogue, GATE, "normal")], []))
 
-    assert client.get("/api/v1/gateways/gw-9/gaps").status_code == 404
+    assert client.get("/api/v1/gateways/gw-nowhere/gaps").status_code == 404
     assert client.get("/api/v1/devices/9999/gaps").status_code == 404
     quiet = client.get("/api/v1/gateways/gw-1/gaps")
     assert quiet.json() == []
@@ -165,8 +164,7 @@ def pg_services(
     tmp_path: Path, catalogue: Catalogue, postgres_cluster: PostgresCluster
 ) -> Iterator[Services]:
     url = postgres_cluster.create_database(f"gaps_{uuid.uuid4().hex[:12]}")
-    config = CloudSettings(data_dir=tmp_path, database_url=url, ingest=False)  # type: ignore[call-arg]
-    built = Services.build(config, catalogue)
+    built = build_services(tmp_path, catalogue, database_url=url, ingest=False)
     yield built
     built.close()
 

@@ -238,7 +238,10 @@ async def test_statuses_are_recorded_and_a_bad_one_is_dead_lettered(
 ) -> None:
     async with running(make_worker(services, cloud_broker)):
         await publish_batch(cloud_broker, "gw-1", good_batch_json(catalogue, "gw-1", 1))
-        found = await eventually(lambda: gateway(services, "gw-1"), what="gateway registered")
+        found = await eventually(
+            lambda: (g := gateway(services, "gw-1")) is not None and g.last_seq and g,
+            what="first batch stored",
+        )
         assert (found.online, found.last_seq) == (True, 1)
 
         status = GatewayStatus(gateway_id="gw-1", online=False, ts=at(9), counters={"outbox": 12})
@@ -255,7 +258,8 @@ async def test_statuses_are_recorded_and_a_bad_one_is_dead_lettered(
     assert (found.status_at, found.counters, found.last_seq) == (at(9), {"outbox": 12}, 1)
     [letter] = letters(services)
     assert (letter.topic, letter.category) == (status_topic("gw-1"), "gateway")
-    assert gateway(services, "gw-2") is None, "a gateway cannot mark another one offline"
+    other = gateway(services, "gw-2")
+    assert other is not None and other.status_at is None, "a gateway cannot mark another offline"
 
 
 async def test_a_worker_learns_statuses_retained_before_it_started(
@@ -267,7 +271,10 @@ async def test_a_worker_learns_statuses_retained_before_it_started(
     )
 
     async with running(make_worker(services, cloud_broker)):
-        found = await eventually(lambda: gateway(services, "gw-7"), what="retained status")
+        found = await eventually(
+            lambda: (g := gateway(services, "gw-7")) is not None and g.status_at and g,
+            what="retained status",
+        )
 
     assert (found.online, found.status_at) == (False, at(3))
 

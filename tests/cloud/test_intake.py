@@ -4,14 +4,18 @@ tell the gateway."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from cloud.db.models import DeadLetter, Gateway, Reading
+from cloud.db.models import DeadLetter, Gateway, Reading, UnknownGateway
 from cloud.ingest.acks import MAX_REASON_CHARS, Result, batch_ack, batch_identity
 from cloud.ingest.intake import Rejected, parse
+from cloud.ingest.roster import GatewayRoster
+from cloud.register.gateways import retire_gateway
+from cloud.register.sites import apply_site
 from cloud.services import Services
 from device_profiles import Catalogue
 from device_profiles.protocol import (
@@ -21,8 +25,9 @@ from device_profiles.protocol import (
     batch_topic,
     status_topic,
 )
+from device_profiles.site import Site
 from tests.cloud.helpers import EPOCH, T0, count
-from tests.cloud.ingest_support import good_batch_json
+from tests.cloud.ingest_support import good_batch_json, sample
 
 
 def letters(services: Services) -> list[DeadLetter]:
@@ -47,13 +52,27 @@ def test_a_valid_batch_is_stored_and_acknowledged_as_stored(
     assert letters(services) == []
 
 
+def heard(services: Services) -> set[str]:
+    """The gateways something was stored from (a batch or a status)."""
+    with services.sessions() as session:
+        return set(
+            session.scalars(
+                select(Gateway.id).where(
+                    (Gateway.last_seq.is_not(None)) | (Gateway.status_at.is_not(None))
+                )
+            )
+        )
+
+
 def test_a_status_is_recorded_without_an_acknowledgement(services: Services) -> None:
     status = GatewayStatus(gateway_id="gw-1", online=True, ts=T0)
 
     outcome = services.intake.process(status_topic("gw-1"), status.model_dump_json().encode())
 
     assert (outcome.result, outcome.kind, outcome.ack) == ("stored", "status", None)
-    assert count(services.sessions, Gateway) == 1
+    with services.sessions() as session:
+        gateway = session.get(Gateway, "gw-1")
+        assert gateway is not None and (gateway.online, gateway.status_at) == (True, T0)
 
 
 @pytest.mark.parametrize(
@@ -83,7 +102,7 @@ def test_messages_that_break_the_protocol_become_dead_letters(
         )
         == 1
     )
-    assert count(services.sessions, Gateway) == 0
+    assert heard(services) == set()
 
 
 def test_a_rejected_batch_that_says_which_it_is_gets_a_rejected_acknowledgement(
@@ -113,7 +132,7 @@ def test_a_batch_naming_another_gateway_is_acknowledged_to_the_sender(
     assert outcome.ack is not None
     assert (outcome.ack.gateway_id, outcome.ack.seq, outcome.ack.result) == ("gw-1", 3, "rejected")
     assert "'gw-2' does not match topic" in outcome.reason
-    assert count(services.sessions, Gateway) == 0
+    assert heard(services) == set()
 
 
 def test_a_dead_letter_keeps_every_byte(services: Services) -> None:
@@ -202,3 +221,97 @@ def test_outcomes_describe_themselves(services: Services, catalogue: Catalogue) 
         "duplicate: batch stored before (2 readings)"
     )
     assert services.intake.process(batch_topic("gw-1"), b"{").describe().startswith("rejected: ")
+
+
+def unknown(services: Services) -> dict[str, tuple[int, int, int, str]]:
+    with services.sessions() as session:
+        return {
+            row.id: (row.batches, row.readings, row.statuses, row.reason)
+            for row in session.scalars(select(UnknownGateway))
+        }
+
+
+def test_a_gateway_not_provisioned_is_not_heard_until_it_is(
+    services: Services, catalogue: Catalogue
+) -> None:
+    """Its batches are neither stored nor acknowledged (they stay in its outbox), its status
+    is ignored; both are counted and recorded for the operator. Once provisioned, the same
+    batch is taken and the gateway leaves the list."""
+    payload = good_batch_json(catalogue, "gw-stray", 1)
+    status = GatewayStatus(gateway_id="gw-stray", online=True, ts=T0).model_dump_json().encode()
+
+    first = services.intake.process(batch_topic("gw-stray"), payload)
+    again = services.intake.process(batch_topic("gw-stray"), payload)
+    said = services.intake.process(status_topic("gw-stray"), status)
+
+    assert (first.result, first.ack, again.result, said.result) == (
+        "unprovisioned",
+        None,
+        "unprovisioned",
+        "unprovisioned",
+    )
+    assert "gw-stray is unknown" in first.reason
+    assert count(services.sessions, Reading) == 0
+    assert letters(services) == []
+    assert heard(services) == set()
+    assert unknown(services) == {"gw-stray": (2, 4, 1, "unknown")}
+    assert sample(services, "linli_ingest_batches_total", result="unprovisioned") == 2
+    assert sample(services, "linli_ingest_items_total", result="unprovisioned") == 4
+
+    with services.sessions.begin() as session:
+        apply_site(session, stray_site(), datetime.now(UTC), services.tickets)
+    services.intake.roster.forget(["gw-stray"])
+    taken = services.intake.process(batch_topic("gw-stray"), payload)
+
+    assert (taken.result, taken.stored) == ("stored", 2)
+    assert taken.ack is not None and taken.ack.result == "stored"
+    assert unknown(services) == {}
+
+
+def test_a_retired_gateway_is_not_heard_and_shows_as_retired(
+    services: Services, catalogue: Catalogue
+) -> None:
+    with services.sessions.begin() as session:
+        apply_site(session, stray_site(), datetime.now(UTC), services.tickets)
+    assert (
+        services.intake.process(
+            batch_topic("gw-stray"), good_batch_json(catalogue, "gw-stray", 1)
+        ).result
+        == "stored"
+    )
+
+    with services.sessions.begin() as session:
+        gateway = session.get(Gateway, "gw-stray")
+        assert gateway is not None and retire_gateway(gateway, datetime.now(UTC))
+    services.intake.roster.forget(["gw-stray"])
+    outcome = services.intake.process(
+        batch_topic("gw-stray"), good_batch_json(catalogue, "gw-stray", 2)
+    )
+
+    assert (outcome.result, outcome.ack) == ("unprovisioned", None)
+    assert unknown(services) == {"gw-stray": (1, 2, 0, "retired")}
+    assert count(services.sessions, Reading) == 2
+
+
+def test_the_roster_reads_a_gateway_again_only_after_its_refresh_time(
+    services: Services, catalogue: Catalogue
+) -> None:
+    """Provisioning reaches every worker within ``gateway_roster_refresh_s``; until then a
+    worker goes on refusing from what it read (here the time never passes)."""
+    roster = GatewayRoster(services.sessions, services.metrics, lambda: T0, refresh_s=3600)
+    assert roster.refused(["gw-stray", "gw-1"]) == {"gw-stray": "unknown"}
+    with services.sessions.begin() as session:
+        apply_site(session, stray_site(), datetime.now(UTC), services.tickets)
+    assert roster.refused(["gw-stray"]) == {"gw-stray": "unknown"}
+    roster.forget()
+    assert roster.refused(["gw-stray"]) == {}
+
+
+def stray_site() -> Site:
+    return Site.model_validate(
+        {
+            "schema": "linli.site/v1",
+            "community": {"id": "strays", "name": "Strays"},
+            "gateways": {"gw-stray": {}},
+        }
+    )

@@ -184,6 +184,44 @@ def test_0010_puts_what_was_there_in_one_default_community(url: str) -> None:
         assert gateway[0] == community and gateway[1] == gateway[2]
         assert tuple(facility) == (community, "gw-1", "faulty")
         assert len(devices) == 1 and devices[0][0] == 1
+        with engine.connect() as connection:
+            adopting = connection.exec_driver_sql("SELECT new_devices FROM gateways").scalar()
+        assert adopting == "own-facility"  # its devices went on becoming facilities of their own
+    finally:
+        engine.dispose()
+
+
+def test_0012_keeps_each_gateway_taking_new_devices_as_it_did(url: str) -> None:
+    """A gateway whose devices became facilities of their own goes on so; one provisioned
+    by a site file (no facility of its own yet) leaves new devices unassigned."""
+    engine = make_engine(url)
+    try:
+        migrate(engine, "0011")
+        with engine.begin() as connection:
+            for gateway in ("gw-old", "gw-site"):
+                connection.exec_driver_sql(
+                    "INSERT INTO gateways (id, online, counters, first_seen_at, name, "
+                    f"provisioned_at) VALUES ('{gateway}', true, '{{}}', "
+                    "'2025-11-27 00:00:00+00', '', '2025-11-27 00:00:00+00')"
+                )
+            connection.exec_driver_sql(
+                "INSERT INTO facilities (id, gateway_id, code, name, category, health, "
+                "health_since) VALUES (1, 'gw-old', 'gate-01', 'Gate gate-01', 'access', "
+                "'ok', '2025-11-27 00:00:00+00')"
+            )
+
+        migrate(engine)
+
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT id, new_devices, retired_at FROM gateways ORDER BY id"
+            ).all()
+            unknown = connection.exec_driver_sql("SELECT COUNT(*) FROM unknown_gateways")
+            assert unknown.scalar() == 0
+        assert [tuple(r) for r in rows] == [
+            ("gw-old", "own-facility", None),
+            ("gw-site", "unassigned", None),
+        ]
     finally:
         engine.dispose()
 

@@ -194,7 +194,6 @@ def test_same_device_id_behind_two_gateways_is_two_devices(
 
     assert count(services.sessions, Device) == 2
     assert count(services.sessions, Facility) == 2
-    assert count(services.sessions, Gateway) == 2
 
 
 def test_gateway_last_seq_tracks_the_maximum(services: Services, catalogue: Catalogue) -> None:

@@ -23,6 +23,7 @@ from linli.mosquitto import Mosquitto
 from linli.ports import free_port
 from linli.processes import Child, ProcessGroup, linli_command
 from plumbing.mqtt import Client, MqttError
+from tests.e2e.harness import provision
 
 GATEWAY = "delivery-gw"
 T0 = 1_764_201_600
@@ -170,6 +171,7 @@ def stack(
     environment = {**os.environ, "LINLI_EDGE_ACK_TIMEOUT_S": "3", **KEEP_OLD_READINGS, **env}
     with ProcessGroup(workdir / "logs", env=environment) as processes:
         parts = Stack(workdir, gateway, cloud_broker, processes)
+        provision(workdir, [GATEWAY], data_dir=workdir / "cloud")
         parts.start("cloud")
         parts.wait_cloud_ingesting()
         parts.start("edge")

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import httpx
 
-from linli.demo import ProcessGroup, linli_command
+from linli.demo import ProcessGroup, apply_simulated_site, linli_command
 from linli.mosquitto import Mosquitto
 from linli.ports import free_port
 
@@ -68,15 +68,33 @@ def running_system(
     sim_args: Sequence[str],
     profiles_dir: Path | None = None,
     env: Mapping[str, str] | None = None,
+    site_args: Sequence[str] | None = None,
+    new_devices: str = "unassigned",
 ) -> Iterator[System]:
-    """Cloud, edge agent and simulator running, the cloud healthy and ingesting.
+    """Cloud, edge agent and simulator running, the cloud healthy and ingesting, its
+    register made from the simulated community's site file (``linli sim site``).
 
     ``env`` adds environment variables for the three processes (settings such as
-    ``LINLI_EDGE_STATUS_INTERVAL_S`` or ``LINLI_CLOUD_SILENCE_CHECK_S``)."""
+    ``LINLI_EDGE_STATUS_INTERVAL_S`` or ``LINLI_CLOUD_SILENCE_CHECK_S``); ``site_args`` the
+    community the register is made from, if not the simulator's (``sim_args``);
+    ``new_devices`` what a device the simulator does not run becomes when first heard from."""
     http_port = free_port()
     uplink_port = free_port()  # the edge agent reaches the cloud through the simulator's uplink
     site = ["--profiles-dir", str(profiles_dir)] if profiles_dir else []
     environment = {**os.environ, "LINLI_ADMIN_PASSWORD": ADMIN_PASSWORD, **(env or {})}
+    # the register knows what the simulator runs: its gateway provisioned, its devices bound
+    apply_simulated_site(
+        workdir / "site",
+        workdir / "cloud",
+        gateway_id,
+        [
+            *(sim_args if site_args is None else site_args),
+            *site,
+            "--new-devices",
+            new_devices,
+        ],
+        env=environment,
+    )
     with ProcessGroup(workdir / "logs", env=environment) as processes:
         processes.start(
             "cloud",
@@ -120,3 +138,27 @@ def running_system(
             assert login.status_code == 200, login.text
             api.headers["X-CSRF-Token"] = login.json()["csrf_token"]
             yield system
+
+
+def provision(
+    workdir: Path,
+    gateways: Sequence[str],
+    *,
+    data_dir: Path | None = None,
+    database_url: str | None = None,
+) -> None:
+    """Provision ``gateways`` as an operator would — a site file (community ``e2e``) applied
+    with ``linli site apply`` — each new device of them a facility of its own."""
+    path = workdir / "gateways.site.yaml"
+    workdir.mkdir(parents=True, exist_ok=True)
+    listed = "".join(f"  {g}: {{new_devices: own-facility}}\n" for g in gateways)
+    path.write_text(
+        f"schema: linli.site/v1\ncommunity: {{id: e2e, name: End to end}}\ngateways:\n{listed}"
+    )
+    where = ["--data-dir", str(data_dir)] if data_dir else []
+    where += ["--database-url", database_url] if database_url else []
+    done = subprocess.run(
+        linli_command("site", "apply", str(path), *where),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr

@@ -172,6 +172,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
         running_system(
             workdir, gateway_broker, cloud_broker,
             gateway_id=GATEWAY, sim_args=SIM_ARGS, profiles_dir=site, env=SETTINGS,
+            new_devices="own-facility",  # gate-99, ours alone, is a facility of its own
         ) as system,
     ):  # fmt: skip
         eventually(

@@ -44,10 +44,17 @@ def _facility(api: httpx.Client, code: str) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
+def _device(api: httpx.Client, device_id: str) -> dict[str, Any] | None:
+    """The device, once the cloud has heard from it."""
+    found = [d for d in api.get("/api/v1/devices").json() if d["device_id"] == device_id]
+    return found[0] if found else None
+
+
 def test_gate_fault_becomes_one_ticket_and_repeats_attach(system: System) -> None:
     api = system.api
-    gate = eventually(system, lambda: _facility(api, "gate-01"), "gate-01 reporting")
-    assert gate["health"] == "ok"
+    eventually(system, lambda: _device(api, "gate-01"), "gate-01 reporting")
+    gate = _facility(api, "gate-01")  # the site file made it; the device joined it
+    assert gate is not None and gate["health"] == "ok"
     assert not _gate_tickets(api, gate["id"])
 
     # 8 simulated minutes: 8 s at the harness's speed, long enough to see the state
@@ -95,7 +102,7 @@ def test_gate_fault_becomes_one_ticket_and_repeats_attach(system: System) -> Non
 
 def test_garbage_goes_to_dead_letter_and_good_data_keeps_flowing(system: System) -> None:
     api = system.api
-    eventually(system, lambda: _facility(api, "gate-02"), "gate-02 reporting")
+    eventually(system, lambda: _device(api, "gate-02"), "gate-02 reporting")
     deadletter = system.edge_dir / "deadletter.jsonl"
     assert not deadletter.exists() or not deadletter.read_text().strip()
 

@@ -135,7 +135,8 @@ def test_a_replayed_recording_reproduces_the_tickets(
         }
     assert recorded >= expected, recorded
 
-    # a fresh system: new brokers, edge and cloud; its simulator simulates no device
+    # a fresh system: new brokers, edge and cloud, a register of the recorded community; its
+    # simulator simulates no device
     fresh_dir = tmp_path / "replayed"
     fresh_dir.mkdir()
     with (
@@ -144,6 +145,7 @@ def test_a_replayed_recording_reproduces_the_tickets(
         running_system(
             fresh_dir, fresh_gateway, fresh_cloud, gateway_id=GATEWAY,
             sim_args=["--gates", "0", "--lights", "0", "--buttons", "0"], env=SETTINGS,
+            site_args=sim_args,  # the register knows the recorded community
         ) as fresh,
     ):  # fmt: skip
         api = fresh.api

@@ -23,6 +23,7 @@ from linli.postgres import PostgresCluster
 from linli.processes import ProcessGroup, linli_command
 from plumbing.mqtt import Client
 from tests.cloud.helpers import EPOCH, GATE, T0, item
+from tests.e2e.harness import provision
 
 pytestmark = pytest.mark.e2e
 
@@ -104,6 +105,7 @@ def test_three_workers_share_the_stream_without_loss_duplicates_or_a_second_tick
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert migrated.returncode == 0, migrated.stderr
+    provision(tmp_path, [f"gw-{g}" for g in range(GATEWAYS)], database_url=url)
     batches, twins = _stream(catalogue)
     ports = [free_port() for _ in range(WORKERS)]
     with ProcessGroup(tmp_path / "logs") as processes:

@@ -59,6 +59,8 @@ marker, cloud_mode = sys.argv[1], sys.argv[2]
 
 
 def fake(*args: str) -> list[str]:
+    if args[:2] == ("sim", "site"):  # the real one: it only prints the site file
+        return [sys.executable, "-m", "linli", *args]
     if args[0] == "site":
         return [sys.executable, "-c", "print('site applied: ' + repr(" + repr(args) + "))"]
     if args[0] == "cloud":
