@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -14,17 +13,20 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from cloud.api.problems import PROBLEM_ANSWERS, install_problems
 from cloud.api.routers import (
     auth,
+    communities,
     dead_letters,
     devices,
     facilities,
     gateways,
-    register,
+    people,
     telemetry,
     tickets,
+    unknown_gateways,
+    zones,
 )
-from cloud.api.schemas import Problem
 from cloud.health import watch_silence
 from cloud.ingest.failures import describe
 from cloud.ingest.worker import IngestWorker
@@ -83,18 +85,22 @@ def create_app(services: Services, *, api: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
+    install_problems(app)
     if api:
         for module in (
             auth,
-            register,
+            communities,
+            zones,
             facilities,
             devices,
             telemetry,
             tickets,
             gateways,
+            unknown_gateways,
+            people,
             dead_letters,
         ):
-            app.include_router(module.router, prefix="/api/v1", responses=_ACCESS_ANSWERS)
+            app.include_router(module.router, prefix="/api/v1", responses=PROBLEM_ANSWERS)
         app.include_router(make_router())
 
     @app.get("/healthz", include_in_schema=False)
@@ -117,12 +123,6 @@ def create_app(services: Services, *, api: bool = True) -> FastAPI:
         return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
-
-
-_ACCESS_ANSWERS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "not logged in, or the token is unknown or revoked"},
-    403: {"model": Problem, "description": "the caller's role or scopes do not allow it"},
-}
 
 
 def _database_problem(services: Services) -> str | None:

@@ -14,7 +14,15 @@ from cloud.api.schemas import (
     TicketDetail,
     TicketPublic,
 )
-from cloud.db.models import DataGap, Device, Facility, Ticket, TicketState
+from cloud.db.models import (
+    DataGap,
+    Device,
+    Facility,
+    Gateway,
+    Ticket,
+    TicketState,
+    UnknownGateway,
+)
 
 _HEALTH_ORDER = case({"faulty": 0, "degraded": 1, "ok": 2}, value=Facility.health, else_=3)
 _PRIORITY_ORDER = case(
@@ -28,11 +36,32 @@ def facilities(
     health: Sequence[str] = (),
     gateway_id: str | None = None,
     community: int | None = None,
+    zone_id: int | None = None,
+    category: str | None = None,
+    archived: bool = False,
+    zones: frozenset[int] | None = None,
     limit: int = 1000,
     offset: int = 0,
-) -> list[FacilityPublic]:
-    """Facilities, worst health first, each with its count of unresolved tickets (of one
-    community, if ``community`` is given)."""
+) -> tuple[list[FacilityPublic], int]:
+    """Facilities in use (or archived ones, if ``archived``), worst health first, each with
+    its count of unresolved tickets (of one community, if ``community`` is given); and how
+    many match in all."""
+    where: list[ColumnElement[bool]] = [
+        Facility.archived_at.is_not(None) if archived else Facility.archived_at.is_(None)
+    ]
+    if health:
+        where.append(Facility.health.in_(health))
+    if gateway_id:
+        where.append(Facility.gateway_id == gateway_id)
+    if community is not None:
+        where.append(Facility.community_id == community)
+    if zone_id is not None:
+        where.append(Facility.zone_id == zone_id)
+    if zones is not None:  # a maintainer's
+        where.append(Facility.zone_id.in_(sorted(zones)))
+    if category is not None:
+        where.append(Facility.category == category)
+    total = session.scalar(select(func.count()).select_from(Facility).where(*where)) or 0
     open_count = (
         select(Ticket.facility_id, func.count().label("n"))
         .where(Ticket.state != TicketState.RESOLVED.value)
@@ -43,17 +72,12 @@ def facilities(
         select(Facility, func.coalesce(open_count.c.n, 0))
         .outerjoin(open_count, open_count.c.facility_id == Facility.id)
         .options(selectinload(Facility.devices))
-        .order_by(_HEALTH_ORDER, Facility.name)
+        .where(*where)
+        .order_by(_HEALTH_ORDER, Facility.name, Facility.id)
         .limit(limit)
         .offset(offset)
     )
-    if health:
-        query = query.where(Facility.health.in_(health))
-    if gateway_id:
-        query = query.where(Facility.gateway_id == gateway_id)
-    if community is not None:
-        query = query.where(Facility.community_id == community)
-    return [_facility(f, n) for f, n in session.execute(query)]
+    return [_facility(f, n) for f, n in session.execute(query)], total
 
 
 def facility(session: Session, facility_id: int) -> FacilityPublic | None:
@@ -86,19 +110,34 @@ def devices(
     facility_id: int | None = None,
     health: Sequence[str] = (),
     community: int | None = None,
+    assigned: bool | None = None,
+    zones: frozenset[int] | None = None,
     limit: int = 1000,
     offset: int = 0,
-) -> list[DevicePublic]:
-    query = select(Device).order_by(Device.gateway_id, Device.device_id).limit(limit).offset(offset)
-    if community is not None:
+) -> tuple[list[DevicePublic], int]:
+    """Devices by gateway and id — of one community (their gateway's), one facility, some
+    health, assigned to a facility or not (``assigned``), of facilities in ``zones`` — and
+    how many match in all."""
+    query = select(Device)
+    if zones is not None:  # a maintainer's
         query = query.join(Facility, Facility.id == Device.facility_id).where(
-            Facility.community_id == community
+            Facility.zone_id.in_(sorted(zones))
+        )
+    if community is not None:
+        query = query.join(Gateway, Gateway.id == Device.gateway_id).where(
+            Gateway.community_id == community
+        )
+    if assigned is not None:
+        query = query.where(
+            Device.facility_id.is_not(None) if assigned else Device.facility_id.is_(None)
         )
     if facility_id is not None:
         query = query.where(Device.facility_id == facility_id)
     if health:
         query = query.where(Device.health.in_(health))
-    return [DevicePublic.model_validate(d) for d in session.scalars(query)]
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = query.order_by(Device.gateway_id, Device.device_id).limit(limit).offset(offset)
+    return [DevicePublic.model_validate(d) for d in session.scalars(page)], total
 
 
 def data_gaps(
@@ -136,12 +175,17 @@ def tickets(
     facility_id: int | None = None,
     priorities: Sequence[str] = (),
     community: int | None = None,
+    zones: frozenset[int] | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[TicketPublic], int]:
     """Tickets, most urgent and newest first, and how many match in all (of one community,
-    if ``community`` is given)."""
+    if ``community`` is given; of facilities in ``zones``, if given)."""
     where: list[ColumnElement[bool]] = []
+    if zones is not None:  # a maintainer's
+        where.append(
+            Ticket.facility_id.in_(select(Facility.id).where(Facility.zone_id.in_(sorted(zones))))
+        )
     if community is not None:
         where.append(
             Ticket.facility_id.in_(select(Facility.id).where(Facility.community_id == community))
@@ -196,3 +240,26 @@ def _ticket_fields(ticket: Ticket) -> dict[str, object]:
     fields["facility_name"] = ticket.facility.name
     fields["device_id"] = ticket.device.device_id
     return fields
+
+
+def unknown_gateways(
+    session: Session, *, limit: int = 100, offset: int = 0
+) -> list[UnknownGateway]:
+    """Gateways heard from without being provisioned (or retired), last heard first."""
+    query = (
+        select(UnknownGateway)
+        .order_by(UnknownGateway.last_seen_at.desc(), UnknownGateway.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(session.scalars(query))
+
+
+def unassigned_devices(session: Session, *, community: int | None = None) -> int:
+    """How many devices (of a community's gateways) are bound to no facility."""
+    query = select(func.count()).select_from(Device).where(Device.facility_id.is_(None))
+    if community is not None:
+        query = query.join(Gateway, Gateway.id == Device.gateway_id).where(
+            Gateway.community_id == community
+        )
+    return session.scalar(query) or 0

@@ -92,7 +92,12 @@ def validation_summary(exc: ValidationError, *, root: str = "", limit: int = 5) 
 
     An error of the whole value is named ``root`` (e.g. ``payload``), if given.
     """
-    errors = exc.errors()
+    return errors_summary(exc.errors(), root=root, limit=limit)
+
+
+def errors_summary(errors: Sequence[ErrorDetails], *, root: str = "", limit: int = 5) -> str:
+    """Errors as pydantic details them (``ValidationError.errors()``, or FastAPI's request
+    validation errors) on one line, as :func:`validation_summary` says them."""
     parts = []
     for error in errors[:limit]:
         where = dotted(error["loc"]) or root

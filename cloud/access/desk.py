@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.access.limits import LoginLimiter
 from cloud.access.passwords import hash_password, new_password, password_matches, weak
 from cloud.access.roles import SCOPES, Principal, Role
-from cloud.db.models import Account, ApiToken, Community, WebSession
+from cloud.db.models import Account, ApiToken, Community, PersonZone, WebSession
 
 ADMIN = "admin"
 PASSWORD_FILE = "admin-password"
@@ -134,6 +134,25 @@ class AccessDesk:
         session.flush()
         return account
 
+    @staticmethod
+    def set_role_of_person(session: Session, person_id: int, role: Role) -> None:
+        """The person's accounts take their new role (at their next request)."""
+        for account in session.scalars(select(Account).where(Account.person_id == person_id)):
+            account.role = role.value
+
+    @staticmethod
+    def disable_accounts_of_person(session: Session, person_id: int, now: datetime) -> None:
+        """The person's accounts log in no more, and their web sessions end (a person
+        archived). Tokens they issued are their integrations' and stay."""
+        accounts = list(session.scalars(select(Account).where(Account.person_id == person_id)))
+        for account in accounts:
+            if account.disabled_at is None:
+                account.disabled_at = now
+        if accounts:
+            session.execute(
+                delete(WebSession).where(WebSession.account_id.in_([a.id for a in accounts]))
+            )
+
     def set_password(self, username: str, password: str, now: datetime) -> None:
         """A new password for ``username``; its web sessions end (LookupError: no such
         account)."""
@@ -176,7 +195,7 @@ class AccessDesk:
                     expires_at=expires,
                 )
             )
-            return Login(cookie, _principal(account, csrf), expires)
+            return Login(cookie, _principal(session, account, csrf), expires)
 
     def session_principal(self, cookie: str, now: datetime) -> Principal | None:
         with self._sessions() as session:
@@ -185,12 +204,12 @@ class AccessDesk:
                 .join(Account, Account.id == WebSession.account_id)
                 .where(WebSession.id == _digest(cookie))
             ).first()
-        if found is None:
-            return None
-        web, account = found
-        if web.expires_at <= now or account.disabled_at is not None:
-            return None
-        return _principal(account, web.csrf_token)
+            if found is None:
+                return None
+            web, account = found
+            if web.expires_at <= now or account.disabled_at is not None:
+                return None
+            return _principal(session, account, web.csrf_token)
 
     def logout(self, cookie: str) -> None:
         with self._sessions.begin() as session:
@@ -253,11 +272,22 @@ class AccessDesk:
                 row.revoked_at = now
 
 
-def _principal(account: Account, csrf: str | None) -> Principal:
+def _principal(session: Session, account: Account, csrf: str | None) -> Principal:
+    role = Role(account.role)
+    zones: frozenset[int] | None = None
+    if role is Role.MAINTAINER:  # a maintainer reaches the zones they work in, no more
+        zones = frozenset(
+            session.scalars(
+                select(PersonZone.zone_id).where(PersonZone.person_id == account.person_id)
+            )
+            if account.person_id is not None
+            else ()
+        )
     return Principal(
         name=account.username,
-        role=Role(account.role),
+        role=role,
         community_id=account.community_id,
         account_id=account.id,
         csrf_token=csrf,
+        zone_ids=zones,
     )

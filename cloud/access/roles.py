@@ -5,7 +5,7 @@
 | operator admin | every community | everything |
 | property manager | one community | read; act on tickets; edit the register |
 | supervisor | one community | read; act on tickets |
-| maintainer | one community | read (acting on their own tickets comes with assignment) |
+| maintainer | own zones | read their zones' facilities, devices, tickets; act on those tickets |
 
 An integration token has scopes instead — ``register:read``, ``register:write``,
 ``tickets:read``, ``tickets:write``, ``telemetry:read`` — within one community or, made by
@@ -46,7 +46,7 @@ ALLOWED: dict[Role, frozenset[Action]] = {
     Role.OPERATOR_ADMIN: frozenset(Action),
     Role.PROPERTY_MANAGER: frozenset(_READS | {Action.ACT_ON_TICKETS, Action.WRITE_REGISTER}),
     Role.SUPERVISOR: frozenset(_READS | {Action.ACT_ON_TICKETS}),
-    Role.MAINTAINER: frozenset(_READS),
+    Role.MAINTAINER: frozenset(_READS | {Action.ACT_ON_TICKETS}),
 }
 
 
@@ -63,6 +63,9 @@ class Principal:
     scopes: frozenset[str] = frozenset()
     csrf_token: str | None = None
     """Set when authenticated by a session cookie: unsafe requests must echo it."""
+    zone_ids: frozenset[int] | None = None
+    """The zones a maintainer works in: they reach only the facilities there, with their
+    devices and tickets. None: no such limit."""
 
     def may(self, action: Action) -> bool:
         if self.role is Role.TOKEN:
@@ -75,6 +78,11 @@ class Principal:
         """Whether rows of ``community_id`` are this principal's to see (rows of no
         community — gateways not provisioned — are the operator's)."""
         return self.community_id is None or community_id == self.community_id
+
+    def reaches(self, community_id: int | None, zone_id: int | None) -> bool:
+        """Whether a facility (or its device or ticket) of ``community_id`` in ``zone_id``
+        is this principal's to see and act on."""
+        return self.sees(community_id) and (self.zone_ids is None or zone_id in self.zone_ids)
 
     @property
     def actor(self) -> str:

@@ -77,6 +77,15 @@ def visible(principal: Principal, community_id: int | None, what: str) -> None:
         raise HTTPException(404, f"{what} does not exist")
 
 
+def reachable(
+    principal: Principal, community_id: int | None, zone_id: int | None, what: str
+) -> None:
+    """404 (as if it did not exist) for a facility — or a device or ticket of one — the
+    principal does not reach: another community's, or outside a maintainer's zones."""
+    if not principal.reaches(community_id, zone_id):
+        raise HTTPException(404, f"{what} does not exist")
+
+
 def client_address(request: Request) -> str:
     """Who asks, as failed logins are counted by (with the user name)."""
     return request.client.host if request.client else "unknown"

@@ -101,11 +101,13 @@ def make_router() -> APIRouter:
         if principal is None:
             return RedirectResponse("/login", status_code=303)
         community = principal.community_id
-        facilities = queries.facilities(session, community=community)
+        zones = principal.zone_ids
+        facilities, _ = queries.facilities(session, community=community, zones=zones)
         open_tickets, total_open = queries.tickets(
             session,
             states=[TicketState.OPEN.value, TicketState.ACKNOWLEDGED.value],
             community=community,
+            zones=zones,
             limit=200,
         )
         counts = {
@@ -121,6 +123,12 @@ def make_router() -> APIRouter:
                 "counts": counts,
                 "principal": principal,
                 "may_act": principal.may(Action.ACT_ON_TICKETS),
+                "unknown_gateways": (
+                    queries.unknown_gateways(session, limit=20)
+                    if principal.may(Action.OPERATE)
+                    else []
+                ),
+                "unassigned": queries.unassigned_devices(session, community=community),
             },
         )
 
@@ -137,7 +145,9 @@ def make_router() -> APIRouter:
             raise HTTPException(403, f"{principal.name} may not act on tickets")
         with services.sessions.begin() as session:
             ticket = session.get(Ticket, ticket_id)
-            if ticket is None or not principal.sees(ticket.facility.community_id):
+            if ticket is None or not principal.reaches(
+                ticket.facility.community_id, ticket.facility.zone_id
+            ):
                 raise HTTPException(404, f"ticket {ticket_id} does not exist")
             try:
                 services.tickets.transition(

@@ -48,7 +48,7 @@ def two_communities(services: Services, catalogue: Catalogue) -> dict[str, int]:
     with services.sessions.begin() as session:
         for slug, gateway in GATEWAYS.items():
             site = community_site(slug, gateway)
-            ids[slug] = apply_site(session, site, datetime.now(UTC)).community_id
+            ids[slug] = apply_site(session, site, datetime.now(UTC), services.tickets).community_id
     for n, gateway in enumerate(GATEWAYS.values()):
         services.writer.write(
             batch(gateway, n + 1, [item(catalogue, GATE, "motor_jammed", device_id="g1")])

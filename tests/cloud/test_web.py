@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -10,10 +11,13 @@ from sqlalchemy import select
 
 from cloud.access.roles import Role
 from cloud.app import create_app
-from cloud.db.models import Ticket, TicketState
+from cloud.db.models import Community, Ticket, TicketState
+from cloud.register.sites import apply_site
 from cloud.services import Services
 from device_profiles import Catalogue
-from tests.cloud.conftest import ADMIN_PASSWORD, make_account
+from device_profiles.protocol import batch_topic
+from device_profiles.site import Site
+from tests.cloud.conftest import ADMIN_PASSWORD, log_in, make_account
 from tests.cloud.helpers import BUTTON, GATE, LIGHT, at, batch, item
 
 
@@ -169,3 +173,41 @@ def test_a_ticket_form_without_the_sessions_token_is_refused(
         f"/tickets/{ticket_id}/acknowledge", data={"csrf_token": "x"}, follow_redirects=False
     )
     assert stale.status_code == 403
+
+
+def test_the_operator_sees_gateways_not_provisioned_and_devices_not_bound(
+    client: TestClient, services: Services, catalogue: Catalogue
+) -> None:
+    """A forgotten provisioning step shows at once: the gateway sending without it, to
+    operator admins; devices heard from but bound to no facility, to everyone of the
+    community."""
+    services.intake.process(
+        batch_topic("gw-forgotten"),
+        batch("gw-forgotten", 1, [item(catalogue, GATE, "normal")]).model_dump_json().encode(),
+    )
+    with services.sessions.begin() as session:
+        apply_site(session, lone_gateway("gw-bare"), datetime.now(UTC), services.tickets)
+    services.writer.write(batch("gw-bare", 1, [item(catalogue, LIGHT, "normal_on")]))
+
+    page = client.get("/").text
+
+    assert "gw-forgotten" in page and "1 batch(es), 1 reading(s) refused" in page
+    assert "1 device(s) heard from but not bound to a facility" in page
+    with services.sessions() as session:
+        community = session.scalar(select(Community.id).where(Community.slug == "lone"))
+    make_account(services, "pm", Role.PROPERTY_MANAGER, community)
+    with TestClient(create_app(services)) as manager:
+        log_in(manager, "pm")
+        theirs = manager.get("/").text
+    assert "gw-forgotten" not in theirs
+    assert "1 device(s) heard from but not bound" in theirs
+
+
+def lone_gateway(gateway: str) -> Site:
+    return Site.model_validate(
+        {
+            "schema": "linli.site/v1",
+            "community": {"id": "lone", "name": "Lone"},
+            "gateways": {gateway: {}},
+        }
+    )

@@ -22,7 +22,7 @@ from cloud.api.deps import (
     client_address,
     set_session_cookie,
 )
-from cloud.api.schemas import ID_MAX, Problem
+from cloud.api.schemas import ID_MAX, NO_NUL, Problem
 
 router = APIRouter(prefix="/auth", tags=["access"])
 
@@ -35,7 +35,9 @@ assert set(get_args(Scope)) == SCOPES
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(min_length=1, max_length=64, description="the account's user name")
+    username: str = Field(
+        min_length=1, max_length=64, pattern=NO_NUL, description="the account's user name"
+    )
     password: str = Field(min_length=1, max_length=200, description="its password")
 
 
@@ -53,7 +55,9 @@ class LoginResponse(Me):
 class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, description="what the token is for")
+    name: str = Field(
+        min_length=1, max_length=100, pattern=NO_NUL, description="what the token is for"
+    )
     scopes: list[Scope] = Field(min_length=1, max_length=10, description="what it may do")
     community_id: int | None = Field(
         default=None, ge=1, le=ID_MAX, description="its community; null: yours"
@@ -61,7 +65,7 @@ class TokenRequest(BaseModel):
 
 
 class TokenIssued(BaseModel):
-    id: int
+    id: int = Field(description="the token's id, to revoke it by")
     token: str = Field(description="the bearer value: shown this once, never again")
 
 
@@ -147,7 +151,7 @@ def issue_token(services: ServicesDep, principal: PrincipalDep, body: TokenReque
 def revoke_token(
     services: ServicesDep,
     principal: PrincipalDep,
-    token_id: Annotated[int, Path(ge=1, le=ID_MAX)],
+    token_id: Annotated[int, Path(ge=1, le=ID_MAX, description="the token's id")],
 ) -> Response:
     allowed(principal, Action.WRITE_REGISTER)
     try:

@@ -1,5 +1,9 @@
+"""Gateways: everyone reads their community's; operator admins provision, change and retire
+them. Ingest takes batches only from gateways provisioned and not retired."""
+
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
@@ -7,20 +11,150 @@ from sqlalchemy import select
 
 from cloud import queries
 from cloud.access.roles import Action
-from cloud.api.deps import PrincipalDep, SessionDep, allowed, visible
-from cloud.api.schemas import ID_MAX, DataGapPublic, GatewayPublic, Problem
+from cloud.api.bodies import GatewayChange, GatewayProvision
+from cloud.api.deps import PrincipalDep, ServicesDep, SessionDep, allowed, visible
+from cloud.api.paging import PAGED, Limit, Offset, count_into, page_of
+from cloud.api.references import community_for, row_of, set_fields, zone_of
+from cloud.api.schemas import ID_MAX, NO_NUL, DataGapPublic, GatewayPublic, Problem
 from cloud.db.models import Gateway
+from cloud.register.gateways import RegisterConflict, provision_gateway, retire_gateway
 
 router = APIRouter(prefix="/gateways", tags=["gateways"])
 
+GatewayId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=NO_NUL, description="the gateway's id")
+]
 
-@router.get("", response_model=list[GatewayPublic], summary="Gateways and their last status")
-def list_gateways(session: SessionDep, principal: PrincipalDep) -> list[GatewayPublic]:
+
+@router.get(
+    "",
+    response_model=list[GatewayPublic],
+    responses=PAGED,
+    summary="Gateways and their last status, by id (your community's)",
+)
+def list_gateways(
+    session: SessionDep,
+    principal: PrincipalDep,
+    response: Response,
+    community_id: Annotated[
+        int | None, Query(ge=1, le=ID_MAX, description="only this community's")
+    ] = None,
+    retired: Annotated[
+        bool, Query(description="list retired gateways (true) instead of those in service")
+    ] = False,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> list[GatewayPublic]:
     allowed(principal, Action.READ_REGISTER)
     query = select(Gateway).order_by(Gateway.id)
+    query = query.where(
+        Gateway.retired_at.is_not(None) if retired else Gateway.retired_at.is_(None)
+    )
     if principal.community_id is not None:
         query = query.where(Gateway.community_id == principal.community_id)
-    return [GatewayPublic.model_validate(g) for g in session.scalars(query)]
+    if community_id is not None:
+        query = query.where(Gateway.community_id == community_id)
+    found = page_of(session, query, response, limit=limit, offset=offset)
+    return [GatewayPublic.model_validate(g) for g in found]
+
+
+@router.post(
+    "",
+    response_model=GatewayPublic,
+    status_code=201,
+    responses={
+        409: {
+            "model": Problem,
+            "description": "it is provisioned already or belongs to another community, or "
+            "the zone is not of the community",
+        },
+        404: {"model": Problem, "description": "the community does not exist"},
+    },
+    summary="Provision a gateway for a community, or a retired one again (operator admins): "
+    "ingest takes its batches from then on",
+)
+def provision(
+    services: ServicesDep, principal: PrincipalDep, body: GatewayProvision
+) -> GatewayPublic:
+    allowed(principal, Action.OPERATE)
+    with services.sessions.begin() as session:
+        existing = session.get(Gateway, body.id)
+        if existing is not None and existing.provisioned:
+            if existing.community_id == body.community_id:
+                raise HTTPException(
+                    409, f"gateway {body.id} is provisioned already: change it with PATCH"
+                )
+            raise HTTPException(
+                409, f"gateway {body.id} belongs to another community (id {existing.community_id})"
+            )
+        community = community_for(session, principal, body.community_id)
+        try:
+            gateway, _ = provision_gateway(
+                session,
+                body.id,
+                community.id,
+                name=body.name,
+                zone_id=zone_of(session, community.id, body.zone_id),
+                new_devices=body.new_devices,
+                now=datetime.now(UTC),
+                revive=True,
+            )
+        except RegisterConflict as exc:
+            raise HTTPException(409, str(exc)) from None
+        public = GatewayPublic.model_validate(gateway)
+    services.intake.roster.forget([body.id])  # heard at once here; elsewhere within its refresh
+    return public
+
+
+@router.get("/{gateway_id}", response_model=GatewayPublic, responses={404: {"model": Problem}})
+def get_gateway(
+    session: SessionDep, principal: PrincipalDep, gateway_id: GatewayId
+) -> GatewayPublic:
+    allowed(principal, Action.READ_REGISTER)
+    found = row_of(session, Gateway, gateway_id, principal, f"gateway {gateway_id}")
+    return GatewayPublic.model_validate(found)
+
+
+@router.patch(
+    "/{gateway_id}",
+    response_model=GatewayPublic,
+    responses={404: {"model": Problem}, 409: {"model": Problem}},
+    summary="Change a gateway's name, zone, or what its new devices become (operator admins)",
+)
+def change_gateway(
+    services: ServicesDep, principal: PrincipalDep, gateway_id: GatewayId, body: GatewayChange
+) -> GatewayPublic:
+    allowed(principal, Action.OPERATE)
+    with services.sessions.begin() as session:
+        gateway = row_of(session, Gateway, gateway_id, principal, f"gateway {gateway_id}")
+        if gateway.retired_at is not None:
+            raise HTTPException(409, f"gateway {gateway_id} is retired: provision it again first")
+        changes = body.changes()
+        if "zone_id" in changes:
+            changes["zone_id"] = zone_of(session, gateway.community_id, changes["zone_id"])
+        if "new_devices" in changes:
+            changes["new_devices"] = changes["new_devices"].value
+        set_fields(gateway, changes)
+        session.flush()
+        return GatewayPublic.model_validate(gateway)
+
+
+@router.post(
+    "/{gateway_id}/retire",
+    response_model=GatewayPublic,
+    responses={404: {"model": Problem}},
+    summary="Retire a gateway (operator admins): its batches are no longer taken; its "
+    "devices and their history stay",
+)
+def retire(services: ServicesDep, principal: PrincipalDep, gateway_id: GatewayId) -> GatewayPublic:
+    allowed(principal, Action.OPERATE)
+    with services.sessions.begin() as session:
+        gateway = row_of(session, Gateway, gateway_id, principal, f"gateway {gateway_id}")
+        retire_gateway(gateway, datetime.now(UTC))
+        session.flush()
+        public = GatewayPublic.model_validate(gateway)
+    services.intake.roster.forget([gateway_id])
+    return public
 
 
 @router.get(
@@ -34,9 +168,9 @@ def gateway_gaps(
     session: SessionDep,
     principal: PrincipalDep,
     response: Response,
-    gateway_id: Annotated[str, Path(min_length=1, max_length=64)],
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=ID_MAX)] = 0,
+    gateway_id: GatewayId,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> list[DataGapPublic]:
     allowed(principal, Action.READ_TELEMETRY)
     gateway = session.get(Gateway, gateway_id)
@@ -46,6 +180,6 @@ def gateway_gaps(
     found, records, dropped = queries.data_gaps(
         session, gateway_id=gateway_id, limit=limit, offset=offset
     )
-    response.headers["X-Total-Count"] = str(records)
+    count_into(response, records)
     response.headers["X-Readings-Dropped"] = str(dropped)
     return found

@@ -7,7 +7,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from cloud import queries
 from cloud.access.roles import Action
-from cloud.api.deps import PrincipalDep, ServicesDep, SessionDep, allowed, visible
+from cloud.api.deps import PrincipalDep, ServicesDep, SessionDep, allowed, reachable
+from cloud.api.paging import PAGED, Limit, Offset, count_into
 from cloud.api.schemas import ID_MAX, Problem, TicketDetail, TicketPublic, TicketTransition
 from cloud.db.models import Ticket, TicketState
 from cloud.tickets import InvalidTransition, TicketNotFound
@@ -19,6 +20,7 @@ router = APIRouter(prefix="/tickets", tags=["tickets"])
 @router.get(
     "",
     response_model=list[TicketPublic],
+    responses=PAGED,
     summary="Tickets, most urgent first; X-Total-Count gives the number matching",
 )
 def list_tickets(
@@ -26,22 +28,27 @@ def list_tickets(
     principal: PrincipalDep,
     response: Response,
     state: Annotated[list[TicketState] | None, Query(description="repeat for several")] = None,
-    facility_id: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None,
-    priority: Annotated[list[Priority] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=ID_MAX)] = 0,
+    facility_id: Annotated[
+        int | None, Query(ge=1, le=ID_MAX, description="only this facility's")
+    ] = None,
+    priority: Annotated[
+        list[Priority] | None, Query(description="only these priorities; repeat for several")
+    ] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> list[TicketPublic]:
     allowed(principal, Action.READ_TICKETS)
     found, total = queries.tickets(
         session,
         community=principal.community_id,
+        zones=principal.zone_ids,
         states=[s.value for s in state or ()],
         facility_id=facility_id,
         priorities=[p.value for p in priority or ()],
         limit=limit,
         offset=offset,
     )
-    response.headers["X-Total-Count"] = str(total)
+    count_into(response, total)
     return found
 
 
@@ -53,7 +60,8 @@ def _check_ticket(session: SessionDep, principal: PrincipalDep, ticket_id: int) 
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
         raise HTTPException(404, f"ticket {ticket_id} does not exist")
-    visible(principal, ticket.facility.community_id, f"ticket {ticket_id}")
+    facility = ticket.facility
+    reachable(principal, facility.community_id, facility.zone_id, f"ticket {ticket_id}")
 
 
 @router.get("/{ticket_id}", response_model=TicketDetail, responses={404: {"model": Problem}})
@@ -69,13 +77,16 @@ def get_ticket(session: SessionDep, principal: PrincipalDep, ticket_id: TicketId
     "/{ticket_id}/{action}",
     response_model=TicketDetail,
     responses={403: {"model": Problem}, 404: {"model": Problem}, 409: {"model": Problem}},
-    summary="Acknowledge or resolve a ticket (operator admins, property managers, supervisors)",
+    summary="Acknowledge or resolve a ticket (operator admins, property managers, supervisors; "
+    "maintainers, tickets of their zones)",
 )
 def transition_ticket(
     services: ServicesDep,
     principal: PrincipalDep,
     ticket_id: TicketId,
-    action: Literal["acknowledge", "resolve"],
+    action: Annotated[
+        Literal["acknowledge", "resolve"], Path(description="what to do: acknowledge or resolve")
+    ],
     body: TicketTransition | None = None,
 ) -> TicketDetail:
     allowed(principal, Action.ACT_ON_TICKETS)

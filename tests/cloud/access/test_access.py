@@ -15,11 +15,12 @@ from sqlalchemy import select
 from cloud.access.desk import PASSWORD_FILE, AccessError
 from cloud.access.roles import Role
 from cloud.app import create_app
-from cloud.db.models import Community, Ticket
+from cloud.db.models import Account, Device, Person, Ticket, Zone
 from cloud.services import Services
 from device_profiles import Catalogue
 from tests.cloud.communities import client_as, two_communities
 from tests.cloud.conftest import ADMIN_PASSWORD, log_in, make_account
+from tests.cloud.helpers import GATE, batch, item
 
 
 @pytest.fixture
@@ -48,6 +49,8 @@ def test_nothing_of_the_api_answers_without_a_login(app: TestClient) -> None:
         path = template.replace("{ticket_id}", "1").replace("{action}", "acknowledge")
         path = path.replace("{device_pk}", "1").replace("{facility_id}", "1")
         path = path.replace("{gateway_id}", "gw").replace("{token_id}", "1")
+        for name in ("{community_id}", "{zone_id}", "{person_id}"):
+            path = path.replace(name, "1")
         answer = app.request(method.upper(), path, params={"metric": "on"}, json={})
         assert answer.status_code == 401, (method, path, answer.text)
     assert app.get("/", follow_redirects=False).headers["location"] == "/login"
@@ -96,10 +99,54 @@ def test_a_supervisor_sees_and_acts_on_their_own_community_only(
         assert own.status_code == 200
 
 
-def test_a_maintainer_reads_but_does_not_act_yet(services: Services, two: dict[str, int]) -> None:
-    with client_as(services, "wang", Role.MAINTAINER, two["oak"]) as wang:
-        assert wang.get(f"/api/v1/tickets/{two['oak_ticket']}").status_code == 200
-        assert wang.post(f"/api/v1/tickets/{two['oak_ticket']}/resolve").status_code == 403
+def test_a_maintainer_reaches_the_facilities_and_tickets_of_their_zones_only(
+    services: Services, two: dict[str, int], catalogue: Catalogue
+) -> None:
+    """Li works in oak's north zone: of oak, li reads the side gate there, its device and
+    its ticket, and acts on that ticket; the main gate (no zone) answers 404 like another
+    community's; register writes stay the managers'."""
+    services.writer.write(
+        batch("gw-a", 10, [item(catalogue, GATE, "motor_jammed", device_id="g2")])
+    )
+    with services.sessions() as session:
+        g2 = session.scalar(select(Device.id).where(Device.device_id == "g2"))
+        li = session.scalar(
+            select(Person.id).where(Person.slug == "li", Person.community_id == two["oak"])
+        )
+    with client_as(services, "root", Role.OPERATOR_ADMIN, None) as admin:
+        bound = admin.put(
+            f"/api/v1/devices/{g2}/facility", json={"facility_id": two["oak_side_gate"]}
+        )
+        assert bound.status_code == 200, bound.text
+        assert (bound.json()["from_facility_id"], bound.json()["actor"]) == (None, "root")
+    with services.sessions() as session:
+        north_ticket = session.scalar(
+            select(Ticket.id).where(Ticket.facility_id == two["oak_side_gate"])
+        )
+    assert north_ticket, "bound with its jam active, the device opened a ticket there"
+    make_account(services, "li", Role.MAINTAINER, two["oak"], person_id=li)
+    with TestClient(create_app(services)) as maintainer:
+        log_in(maintainer, "li")
+        assert [t["id"] for t in maintainer.get("/api/v1/tickets").json()] == [north_ticket]
+        facilities = maintainer.get("/api/v1/facilities").json()
+        assert [f["id"] for f in facilities] == [two["oak_side_gate"]]
+        assert [d["id"] for d in maintainer.get("/api/v1/devices").json()] == [g2]
+        assert maintainer.get(f"/api/v1/devices/{g2}").status_code == 200
+        for path in (
+            f"/api/v1/tickets/{two['oak_ticket']}",
+            f"/api/v1/devices/{two['oak_device']}",
+            f"/api/v1/facilities/{facilities[0]['id'] + 1000}",
+        ):
+            assert maintainer.get(path).status_code == 404, path
+        gate = maintainer.get(f"/api/v1/tickets/{two['oak_ticket']}/resolve")
+        assert gate.status_code in (404, 405)
+        assert maintainer.post(f"/api/v1/tickets/{two['oak_ticket']}/resolve").status_code == 404
+        acted = maintainer.post(f"/api/v1/tickets/{north_ticket}/acknowledge")
+        assert acted.status_code == 200 and acted.json()["events"][-1]["actor"] == "li"
+        moved = maintainer.put(
+            f"/api/v1/devices/{g2}/facility", json={"facility_id": two["oak_side_gate"]}
+        )
+        assert moved.status_code == 403
 
 
 def test_tokens_carry_their_scopes_and_can_be_revoked(
@@ -145,7 +192,7 @@ def test_a_weak_admin_password_from_the_environment_is_refused(
     with pytest.raises(AccessError, match="at least 10 characters"):
         services.access.bootstrap_admin(tmp_path, "short", datetime.now(UTC))
     with services.sessions() as session:
-        assert session.scalar(select(Community.id)) is None
+        assert session.scalar(select(Account.id)) is None
 
 
 ROLES = [Role.PROPERTY_MANAGER, Role.SUPERVISOR, Role.MAINTAINER]
@@ -160,6 +207,8 @@ def test_no_operation_reaches_another_communitys_objects(
     with services.sessions() as session:
         elm_ticket = session.get(Ticket, two["elm_ticket"])
         assert elm_ticket is not None
+        elm_zone = session.scalar(select(Zone.id).where(Zone.community_id == two["elm"]))
+        elm_person = session.scalar(select(Person.id).where(Person.community_id == two["elm"]))
         elm = {
             "{ticket_id}": str(elm_ticket.id),
             "{device_pk}": str(elm_ticket.device_pk),
@@ -167,6 +216,9 @@ def test_no_operation_reaches_another_communitys_objects(
             "{gateway_id}": "gw-b",
             "{token_id}": "1",
             "{action}": "acknowledge",
+            "{community_id}": str(two["elm"]),
+            "{zone_id}": str(elm_zone),
+            "{person_id}": str(elm_person),
         }
     with client_as(services, f"{role.value}-of-oak", role, two["oak"]) as person:
         paths = person.get("/openapi.json").json()["paths"]
@@ -176,17 +228,40 @@ def test_no_operation_reaches_another_communitys_objects(
             path = template
             for name, value in elm.items():
                 path = path.replace(name, value)
-            # a body as the operation wants it, so that what answers is the access check
-            body = (
-                {"facility_id": int(elm["{facility_id}"])} if path.endswith("/facility") else None
-            )
             for method in methods:
+                # a body as the operation wants it, so that what answers is the access check
+                body: dict[str, object] | None = None
+                if path.endswith("/facility"):
+                    body = {"facility_id": int(elm["{facility_id}"])}
+                elif method == "patch":
+                    body = {"name": "renamed"}  # every change of the register may rename
                 answer = person.request(
                     method.upper(), path, params={"metric": "door_open"}, json=body
                 )
                 assert answer.status_code in (403, 404), (role, method, path, answer.text)
+        # what is created names its community in the body: never elm
+        elm_id = two["elm"]
+        for path, body in {
+            "/api/v1/communities": {"slug": "birch", "name": "Birch"},
+            "/api/v1/zones": {"community_id": elm_id, "slug": "x", "name": "X"},
+            "/api/v1/facilities": {"community_id": elm_id, "code": "x", "name": "X"},
+            "/api/v1/people": {
+                "community_id": elm_id,
+                "slug": "x",
+                "name": "X",
+                "role": "maintainer",
+            },
+            "/api/v1/gateways": {"id": "gw-x", "community_id": elm_id},
+        }.items():
+            answer = person.post(path, json=body)
+            assert answer.status_code in (403, 404), (role, path, answer.text)
         facilities = person.get("/api/v1/facilities").json()
-        assert facilities and {f["community_id"] for f in facilities} == {two["oak"]}
-        assert [t["id"] for t in person.get("/api/v1/tickets").json()] == [two["oak_ticket"]]
-        assert {d["gateway_id"] for d in person.get("/api/v1/devices").json()} == {"gw-a"}
+        tickets = [t["id"] for t in person.get("/api/v1/tickets").json()]
+        devices = {d["gateway_id"] for d in person.get("/api/v1/devices").json()}
         assert [g["id"] for g in person.get("/api/v1/gateways").json()] == ["gw-a"]
+        if role is Role.MAINTAINER:  # of no zone: none of oak's facilities either
+            assert (facilities, tickets, devices) == ([], [], set())
+        else:
+            assert facilities and {f["community_id"] for f in facilities} == {two["oak"]}
+            assert tickets == [two["oak_ticket"]]
+            assert devices == {"gw-a"}

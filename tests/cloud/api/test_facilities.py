@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from cloud.access.roles import Role
+from cloud.db.models import Zone
+from cloud.services import Services
+from device_profiles import Catalogue
+from tests.cloud.communities import client_as, two_communities
 
 WORST_FIRST = [
     ("gate-01", "faulty", 1),
@@ -62,7 +69,9 @@ def test_bad_health_filter_is_422(client: TestClient, seeded: dict[str, int]) ->
     response = client.get("/api/v1/facilities", params={"health": "broken"})
 
     assert response.status_code == 422
-    [error] = response.json()["detail"]
+    problem = response.json()
+    assert problem["detail"].startswith("query.health[0]: ") and "faulty" in problem["detail"]
+    [error] = problem["errors"]
     assert error["loc"][:2] == ["query", "health"]
     assert "faulty" in error["msg"]
 
@@ -81,3 +90,60 @@ def test_get_facility_and_404(client: TestClient, seeded: dict[str, int]) -> Non
 
 def test_empty_database_lists_nothing(client: TestClient) -> None:
     assert client.get("/api/v1/facilities").json() == []
+
+
+def test_a_facility_is_created_changed_and_archived(
+    services: Services, catalogue: Catalogue
+) -> None:
+    ids = two_communities(services, catalogue)
+    with client_as(services, "zhang", Role.PROPERTY_MANAGER, ids["oak"]) as zhang:
+        zones = {z["slug"]: z["id"] for z in zhang.get("/api/v1/zones").json()}
+        lift = {"code": "lift-1", "name": "Lift 1", "category": "lift", "zone_id": zones["b1"]}
+        made = zhang.post("/api/v1/facilities", json=lift)
+        assert made.status_code == 201, made.text
+        facility = made.json()
+        assert {k: facility[k] for k in lift} == lift
+        assert (facility["community_id"], facility["gateway_id"], facility["health"]) == (
+            ids["oak"],
+            None,
+            "ok",
+        )
+        assert (facility["devices"], facility["archived_at"]) == ([], None)
+        assert zhang.get(f"/api/v1/facilities/{facility['id']}").json() == facility
+
+        assert zhang.post("/api/v1/facilities", json=lift).status_code == 409
+        side_gate = zhang.post("/api/v1/facilities", json={**lift, "code": "side-gate"})
+        assert side_gate.status_code == 409 and "'side-gate'" in side_gate.json()["detail"]
+        with services.sessions() as session:
+            elm_zone = session.scalar(select(Zone.id).where(Zone.community_id == ids["elm"]))
+        foreign = zhang.post("/api/v1/facilities", json={**lift, "code": "x", "zone_id": elm_zone})
+        assert foreign.status_code == 409 and f"zone {elm_zone}" in foreign.json()["detail"]
+
+        changed = zhang.patch(
+            f"/api/v1/facilities/{facility['id']}", json={"name": "Lift A", "zone_id": None}
+        )
+        assert changed.status_code == 200, changed.text
+        assert (changed.json()["name"], changed.json()["zone_id"]) == ("Lift A", None)
+        assert changed.json()["category"] == "lift"
+
+        lifts = zhang.get("/api/v1/facilities", params={"category": "lift"})
+        assert [f["code"] for f in lifts.json()] == ["lift-1"]
+        assert lifts.headers["X-Total-Count"] == "1"
+        in_north = zhang.get("/api/v1/facilities", params={"zone_id": zones["north"]}).json()
+        assert [f["code"] for f in in_north] == ["side-gate"]
+        page = zhang.get("/api/v1/facilities", params={"limit": 1, "offset": 1})
+        assert (len(page.json()), page.headers["X-Total-Count"]) == (1, "3")
+
+        gate = next(f for f in zhang.get("/api/v1/facilities").json() if f["code"] == "gate")
+        bound = zhang.post(f"/api/v1/facilities/{gate['id']}/archive")
+        assert bound.status_code == 409 and "1 device(s)" in bound.json()["detail"]
+
+        archived = zhang.post(f"/api/v1/facilities/{facility['id']}/archive")
+        assert archived.status_code == 200 and archived.json()["archived_at"]
+        assert "lift-1" not in {f["code"] for f in zhang.get("/api/v1/facilities").json()}
+        gone = zhang.get("/api/v1/facilities", params={"archived": True}).json()
+        assert [f["code"] for f in gone] == ["lift-1"]
+        assert zhang.patch(f"/api/v1/facilities/{facility['id']}", json={}).status_code == 409
+    with client_as(services, "chen", Role.SUPERVISOR, ids["oak"]) as chen:
+        assert chen.post("/api/v1/facilities", json={**lift, "code": "x"}).status_code == 403
+        assert chen.post(f"/api/v1/facilities/{gate['id']}/archive").status_code == 403

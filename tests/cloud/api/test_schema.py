@@ -29,7 +29,7 @@ def api(sqlite_services: Services, catalogue: Catalogue) -> tuple[FastAPI, str]:
     """The app on a small community with tickets, and an operator's token with every scope."""
     services = sqlite_services
     with services.sessions.begin() as session:
-        apply_site(session, load_site(EXAMPLE), datetime.now(UTC))
+        apply_site(session, load_site(EXAMPLE), datetime.now(UTC), services.tickets)
     services.writer.write(
         batch(
             "gw-north",

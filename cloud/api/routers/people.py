@@ -1,0 +1,229 @@
+"""People who work in a community: everyone of it reads them; its property managers and
+operator admins create, change and archive them, and may give them a login account."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from cloud.access.desk import AccessDesk, AccessError
+from cloud.access.passwords import weak
+from cloud.access.roles import Action, Role
+from cloud.api.bodies import PersonChange, PersonCreate, PersonRole
+from cloud.api.deps import PrincipalDep, ServicesDep, SessionDep, allowed
+from cloud.api.paging import PAGED, Limit, Offset, page_of
+from cloud.api.references import (
+    community_for,
+    in_use,
+    row_of,
+    set_fields,
+    taken,
+    unique,
+    zones_of,
+)
+from cloud.api.schemas import ID_MAX, PersonPublic, Problem
+from cloud.db.models import Account, Person, PersonZone
+
+router = APIRouter(prefix="/people", tags=["people"])
+
+PersonId = Annotated[int, Path(ge=1, le=ID_MAX, description="the person's id")]
+
+
+@router.get(
+    "",
+    response_model=list[PersonPublic],
+    responses=PAGED,
+    summary="People who work there, by community and slug (your community's)",
+)
+def list_people(
+    session: SessionDep,
+    principal: PrincipalDep,
+    response: Response,
+    community_id: Annotated[
+        int | None, Query(ge=1, le=ID_MAX, description="only this community's")
+    ] = None,
+    role: Annotated[PersonRole | None, Query(description="only people of this role")] = None,
+    archived: Annotated[
+        bool, Query(description="list archived people (true) instead of those at work")
+    ] = False,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> list[PersonPublic]:
+    allowed(principal, Action.READ_REGISTER)
+    query = select(Person).order_by(Person.community_id, Person.slug)
+    query = query.where(
+        Person.archived_at.is_not(None) if archived else Person.archived_at.is_(None)
+    )
+    if principal.community_id is not None:
+        query = query.where(Person.community_id == principal.community_id)
+    if community_id is not None:
+        query = query.where(Person.community_id == community_id)
+    if role is not None:
+        query = query.where(Person.role == role)
+    return people_public(session, page_of(session, query, response, limit=limit, offset=offset))
+
+
+@router.post(
+    "",
+    response_model=PersonPublic,
+    status_code=201,
+    responses={
+        404: {"model": Problem, "description": "the community does not exist"},
+        409: {
+            "model": Problem,
+            "description": "the slug or the user name is taken, or a zone is not of the community",
+        },
+    },
+    summary="Add a person to a community, with a login account if asked (property managers "
+    "of the community, operator admins)",
+)
+def create_person(
+    services: ServicesDep, principal: PrincipalDep, body: PersonCreate
+) -> PersonPublic:
+    allowed(principal, Action.WRITE_REGISTER)
+    account = body.account
+    if account is not None:
+        if principal.account_id is None:
+            raise HTTPException(403, "only a person logged in gives someone an account")
+        if problem := weak(account.password):
+            raise HTTPException(422, f"account.password: {problem}")
+    now = datetime.now(UTC)
+    with services.sessions.begin() as session:
+        community = community_for(session, principal, body.community_id)
+        what = f"person slug {body.slug!r} in community {community.id}"
+        taken(
+            session,
+            select(Person.id).where(Person.community_id == community.id, Person.slug == body.slug),
+            what,
+        )
+        zones = zones_of(session, community.id, body.zone_ids)
+        person = Person(
+            community_id=community.id,
+            slug=body.slug,
+            name=body.name,
+            role=body.role,
+            email=body.email,
+            phone=body.phone,
+            skills=list(body.skills),
+        )
+        with unique(what):
+            session.add(person)
+            session.flush()
+        session.add_all(PersonZone(person_id=person.id, zone_id=z.id) for z in zones)
+        if account is not None:
+            username = f"user name {account.username!r}"
+            taken(session, select(Account.id).where(Account.username == account.username), username)
+            try:
+                with unique(username):
+                    AccessDesk.create_account(
+                        session,
+                        account.username,
+                        account.password,
+                        Role(body.role),
+                        community.id,
+                        now,
+                        person_id=person.id,
+                    )
+            except AccessError as exc:
+                raise HTTPException(422, f"account: {exc}") from None
+        session.flush()
+        [public] = people_public(session, [person])
+        return public
+
+
+@router.get("/{person_id}", response_model=PersonPublic, responses={404: {"model": Problem}})
+def get_person(session: SessionDep, principal: PrincipalDep, person_id: PersonId) -> PersonPublic:
+    allowed(principal, Action.READ_REGISTER)
+    person = row_of(session, Person, person_id, principal, f"person {person_id}")
+    [public] = people_public(session, [person])
+    return public
+
+
+@router.patch(
+    "/{person_id}",
+    response_model=PersonPublic,
+    responses={404: {"model": Problem}, 409: {"model": Problem}},
+    summary="Change a person: name, role (their account's too), contact, skills, zones "
+    "(replaced whole)",
+)
+def change_person(
+    services: ServicesDep, principal: PrincipalDep, person_id: PersonId, body: PersonChange
+) -> PersonPublic:
+    allowed(principal, Action.WRITE_REGISTER)
+    with services.sessions.begin() as session:
+        person = row_of(session, Person, person_id, principal, f"person {person_id}")
+        in_use(person, f"person {person_id}")
+        changes = body.changes()
+        zone_ids = changes.pop("zone_ids", None)
+        if zone_ids is not None:
+            zones = zones_of(session, person.community_id, zone_ids)
+            session.execute(delete(PersonZone).where(PersonZone.person_id == person.id))
+            session.add_all(PersonZone(person_id=person.id, zone_id=z.id) for z in zones)
+        set_fields(person, changes)
+        if "role" in changes:
+            AccessDesk.set_role_of_person(session, person.id, Role(person.role))
+        session.flush()
+        [public] = people_public(session, [person])
+        return public
+
+
+@router.post(
+    "/{person_id}/archive",
+    response_model=PersonPublic,
+    responses={404: {"model": Problem}},
+    summary="Archive a person: they no longer work there, and their account is disabled "
+    "(their web sessions end); their history is kept",
+)
+def archive_person(
+    services: ServicesDep, principal: PrincipalDep, person_id: PersonId
+) -> PersonPublic:
+    allowed(principal, Action.WRITE_REGISTER)
+    now = datetime.now(UTC)
+    with services.sessions.begin() as session:
+        person = row_of(session, Person, person_id, principal, f"person {person_id}")
+        if person.archived_at is None:
+            person.archived_at = now
+        AccessDesk.disable_accounts_of_person(session, person.id, now)
+        session.flush()
+        [public] = people_public(session, [person])
+        return public
+
+
+def people_public(session: Session, people: Sequence[Person]) -> list[PersonPublic]:
+    """``people`` as the API shows them, with their zones and user names."""
+    ids = [p.id for p in people]
+    zones: dict[int, list[int]] = {}
+    usernames: dict[int, str] = {}
+    if ids:
+        for person_id, zone_id in session.execute(
+            select(PersonZone.person_id, PersonZone.zone_id).where(PersonZone.person_id.in_(ids))
+        ):
+            zones.setdefault(person_id, []).append(zone_id)
+        for person_id, username in session.execute(
+            select(Account.person_id, Account.username)
+            .where(Account.person_id.in_(ids))
+            .order_by(Account.id)
+        ):
+            if person_id is not None:
+                usernames.setdefault(person_id, username)
+    return [
+        PersonPublic(
+            id=p.id,
+            community_id=p.community_id,
+            slug=p.slug,
+            name=p.name,
+            role=p.role,
+            email=p.email,
+            phone=p.phone,
+            skills=list(p.skills),
+            zone_ids=sorted(zones.get(p.id, [])),
+            username=usernames.get(p.id),
+            archived_at=p.archived_at,
+        )
+        for p in people
+    ]
