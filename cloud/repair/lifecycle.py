@@ -1,0 +1,129 @@
+"""The repair ticket's lifecycle: its states, what may move it, and who may.
+
+    open ─assign→ assigned ─acknowledge→ acknowledged ─start→ in progress ⇄ on hold
+                                                                   │
+                                   resolve (a maintainer's word) ──┘
+                                                                   ↓
+          observable fault: verifying ─verify (the facility's own data)→ closed
+          fault the data cannot see: resolved ─confirm (a supervisor)→ closed
+          fault back within the reopen window: verifying/resolved/closed ─reopen→ assigned
+
+Any state not final may be cancelled by a supervisor, a property manager or an operator admin;
+``closed`` and ``cancelled`` are final, but a closed ticket reopens while its window lasts.
+Every move names its actor: a person (by role), a rule of Linli's own (dispatch, verification,
+escalation) or a resident's report. This module decides; the desk applies a move to the
+database, guarded by the state it was decided from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cloud.access.roles import Role
+
+
+class State(StrEnum):
+    OPEN = "open"
+    ASSIGNED = "assigned"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    ON_HOLD = "on_hold"
+    RESOLVED = "resolved"
+    """a maintainer says it is repaired; waits for a supervisor's confirmation"""
+    VERIFYING = "verifying"
+    """a maintainer says it is repaired; waits for the facility's own data"""
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+FINAL = frozenset({State.CLOSED, State.CANCELLED})
+UNDER_REPAIR = frozenset({State.ASSIGNED, State.ACKNOWLEDGED, State.IN_PROGRESS, State.ON_HOLD})
+
+
+class Move(StrEnum):
+    ASSIGN = "assign"
+    ACKNOWLEDGE = "acknowledge"
+    START = "start"
+    HOLD = "hold"
+    RESOLVE = "resolve"
+    VERIFY = "verify"
+    CONFIRM = "confirm"
+    REOPEN = "reopen"
+    CANCEL = "cancel"
+
+
+class Actor(StrEnum):
+    """Who moves a ticket, as the lifecycle tells them apart."""
+
+    OPERATOR_ADMIN = Role.OPERATOR_ADMIN.value
+    PROPERTY_MANAGER = Role.PROPERTY_MANAGER.value
+    SUPERVISOR = Role.SUPERVISOR.value
+    MAINTAINER = Role.MAINTAINER.value
+    """the ticket's own maintainer (another maintainer may not move it)"""
+    TOKEN = Role.TOKEN.value
+    """an integration with ``tickets:write``"""
+    RULE = "rule"
+    """Linli itself: dispatch, verification by data, reopening on recurrence"""
+
+
+_MANAGERS = frozenset({Actor.OPERATOR_ADMIN, Actor.PROPERTY_MANAGER, Actor.SUPERVISOR})
+_PEOPLE = _MANAGERS | {Actor.TOKEN}
+_WORKERS = _PEOPLE | {Actor.MAINTAINER}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """From which states a move goes, where to, and who may make it."""
+
+    sources: frozenset[State]
+    target: State | None
+    """None: decided by the ticket (``resolve`` goes to verifying or resolved)"""
+    actors: frozenset[Actor]
+
+
+RULES: dict[Move, Rule] = {
+    Move.ASSIGN: Rule(
+        frozenset({State.OPEN}) | UNDER_REPAIR, State.ASSIGNED, _PEOPLE | {Actor.RULE}
+    ),
+    Move.ACKNOWLEDGE: Rule(frozenset({State.OPEN, State.ASSIGNED}), State.ACKNOWLEDGED, _WORKERS),
+    Move.START: Rule(
+        frozenset({State.ASSIGNED, State.ACKNOWLEDGED, State.ON_HOLD}),
+        State.IN_PROGRESS,
+        _WORKERS,
+    ),
+    Move.HOLD: Rule(frozenset({State.ACKNOWLEDGED, State.IN_PROGRESS}), State.ON_HOLD, _WORKERS),
+    Move.RESOLVE: Rule(frozenset({State.OPEN}) | UNDER_REPAIR, None, _WORKERS),
+    Move.VERIFY: Rule(frozenset({State.VERIFYING}), State.CLOSED, frozenset({Actor.RULE})),
+    Move.CONFIRM: Rule(frozenset({State.RESOLVED, State.VERIFYING}), State.CLOSED, _PEOPLE),
+    Move.REOPEN: Rule(
+        frozenset({State.RESOLVED, State.VERIFYING, State.CLOSED}),
+        State.ASSIGNED,
+        _PEOPLE | {Actor.RULE},
+    ),
+    Move.CANCEL: Rule(frozenset(State) - FINAL - {State.VERIFYING}, State.CANCELLED, _PEOPLE),
+}
+
+
+class MoveRefused(Exception):
+    """The move is not allowed: from this state, or for this actor. The message says why."""
+
+
+def target(move: Move, state: State, actor: Actor, *, observable: bool) -> State:
+    """Where ``move`` by ``actor`` takes a ticket in ``state``; :class:`MoveRefused` if it
+    may not. ``observable``: whether the ticket's fault is one the facility's data shows
+    (then resolving waits for verification by data, else for a supervisor's confirmation)."""
+    rule = RULES[move]
+    if actor not in rule.actors:
+        raise MoveRefused(f"a {actor.value.replace('_', ' ')} may not {move.value} a ticket")
+    if state not in rule.sources:
+        allowed = ", ".join(sorted(s.value for s in rule.sources))
+        raise MoveRefused(f"cannot {move.value} a ticket that is {state.value}; only {allowed}")
+    if rule.target is not None:
+        return rule.target
+    return State.VERIFYING if observable else State.RESOLVED
+
+
+def moves_from(state: State, actor: Actor) -> list[Move]:
+    """The moves ``actor`` may make on a ticket in ``state`` (for buttons and the API)."""
+    return [m for m, rule in RULES.items() if state in rule.sources and actor in rule.actors]
