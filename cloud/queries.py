@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from cloud.api.paging import set_aside
 from cloud.api.schemas import (
     DataGapPublic,
     DevicePublic,
@@ -46,9 +47,7 @@ def facilities(
     """Facilities in use (or archived ones, if ``archived``), worst health first, each with
     its count of unresolved tickets (of one community, if ``community`` is given); and how
     many match in all."""
-    where: list[ColumnElement[bool]] = [
-        Facility.archived_at.is_not(None) if archived else Facility.archived_at.is_(None)
-    ]
+    where: list[ColumnElement[bool]] = [set_aside(Facility.archived_at, archived)]
     if health:
         where.append(Facility.health.in_(health))
     if gateway_id:

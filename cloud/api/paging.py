@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Query, Response
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from cloud.access.roles import Principal
 from cloud.api.schemas import ID_MAX
 
 T = TypeVar("T")
@@ -48,3 +49,28 @@ def page_of(
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     count_into(response, total or 0)
     return session.scalars(query.limit(limit).offset(offset)).all()
+
+
+CommunityFilter = Annotated[int | None, Query(ge=1, le=ID_MAX, description="only this community's")]
+"""The ``community_id`` filter of a list of community rows."""
+
+
+def of_community(
+    query: Select[tuple[T]],
+    column: Any,
+    principal: Principal,
+    community_id: int | None,
+) -> Select[tuple[T]]:
+    """``query`` held to the caller's community (every row of it, for the operator) and to
+    ``community_id`` if the caller asks for one."""
+    if principal.community_id is not None:
+        query = query.where(column == principal.community_id)
+    if community_id is not None:
+        query = query.where(column == community_id)
+    return query
+
+
+def set_aside(column: InstrumentedAttribute[Any], wanted: bool) -> ColumnElement[bool]:
+    """Rows whose ``column`` (``archived_at``, ``retired_at``) is set if ``wanted``, else
+    those still in use."""
+    return column.is_not(None) if wanted else column.is_(None)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from cloud.access.roles import Action
 from cloud.api.bodies import CommunityChange, CommunityCreate
 from cloud.api.deps import PrincipalDep, ServicesDep, SessionDep, allowed
-from cloud.api.paging import PAGED, Limit, Offset, page_of
+from cloud.api.paging import PAGED, Limit, Offset, of_community, page_of, set_aside
 from cloud.api.references import in_use, row_of, set_fields, taken, unique
 from cloud.api.schemas import ID_MAX, CommunityPublic, Problem
 from cloud.db.models import Community, Gateway
@@ -40,11 +40,8 @@ def list_communities(
 ) -> list[CommunityPublic]:
     allowed(principal, Action.READ_REGISTER)
     query = select(Community).order_by(Community.slug)
-    query = query.where(
-        Community.archived_at.is_not(None) if archived else Community.archived_at.is_(None)
-    )
-    if principal.community_id is not None:
-        query = query.where(Community.id == principal.community_id)
+    query = query.where(set_aside(Community.archived_at, archived))
+    query = of_community(query, Community.id, principal, None)
     found = page_of(session, query, response, limit=limit, offset=offset)
     return [CommunityPublic.model_validate(c) for c in found]
 

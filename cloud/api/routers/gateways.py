@@ -13,9 +13,18 @@ from cloud import queries
 from cloud.access.roles import Action
 from cloud.api.bodies import GatewayChange, GatewayProvision
 from cloud.api.deps import PrincipalDep, ServicesDep, SessionDep, allowed, visible
-from cloud.api.paging import PAGED, Limit, Offset, count_into, page_of
+from cloud.api.paging import (
+    PAGED,
+    CommunityFilter,
+    Limit,
+    Offset,
+    count_into,
+    of_community,
+    page_of,
+    set_aside,
+)
 from cloud.api.references import community_for, row_of, set_fields, zone_of
-from cloud.api.schemas import ID_MAX, NO_NUL, DataGapPublic, GatewayPublic, Problem
+from cloud.api.schemas import NO_NUL, DataGapPublic, GatewayPublic, Problem
 from cloud.db.models import Gateway
 from cloud.register.gateways import RegisterConflict, provision_gateway, retire_gateway
 
@@ -36,9 +45,7 @@ def list_gateways(
     session: SessionDep,
     principal: PrincipalDep,
     response: Response,
-    community_id: Annotated[
-        int | None, Query(ge=1, le=ID_MAX, description="only this community's")
-    ] = None,
+    community_id: CommunityFilter = None,
     retired: Annotated[
         bool, Query(description="list retired gateways (true) instead of those in service")
     ] = False,
@@ -47,13 +54,8 @@ def list_gateways(
 ) -> list[GatewayPublic]:
     allowed(principal, Action.READ_REGISTER)
     query = select(Gateway).order_by(Gateway.id)
-    query = query.where(
-        Gateway.retired_at.is_not(None) if retired else Gateway.retired_at.is_(None)
-    )
-    if principal.community_id is not None:
-        query = query.where(Gateway.community_id == principal.community_id)
-    if community_id is not None:
-        query = query.where(Gateway.community_id == community_id)
+    query = query.where(set_aside(Gateway.retired_at, retired))
+    query = of_community(query, Gateway.community_id, principal, community_id)
     found = page_of(session, query, response, limit=limit, offset=offset)
     return [GatewayPublic.model_validate(g) for g in found]
 

@@ -16,7 +16,7 @@ from cloud.access.passwords import weak
 from cloud.access.roles import Action, Role
 from cloud.api.bodies import PersonChange, PersonCreate, PersonRole
 from cloud.api.deps import PrincipalDep, ServicesDep, SessionDep, allowed
-from cloud.api.paging import PAGED, Limit, Offset, page_of
+from cloud.api.paging import PAGED, CommunityFilter, Limit, Offset, of_community, page_of, set_aside
 from cloud.api.references import (
     community_for,
     in_use,
@@ -44,9 +44,7 @@ def list_people(
     session: SessionDep,
     principal: PrincipalDep,
     response: Response,
-    community_id: Annotated[
-        int | None, Query(ge=1, le=ID_MAX, description="only this community's")
-    ] = None,
+    community_id: CommunityFilter = None,
     role: Annotated[PersonRole | None, Query(description="only people of this role")] = None,
     archived: Annotated[
         bool, Query(description="list archived people (true) instead of those at work")
@@ -56,13 +54,8 @@ def list_people(
 ) -> list[PersonPublic]:
     allowed(principal, Action.READ_REGISTER)
     query = select(Person).order_by(Person.community_id, Person.slug)
-    query = query.where(
-        Person.archived_at.is_not(None) if archived else Person.archived_at.is_(None)
-    )
-    if principal.community_id is not None:
-        query = query.where(Person.community_id == principal.community_id)
-    if community_id is not None:
-        query = query.where(Person.community_id == community_id)
+    query = query.where(set_aside(Person.archived_at, archived))
+    query = of_community(query, Person.community_id, principal, community_id)
     if role is not None:
         query = query.where(Person.role == role)
     return people_public(session, page_of(session, query, response, limit=limit, offset=offset))

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from cloud.access.roles import Action
 from cloud.api.bodies import ZoneChange, ZoneCreate, ZoneKind
 from cloud.api.deps import PrincipalDep, ServicesDep, SessionDep, allowed
-from cloud.api.paging import PAGED, Limit, Offset, page_of
+from cloud.api.paging import PAGED, CommunityFilter, Limit, Offset, of_community, page_of, set_aside
 from cloud.api.references import community_for, in_use, row_of, set_fields, taken, unique
 from cloud.api.schemas import ID_MAX, Problem, ZonePublic
 from cloud.db.models import Facility, Gateway, Zone
@@ -32,9 +32,7 @@ def list_zones(
     session: SessionDep,
     principal: PrincipalDep,
     response: Response,
-    community_id: Annotated[
-        int | None, Query(ge=1, le=ID_MAX, description="only this community's")
-    ] = None,
+    community_id: CommunityFilter = None,
     kind: Annotated[ZoneKind | None, Query(description="only zones, or only buildings")] = None,
     archived: Annotated[
         bool, Query(description="list archived zones (true) instead of those in use")
@@ -44,11 +42,8 @@ def list_zones(
 ) -> list[ZonePublic]:
     allowed(principal, Action.READ_REGISTER)
     query = select(Zone).order_by(Zone.community_id, Zone.slug)
-    query = query.where(Zone.archived_at.is_not(None) if archived else Zone.archived_at.is_(None))
-    if principal.community_id is not None:
-        query = query.where(Zone.community_id == principal.community_id)
-    if community_id is not None:
-        query = query.where(Zone.community_id == community_id)
+    query = query.where(set_aside(Zone.archived_at, archived))
+    query = of_community(query, Zone.community_id, principal, community_id)
     if kind is not None:
         query = query.where(Zone.kind == kind)
     found = page_of(session, query, response, limit=limit, offset=offset)
