@@ -591,7 +591,12 @@ def _run(
         workdir = Path(tmp)
         with Mosquitto(name="bench-cloud", log_dir=workdir) as broker:
             keep_session(broker, "bench-bare", BATCH_FILTER, receive_maximum)
-            quiet = {**settings, "silence_check_s": "0", "rollup_check_s": "0"}
+            quiet = {
+                **settings,
+                "silence_check_s": "0",
+                "rollup_check_s": "0",
+                "repair_check_s": "0",
+            }
             provision(workdir, fleet, settings)
             with Cloud(workdir, broker, quiet) as cloud:  # registers every device (and probe)
                 at = datetime.now(UTC)

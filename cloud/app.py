@@ -30,6 +30,7 @@ from cloud.api.routers import (
 from cloud.health import watch_silence
 from cloud.ingest.failures import describe
 from cloud.ingest.worker import IngestWorker
+from cloud.repair.rounds import watch_repairs
 from cloud.services import Services
 from cloud.telemetry.upkeep import keep_telemetry
 from cloud.web.pages import make_router
@@ -62,9 +63,18 @@ def create_app(services: Services, *, api: bool = True) -> FastAPI:
                     name="telemetry",
                 )
             )
+        if services.settings.repair_check_s > 0:
+            tasks.append(
+                asyncio.create_task(
+                    watch_repairs(
+                        services.rounds, services.sessions, services.settings.repair_check_s
+                    ),
+                    name="repairs",
+                )
+            )
         if services.settings.ingest:
             worker = IngestWorker.from_settings(
-                services.settings, services.intake, services.metrics
+                services.settings, services.intake, services.metrics, services.sessions
             )
             task = asyncio.create_task(worker.run(), name="ingest")
             app.state.ingest = (worker, task)

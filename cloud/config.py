@@ -124,6 +124,12 @@ class CloudSettings(BaseSettings):
     silence_check_s: float = Field(
         default=5.0, ge=0, description="how often to look for silent devices; 0 turns it off"
     )
+    repair_check_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="how often to do the repair rounds (assign tickets, escalate, remind, "
+        "verify repairs by the data); 0 turns them off",
+    )
     telemetry_store: Literal["sql", "influxdb"] = Field(
         default="sql",
         description="where raw readings and their roll-ups are kept: the SQL database, or "
@@ -160,6 +166,14 @@ class CloudSettings(BaseSettings):
         le=3600,
         description="how long ingest trusts what it read of a gateway's provisioning: a "
         "gateway provisioned or retired is heard or refused within this time",
+    )
+    command_check_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="how often an ingest worker, while connected to the cloud broker, sends "
+        "the commands for devices waiting in the database (a repair's self-test) to their "
+        "gateways, at least once, and marks them sent; 0 turns it off (such a worker sends "
+        "none)",
     )
     admin_password: SecretStr | None = Field(
         default=None,

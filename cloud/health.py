@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,8 +30,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.db.models import Device, Facility
 from cloud.ingest.devices import FULL, SEEN, STATE, DeviceState
+from cloud.repair.desk import TicketDesk
 from cloud.silence import SilenceSweep
-from cloud.tickets import TicketDesk
 from device_profiles import Catalogue, Health, Profile, worst
 from device_profiles.rules import RulePlan, plan_for
 from device_profiles.wire import SomeItem
@@ -54,6 +55,8 @@ class TicketCall:
     onset: bool
     at: datetime
     item_id: str | None
+    metrics: Mapping[str, Any] | None = None
+    """what the reading said: the evidence when it reopens a repair"""
 
 
 @dataclass
@@ -140,6 +143,7 @@ class HealthEngine:
                             fault not in previous,
                             ts,
                             item.id,
+                            item.metrics,
                         )
                     )
         if not is_latest:
@@ -210,6 +214,7 @@ class HealthEngine:
                         onset=call.onset,
                         at=call.at,
                         item_id=call.item_id,
+                        metrics=call.metrics,
                     )
             session.flush()
         if judgement.facilities:

@@ -94,6 +94,12 @@ class CloudMetrics:
             "1 while the ingest worker is connected to the cloud broker and consuming",
             registry=self.registry,
         )
+        self.commands_sent = Counter(
+            "linli_commands_sent",
+            "Commands for devices published to their gateways by ingest workers (a command "
+            "published again after a failure, before it was marked sent, counts again)",
+            registry=self.registry,
+        )
         self.rollups = Counter(
             "linli_telemetry_rollups",
             "Buckets rolled up (written or replaced), by step in seconds (60, 3600)",

@@ -17,11 +17,12 @@ from cloud.ingest.intake import Intake
 from cloud.ingest.roster import GatewayRoster
 from cloud.ingest.writer import BatchWriter, utcnow
 from cloud.metrics import CloudMetrics
+from cloud.repair.desk import TicketDesk
+from cloud.repair.rounds import RepairRounds
 from cloud.telemetry.influx import InfluxTelemetry
 from cloud.telemetry.sql import SqlTelemetry
 from cloud.telemetry.store import TelemetryStore
 from cloud.telemetry.upkeep import Retention, TelemetryUpkeep
-from cloud.tickets import TicketDesk
 from device_profiles import Catalogue
 
 
@@ -40,6 +41,7 @@ class Services:
     telemetry: TelemetryStore
     upkeep: TelemetryUpkeep
     access: AccessDesk
+    rounds: RepairRounds
 
     @classmethod
     def build(cls, settings: CloudSettings, catalogue: Catalogue | None = None) -> Services:
@@ -83,6 +85,7 @@ class Services:
             telemetry,
             TelemetryUpkeep(sessions, telemetry, retention(settings), metrics),
             AccessDesk(sessions),
+            RepairRounds(tickets),
         )
 
     def close(self) -> None:

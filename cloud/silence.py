@@ -26,7 +26,7 @@ from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session
 
 from cloud.db.models import Device, Gateway
-from cloud.tickets import TicketDesk
+from cloud.repair.desk import TicketDesk
 from device_profiles import Catalogue, health_of
 from device_profiles.rules import silent_faults
 

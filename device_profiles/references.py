@@ -92,4 +92,11 @@ def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
                 name = example.get("name")
                 loc = ("examples", i, "expect", "faults", k)
                 problems.append((loc, f"example {name!r} expects undeclared fault {fault!r}"))
+    ticket = data.get("ticket")
+    test = ticket.get("self_test") if isinstance(ticket, Mapping) else None
+    commands = data.get("commands")
+    if isinstance(test, str) and isinstance(commands, Mapping) and test not in commands:
+        known = ", ".join(sorted(map(str, commands))) or "none"
+        message = f"self_test names no command of the profile: {test!r} (its commands: {known})"
+        problems.append((("ticket", "self_test"), message))
     return problems

@@ -333,6 +333,11 @@ class TicketTemplate(_Strict):
         default=0,
         description="after a repair, how long the fault must stay away for the fix to hold",
     )
+    self_test: str | None = Field(
+        default=None,
+        description="a command of the profile that makes the device test itself: sent when "
+        "a repair is to be verified, the device's next readings being the result",
+    )
 
 
 class Decoding(_Strict):

@@ -136,6 +136,11 @@ class Person(_Strict):
     zones: tuple[Slug, ...] = Field(
         default=(), description="the zones they work in (maintainers: the zones they see)"
     )
+    duty: Slug | None = Field(
+        default=None,
+        description="the calendar of their duty hours: tickets are assigned to maintainers "
+        "on duty; none: always on duty",
+    )
 
 
 class Calendar(_Strict):
@@ -156,20 +161,34 @@ class Calendar(_Strict):
         return value
 
 
-class SlaClass(_Strict):
-    """How soon a ticket of this class must be acknowledged and resolved."""
+class SlaTargets(_Strict):
+    """How soon a ticket must be acknowledged (its response) and resolved."""
 
     acknowledge_within: Duration
     resolve_within: Duration
-    calendar: Slug | None = Field(
-        default=None, description="the calendar its time counts by; none: around the clock"
-    )
 
     @model_validator(mode="after")
-    def _in_order(self) -> SlaClass:
+    def _in_order(self) -> SlaTargets:
         if self.acknowledge_within > self.resolve_within:
             raise ValueError("acknowledge_within must not be longer than resolve_within")
         return self
+
+
+class SlaClass(SlaTargets):
+    """How soon a ticket of this class must be acknowledged and resolved, per priority where
+    they differ, in which hours, and how long a repair must hold."""
+
+    calendar: Slug | None = Field(
+        default=None, description="the calendar its time counts by; none: around the clock"
+    )
+    priorities: dict[Literal["low", "normal", "high", "urgent"], SlaTargets] = Field(
+        default_factory=dict, description="targets of the tickets of one priority that differ"
+    )
+    reopen_within: Duration = Field(
+        default=7 * 86400.0,
+        description="a fault back this long after its ticket closed reopens the ticket (a "
+        "repeat failure); later, a new ticket opens",
+    )
 
 
 class Site(_Strict):
@@ -255,6 +274,9 @@ def site_reference_problems(plain: dict[str, Any]) -> list[tuple[tuple[str | int
         for n, zone in enumerate(listed if isinstance(listed, list | tuple) else ()):
             if zone not in zones:
                 problems.append((("people", key, "zones", n), _unknown("zone", zone, zones)))
+        duty = person.get("duty")
+        if duty is not None and duty not in calendars:
+            problems.append((("people", key, "duty"), _unknown("calendar", duty, calendars)))
     for key, sla in entries("sla"):
         calendar = sla.get("calendar")
         if calendar is not None and calendar not in calendars:

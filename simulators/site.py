@@ -5,7 +5,9 @@ Its zones are the simulator's (the north and south side), and the community's bu
 its lifts and smoke detectors; every simulated device is a facility of its own, named as
 people name it ("Lift 1 of building 2", "Street light A-07"); the gateway is the demo's; a
 property manager, a supervisor and maintainers with the skills the profiles' tickets ask for
-work there, on office hours and two SLA classes.
+work there (two on call around the clock, one on office hours), with two SLA classes: urgent
+(an urgent ticket, a trapped lift, answered within 5 minutes day and night) and standard
+(72 business hours to resolve).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ PEOPLE: dict[str, dict[str, Any]] = {
         "role": "maintainer",
         "skills": ["plumbing", "civil", "sanitation", "environment", "general-repair"],
         "zones": ["zone-a", "zone-b"],
+        "duty": "office",
     },
 }
 
@@ -105,10 +108,14 @@ def community_site(
                 }
             },
             "sla": {
-                "urgent": {"acknowledge_within": "15m", "resolve_within": "4h"},
+                "urgent": {
+                    "acknowledge_within": "15m",
+                    "resolve_within": "4h",
+                    "priorities": {"urgent": {"acknowledge_within": "5m", "resolve_within": "1h"}},
+                },
                 "standard": {
                     "acknowledge_within": "4h",
-                    "resolve_within": "3d",
+                    "resolve_within": "72h",
                     "calendar": "office",
                 },
             },

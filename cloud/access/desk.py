@@ -290,4 +290,5 @@ def _principal(session: Session, account: Account, csrf: str | None) -> Principa
         account_id=account.id,
         csrf_token=csrf,
         zone_ids=zones,
+        person_id=account.person_id,
     )

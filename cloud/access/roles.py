@@ -66,6 +66,8 @@ class Principal:
     zone_ids: frozenset[int] | None = None
     """The zones a maintainer works in: they reach only the facilities there, with their
     devices and tickets. None: no such limit."""
+    person_id: int | None = None
+    """The person of the community the account is (a maintainer's tickets are theirs)."""
 
     def may(self, action: Action) -> bool:
         if self.role is Role.TOKEN:

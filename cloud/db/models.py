@@ -18,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -31,6 +32,7 @@ from cloud.db.register import (
     SlaClass,
     Zone,
 )
+from cloud.repair.lifecycle import State as TicketState
 from device_profiles import Health, worst
 
 __all__ = [
@@ -42,17 +44,12 @@ __all__ = [
     "Person",
     "PersonZone",
     "SlaClass",
+    "TicketState",
     "Timestamp",
     "UtcDateTime",
     "WebSession",
     "Zone",
 ]
-
-
-class TicketState(StrEnum):
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
 
 
 class NewDevices(StrEnum):
@@ -304,25 +301,34 @@ class DataGap(Base):
     received_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
+NOT_CLOSED = "state NOT IN ('closed', 'cancelled')"
+"""The tickets still being worked on (or verified): at most one per (facility, fault)."""
+
+
 class Ticket(Base):
-    """A repair ticket: one per (facility, fault) while it is not resolved."""
+    """A repair ticket: one not yet closed per (facility, fault); its life is
+    :mod:`cloud.repair.lifecycle`."""
 
     __tablename__ = "tickets"
     __table_args__ = (
         Index(
-            "uq_tickets_one_unresolved",
+            "uq_tickets_one_not_closed",
             "facility_id",
             "fault",
             unique=True,
-            sqlite_where=text("state != 'resolved'"),
-            postgresql_where=text("state != 'resolved'"),
+            sqlite_where=text(NOT_CLOSED),
+            postgresql_where=text(NOT_CLOSED),
         ),
         Index("ix_tickets_state", "state"),
+        Index("ix_tickets_wake_at", "wake_at"),
+        Index("ix_tickets_assignee", "assignee_id", "state"),
+        Index("ix_tickets_closed", "facility_id", "fault", "reopen_until"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"))
-    device_pk: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    device_pk: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    """the device whose data shows the fault; None for a fault no device reports"""
     fault: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(200))
     severity: Mapped[str] = mapped_column(String(16))
@@ -330,22 +336,57 @@ class Ticket(Base):
     skill: Mapped[str] = mapped_column(String(64))
     sla: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16), default=TicketState.OPEN.value)
+    observable: Mapped[bool] = mapped_column(default=True, server_default=true())
+    """whether the facility's data shows the fault: then a repair is verified by the data,
+    else confirmed by a supervisor"""
+    verify_s: Mapped[float] = mapped_column(default=0, server_default="0")
+    """how long the fault must stay away after a repair for it to hold"""
+    linked_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    """the reported ticket this one is part of the repair of"""
+    opened_by: Mapped[str | None] = mapped_column(String(100))
+    """who opened it by hand (None: Linli, from the data)"""
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    repeats: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """times the fault came back after a repair, within the reopen window"""
     opened_at: Mapped[datetime] = mapped_column(Timestamp)
     last_seen_at: Mapped[datetime] = mapped_column(Timestamp)
     fault_cleared_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    assigned_at: Mapped[datetime | None] = mapped_column(Timestamp)
     acknowledged_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp)
     resolved_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    """when its maintainer last said it is repaired"""
+    verify_until: Mapped[datetime | None] = mapped_column(Timestamp)
+    closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    cancelled_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    reopen_until: Mapped[datetime | None] = mapped_column(Timestamp)
+    """closed: until when the fault's return reopens this ticket rather than a new one"""
+    sla_since: Mapped[datetime | None] = mapped_column(Timestamp)
+    """when its targets started counting: when it opened, or last reopened"""
+    respond_by: Mapped[datetime | None] = mapped_column(Timestamp)
+    resolve_by: Mapped[datetime | None] = mapped_column(Timestamp)
+    respond_breached_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    resolve_breached_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    sla_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """steps of the escalation of the running target taken (:mod:`cloud.repair.sla`)"""
+    escalation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """how far up it went: 0 its maintainer, 1 supervisors, 2 property managers"""
+    reminded_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    wake_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    """when the repair rounds must look at it next (a reminder, escalation, verification)"""
 
     facility: Mapped[Facility] = relationship()
-    device: Mapped[Device] = relationship()
+    device: Mapped[Device | None] = relationship()
+    assignee: Mapped[Person | None] = relationship()
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id"
     )
 
 
 class TicketEvent(Base):
-    """Something that happened to a ticket: opened, repeated, fault_cleared, transitions."""
+    """Something that happened to a ticket: opened, repeated, fault_cleared, its moves,
+    reminders and escalations."""
 
     __tablename__ = "ticket_events"
 
@@ -357,8 +398,29 @@ class TicketEvent(Base):
     item_id: Mapped[str | None] = mapped_column(String(64))
     actor: Mapped[str | None] = mapped_column(String(100))
     """Who did it: a user name, ``token:<name>``; None for what Linli's rules did."""
+    actor_kind: Mapped[str] = mapped_column(String(16), default="rule", server_default="rule")
+    """person, token, rule or resident"""
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """what the data showed: the reading that reopened it, who an escalation went to"""
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class OutboundCommand(Base):
+    """A command for a device, written in the transaction that decided it (a repair's
+    self-test) and sent through its gateway by an ingest worker afterwards."""
+
+    __tablename__ = "outbound_commands"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """the command's id on the wire: a device ignores a repeat"""
+    gateway_id: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(String(128))
+    command: Mapped[str] = mapped_column(String(64))
+    args: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    sent_at: Mapped[datetime | None] = mapped_column(Timestamp, index=True)
 
 
 class DeadLetter(Base):

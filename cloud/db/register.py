@@ -60,6 +60,8 @@ class Person(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(32))
     skills: Mapped[list[str]] = mapped_column(default=list)
+    duty_calendar_id: Mapped[int | None] = mapped_column(ForeignKey("calendars.id"))
+    """when they are on duty (its opening hours); None: always"""
     archived_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
@@ -99,3 +101,7 @@ class SlaClass(Base):
     acknowledge_s: Mapped[float] = mapped_column(Float)
     resolve_s: Mapped[float] = mapped_column(Float)
     calendar_id: Mapped[int | None] = mapped_column(ForeignKey("calendars.id"))
+    by_priority: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    """targets of one priority that differ: ``{"urgent": {"acknowledge_s": 300, …}}``"""
+    reopen_s: Mapped[float] = mapped_column(Float, default=7 * 86400, server_default="604800")
+    """how long after closing a returning fault reopens the ticket (a repeat failure)"""

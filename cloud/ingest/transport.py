@@ -1,4 +1,5 @@
-"""The cloud's only contact with MQTT: the ingest subscription and the acknowledgements.
+"""The cloud's only contact with MQTT: the ingest subscription, the acknowledgements, and
+the commands for devices (:mod:`cloud.ingest.commands`).
 
 One connection per worker, on :class:`plumbing.mqtt.Client`:
 
@@ -64,6 +65,12 @@ class IngestLink:
         """Tell gateways what became of their batches, in order (QoS 1, not retained);
         returns once the broker has them all, MqttError if the connection broke first."""
         await self._client.publish_all([(ack.topic, ack.payload) for ack in acks], qos=1)
+
+    async def publish_commands(self, commands: Sequence[tuple[str, bytes]]) -> None:
+        """Send ``(topic, payload)`` commands to gateways, in order (QoS 1, never retained:
+        a retained command would run again at every reconnect of its gateway); returns once
+        the broker has them all, MqttError if the connection broke first."""
+        await self._client.publish_all(commands, qos=1)
 
 
 @asynccontextmanager

@@ -22,16 +22,25 @@ Failures are of two kinds:
 Any other failure (even keeping a dead letter failed) ends the connection without
 acknowledging; the supervisor restarts ingest, and the broker delivers the messages again.
 Several workers on several machines may share the subscription.
+
+While connected, a worker also sends the commands for devices that wait in the
+``outbound_commands`` table (:mod:`cloud.ingest.commands`), every ``command_check_s``, at
+least once, beside ingest: a failure there (the database's, or a publish) is logged and
+tried again next time, and never stops ingest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from cloud.config import CloudSettings
 from cloud.ingest import transport
+from cloud.ingest.commands import Claim, CommandOutbox
 from cloud.ingest.failures import describe, is_temporary
 from cloud.ingest.intake import Incoming, Intake, Outcome
 from cloud.ingest.pipeline import GroupPolicy, Pipeline, Received, in_thread
@@ -62,19 +71,31 @@ class IngestWorker:
         retry: RetryPolicy | None = None,
         restart: Backoff | None = None,
         group: GroupPolicy | None = None,
+        commands: CommandOutbox | None = None,
+        command_check_s: float = 1.0,
     ) -> None:
+        """``commands``: the outbox whose commands this worker sends while connected, every
+        ``command_check_s`` (None, or 0 s: it sends none)."""
         self._intake = intake
         self._group = group or GroupPolicy()
         self._metrics = metrics
         self._endpoint = endpoint
         self._retry = retry or RetryPolicy()
         self._restart = restart or Backoff(0.5, 30.0)
+        self._commands = commands
+        self._command_check_s = command_check_s
         self.state = IngestState(metrics)
 
     @classmethod
     def from_settings(
-        cls, settings: CloudSettings, intake: Intake, metrics: CloudMetrics
+        cls,
+        settings: CloudSettings,
+        intake: Intake,
+        metrics: CloudMetrics,
+        sessions: sessionmaker[Session],
     ) -> IngestWorker:
+        """A worker as the settings say; it sends the commands queued in ``sessions``'
+        database (the one ``intake`` stores into)."""
         endpoint = transport.Endpoint(
             host=settings.mqtt_host,
             port=settings.mqtt_port,
@@ -94,7 +115,16 @@ class IngestWorker:
             max_readings=settings.ingest_group_max_readings,
             wait_s=settings.ingest_group_wait_ms / 1000,
         )
-        return cls(intake, metrics, endpoint, retry=retry, restart=restart, group=group)
+        return cls(
+            intake,
+            metrics,
+            endpoint,
+            retry=retry,
+            restart=restart,
+            group=group,
+            commands=CommandOutbox(sessions),
+            command_check_s=settings.command_check_s,
+        )
 
     @property
     def connected(self) -> asyncio.Event:
@@ -120,7 +150,58 @@ class IngestWorker:
             pipeline = Pipeline(
                 link, self._intake, self._metrics, self._group, self._outcomes, self._restart.reset
             )
-            await pipeline.run()
+            sending = None
+            if self._commands is not None and self._command_check_s > 0:
+                sending = asyncio.create_task(
+                    self._sending_commands(link, self._commands), name="ingest-commands"
+                )
+            try:
+                await pipeline.run()
+            finally:
+                if sending is not None:
+                    sending.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await sending
+
+    async def _sending_commands(self, link: transport.IngestLink, outbox: CommandOutbox) -> None:
+        """Send what waits in ``outbox`` now and every ``command_check_s``, until cancelled
+        (when the connection ends). Whatever fails is logged and tried next time."""
+        every = self._command_check_s
+        while True:
+            try:
+                await self._send_commands(link, outbox)
+            except transport.MqttError as exc:
+                log.warning("ingest: commands not sent (%s); trying again in %g s", exc, every)
+            except Exception as exc:
+                if is_temporary(exc):
+                    log.warning(
+                        "ingest: the database cannot give the commands to send now (%s); "
+                        "trying again in %g s",
+                        describe(exc),
+                        every,
+                    )
+                else:
+                    log.exception("ingest: sending commands failed; trying again in %g s", every)
+            await asyncio.sleep(every)
+
+    async def _send_commands(self, link: transport.IngestLink, outbox: CommandOutbox) -> None:
+        """Every command not sent yet, a round at a time: publish, and once the broker has
+        them, mark them sent. A round that fails leaves its commands unsent (to be sent
+        again, with the same ids: at least once)."""
+        while True:
+            claim = await _claim(outbox)
+            if not claim.ids:
+                return
+            try:
+                if claim.messages:
+                    await link.publish_commands(claim.messages)
+                    self._metrics.commands_sent.inc(len(claim.messages))
+                    log.info("ingest: sent %d commands to gateways", len(claim.messages))
+                await in_thread(claim.mark_sent)
+            finally:
+                await in_thread(claim.close)
+            if not claim.full:
+                return
 
     async def _outcomes(self, link: transport.IngestLink, group: list[Received]) -> list[Outcome]:
         """Store a group in one transaction, holding it while the database cannot take it;
@@ -188,3 +269,15 @@ class IngestWorker:
             if not link.connected:
                 raise transport.MqttError("connection lost while a message waited for a retry")
             await asyncio.sleep(delays.next())
+
+
+async def _claim(outbox: CommandOutbox) -> Claim:
+    """:meth:`CommandOutbox.claim` in a worker thread; should the caller be cancelled
+    meanwhile, the claim is still waited for, and closed (its rows, unlocked, stay unsent)."""
+    call = asyncio.ensure_future(asyncio.to_thread(outbox.claim))
+    try:
+        return await asyncio.shield(call)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await asyncio.to_thread((await call).close)
+        raise

@@ -36,9 +36,9 @@ from cloud.ingest.bulk import Codec
 from cloud.ingest.claims import Claims, ReadingKey, Recheck, reading_key, warn_identity_reused
 from cloud.ingest.devices import DeviceCache, DeviceKey, DeviceState, StaleDevices
 from cloud.metrics import CloudMetrics
+from cloud.repair.desk import TicketDesk
 from cloud.telemetry.marks import RollupMarks
 from cloud.telemetry.store import MINUTE, RawPoint, TelemetryStore
-from cloud.tickets import TicketDesk
 from device_profiles import Catalogue
 from device_profiles.protocol import GatewayStatus
 from device_profiles.wire import SomeBatch, SomeGap, SomeItem

@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from cloud.db.models import Device, DeviceBinding, DeviceMove, Facility, Gateway
-from cloud.tickets import TicketDesk
+from cloud.repair.desk import TicketDesk
 
 
 class BindingRefused(Exception):

@@ -79,7 +79,7 @@ def apply(
     from cloud.metrics import CloudMetrics
     from cloud.register.gateways import RegisterConflict
     from cloud.register.sites import apply_site
-    from cloud.tickets import TicketDesk
+    from cloud.repair.desk import TicketDesk
     from device_profiles.catalogue import Catalogue
     from device_profiles.site import SiteError, load_site
 

@@ -34,7 +34,7 @@ from cloud.db.models import (
 )
 from cloud.register.binding import bind_device
 from cloud.register.gateways import provision_gateway
-from cloud.tickets import TicketDesk
+from cloud.repair.desk import TicketDesk
 from device_profiles import site as fmt
 
 T = TypeVar("T")
@@ -147,6 +147,14 @@ def apply_site(
                 "acknowledge_s": sla.acknowledge_within,
                 "resolve_s": sla.resolve_within,
                 "calendar_id": calendar,
+                "by_priority": {
+                    priority: {
+                        "acknowledge_s": targets.acknowledge_within,
+                        "resolve_s": targets.resolve_within,
+                    }
+                    for priority, targets in sorted(sla.priorities.items())
+                },
+                "reopen_s": sla.reopen_within,
             },
         )
     zones = {
@@ -167,6 +175,7 @@ def apply_site(
                 "email": person.email,
                 "phone": person.phone,
                 "skills": list(person.skills),
+                "duty_calendar_id": calendars[person.duty].id if person.duty else None,
                 "archived_at": None,
             },
         )
@@ -345,6 +354,14 @@ def export_site(session: Session, slug: str) -> fmt.Site:
                     "acknowledge_within": s.acknowledge_s,
                     "resolve_within": s.resolve_s,
                     "calendar": calendars[s.calendar_id].slug if s.calendar_id else None,
+                    "priorities": {
+                        priority: {
+                            "acknowledge_within": targets["acknowledge_s"],
+                            "resolve_within": targets["resolve_s"],
+                        }
+                        for priority, targets in s.by_priority.items()
+                    },
+                    "reopen_within": s.reopen_s,
                 }
                 for s in session.scalars(
                     select(SlaClass).where(SlaClass.community_id == cid).order_by(SlaClass.slug)
@@ -376,6 +393,7 @@ def export_site(session: Session, slug: str) -> fmt.Site:
                     "phone": p.phone,
                     "skills": p.skills,
                     "zones": sorted(person_zones.get(p.id, [])),
+                    "duty": calendars[p.duty_calendar_id].slug if p.duty_calendar_id else None,
                 }
                 for p in people
             },

@@ -78,7 +78,8 @@ class Rule:
 
     sources: frozenset[State]
     target: State | None
-    """None: decided by the ticket (``resolve`` goes to verifying or resolved)"""
+    """None: decided by the ticket (``resolve`` goes to verifying or resolved, ``reopen`` to
+    its maintainer, or back to open when it has none)"""
     actors: frozenset[Actor]
 
 
@@ -98,7 +99,7 @@ RULES: dict[Move, Rule] = {
     Move.CONFIRM: Rule(frozenset({State.RESOLVED, State.VERIFYING}), State.CLOSED, _PEOPLE),
     Move.REOPEN: Rule(
         frozenset({State.RESOLVED, State.VERIFYING, State.CLOSED}),
-        State.ASSIGNED,
+        None,
         _PEOPLE | {Actor.RULE},
     ),
     Move.CANCEL: Rule(frozenset(State) - FINAL - {State.VERIFYING}, State.CANCELLED, _PEOPLE),
@@ -109,18 +110,27 @@ class MoveRefused(Exception):
     """The move is not allowed: from this state, or for this actor. The message says why."""
 
 
-def target(move: Move, state: State, actor: Actor, *, observable: bool) -> State:
+def target(
+    move: Move, state: State, actor: Actor, *, observable: bool, assigned: bool = True
+) -> State:
     """Where ``move`` by ``actor`` takes a ticket in ``state``; :class:`MoveRefused` if it
     may not. ``observable``: whether the ticket's fault is one the facility's data shows
-    (then resolving waits for verification by data, else for a supervisor's confirmation)."""
+    (then resolving waits for verification by data, else for a supervisor's confirmation);
+    ``assigned``: whether it has a maintainer (a reopened ticket goes back to them)."""
     rule = RULES[move]
     if actor not in rule.actors:
-        raise MoveRefused(f"a {actor.value.replace('_', ' ')} may not {move.value} a ticket")
+        if rule.actors == {Actor.RULE}:
+            raise MoveRefused(f"only the facility's data may {move.value} a repair")
+        who = actor.value.replace("_", " ")
+        article = "an" if who[0] in "aeiou" else "a"
+        raise MoveRefused(f"{article} {who} may not {move.value} a ticket")
     if state not in rule.sources:
         allowed = ", ".join(sorted(s.value for s in rule.sources))
         raise MoveRefused(f"cannot {move.value} a ticket that is {state.value}; only {allowed}")
     if rule.target is not None:
         return rule.target
+    if move is Move.REOPEN:
+        return State.ASSIGNED if assigned else State.OPEN
     return State.VERIFYING if observable else State.RESOLVED
 
 

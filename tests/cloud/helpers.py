@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.repair.desk import By
+from cloud.repair.lifecycle import Actor, Move
 from device_profiles import Catalogue, decode, evaluate, match_topic
 from device_profiles.protocol import Batch, Item, new_item_id
 from device_profiles.schema import Example, Profile
@@ -116,3 +118,32 @@ async def eventually(predicate: Callable[[], Any], within: float = 10.0, what: s
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within}s waiting for {what or predicate}")
         await asyncio.sleep(0.02)
+
+
+ADMIN = By(Actor.OPERATOR_ADMIN, "admin", "person")
+"""An operator admin, as ticket moves name them."""
+
+
+def move(
+    services: Any,
+    ticket_id: int,
+    action: str,
+    minute: float,
+    *,
+    by: By = ADMIN,
+    note: str = "",
+    assignee_id: int | None = None,
+) -> str:
+    """Make ``action`` on the ticket at minute ``minute`` (as an operator admin unless ``by``
+    says otherwise); the state it is in after."""
+    with services.sessions.begin() as session:
+        ticket = services.tickets.move(
+            session,
+            ticket_id,
+            Move(action),
+            by,
+            at=at(minute),
+            note=note or f"{action} in a test",
+            assignee_id=assignee_id,
+        )
+        return str(ticket.state)

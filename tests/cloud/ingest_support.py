@@ -45,7 +45,9 @@ def worker_settings(services: Services, broker: Mosquitto, **overrides: Any) -> 
 
 def make_worker(services: Services, broker: Mosquitto, **overrides: Any) -> IngestWorker:
     settings = worker_settings(services, broker, **overrides)
-    return IngestWorker.from_settings(settings, services.intake, services.metrics)
+    return IngestWorker.from_settings(
+        settings, services.intake, services.metrics, services.sessions
+    )
 
 
 @contextlib.asynccontextmanager

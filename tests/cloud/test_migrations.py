@@ -79,17 +79,17 @@ def test_partial_unique_index_survives_migration(url: str) -> None:
     try:
         migrate(engine)
         indexes = {i["name"]: i for i in inspect(engine).get_indexes("tickets")}
-        assert indexes["uq_tickets_one_unresolved"]["unique"]
-        assert indexes["uq_tickets_one_unresolved"]["column_names"] == ["facility_id", "fault"]
+        assert indexes["uq_tickets_one_not_closed"]["unique"]
+        assert indexes["uq_tickets_one_not_closed"]["column_names"] == ["facility_id", "fault"]
         with engine.connect() as connection:
             if engine.dialect.name == "sqlite":
-                query = "SELECT sql FROM sqlite_master WHERE name = 'uq_tickets_one_unresolved'"
+                query = "SELECT sql FROM sqlite_master WHERE name = 'uq_tickets_one_not_closed'"
             else:
                 query = (
-                    "SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_tickets_one_unresolved'"
+                    "SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_tickets_one_not_closed'"
                 )
             sql = connection.exec_driver_sql(query).scalar_one()
-        assert "WHERE" in sql and "resolved" in sql
+        assert "WHERE" in sql and "closed" in sql and "cancelled" in sql
     finally:
         engine.dispose()
 
@@ -232,5 +232,57 @@ def test_0010_on_an_empty_database_makes_no_community(url: str) -> None:
         migrate(engine)
         with engine.connect() as connection:
             assert connection.exec_driver_sql("SELECT COUNT(*) FROM communities").scalar() == 0
+    finally:
+        engine.dispose()
+
+
+def test_0013_closes_what_was_resolved_and_keeps_one_live_ticket_per_fault(url: str) -> None:
+    """A resolved ticket was final before the repair loop: it becomes closed (when it was
+    resolved); open and acknowledged tickets stay as they were, and the database still
+    refuses a second live ticket for the same fault."""
+    engine = make_engine(url)
+    try:
+        migrate(engine, "0012")
+        at = "'2025-11-27 00:00:00+00'"
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO gateways (id, online, counters, first_seen_at, name, new_devices) "
+                f"VALUES ('gw', true, '{{}}', {at}, '', 'unassigned')"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO facilities (id, gateway_id, code, name, category, health, "
+                f"health_since) VALUES (1, 'gw', 'lift', 'Lift', 'lift', 'ok', {at})"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO devices (id, gateway_id, device_id, facility_id, device_type, "
+                "profile, profile_version, health, faults, metrics, rule_state) VALUES "
+                "(1, 'gw', 'lift-1', 1, 'lift', 'p', '1', 'ok', '[]', '{}', '{}')"
+            )
+            for ticket_id, state in ((1, "resolved"), (2, "resolved"), (3, "acknowledged")):
+                resolved = "'2025-11-28 00:00:00+00'" if state == "resolved" else "NULL"
+                connection.exec_driver_sql(
+                    "INSERT INTO tickets (id, facility_id, device_pk, fault, title, severity, "
+                    "priority, skill, sla, state, occurrences, opened_at, last_seen_at, "
+                    f"resolved_at) VALUES ({ticket_id}, 1, 1, 'door', 'Door', 'major', "
+                    f"'normal', 'lift', 'standard', '{state}', 1, {at}, {at}, {resolved})"
+                )
+
+        migrate(engine)
+
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT id, state, closed_at IS NOT NULL FROM tickets ORDER BY id"
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            (1, "closed", True),
+            (2, "closed", True),
+            (3, "acknowledged", False),
+        ]
+        with pytest.raises(Exception, match="(?i)unique"), engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO tickets (facility_id, device_pk, fault, title, severity, priority, "
+                "skill, sla, state, occurrences, opened_at, last_seen_at) VALUES (1, 1, 'door', "
+                f"'Door', 'major', 'normal', 'lift', 'standard', 'verifying', 1, {at}, {at})"
+            )
     finally:
         engine.dispose()

@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from cloud.db.models import Device, Gateway, Ticket
+from cloud.repair.lifecycle import Move
 from cloud.services import Services
 from device_profiles import Catalogue
 from device_profiles.protocol import GatewayStatus
 from tests.cloud.conftest import build_services
-from tests.cloud.helpers import T0, batch, item_from_payload
+from tests.cloud.helpers import ADMIN, T0, batch, item_from_payload
 from tests.sample_profiles import pump
 
 TOPIC = "test/pump/p1"
@@ -123,10 +124,13 @@ def test_resolving_a_maintenance_ticket_restarts_the_usage_count(pumps: Services
     with pumps.sessions.begin() as session:
         ticket = session.scalar(select(Ticket))
         assert ticket is not None
-        pumps.tickets.transition(session, ticket.id, "resolve", note="serviced", at=T0)
+        pumps.tickets.move(session, ticket.id, Move.RESOLVE, ADMIN, note="serviced", at=T0)
     assert device(pumps).faults == []
     assert device(pumps).rule_state["counter_base"] == {"service_due": 2001.0}
     send(pumps, 2, 60, h=2050)
-    assert tickets(pumps) == [("service_due", "resolved")]
+    assert tickets(pumps) == [("service_due", "verifying")]
+    pumps.rounds.run(pumps.sessions, T0 + timedelta(days=1))  # the data verifies the service
+    assert tickets(pumps) == [("service_due", "closed")]
     send(pumps, 3, 120, h=4001)
-    assert tickets(pumps) == [("service_due", "resolved"), ("service_due", "open")]
+    # the next service falling due is no repair that failed: a new ticket, not a reopened one
+    assert tickets(pumps) == [("service_due", "closed"), ("service_due", "open")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,25 @@ from sqlalchemy.exc import IntegrityError
 
 from cloud.db.models import Device, Ticket, TicketEvent, TicketState
 from cloud.ingest.writer import WriteResult
+from cloud.repair.desk import InvalidTransition, TicketDesk, TicketNotFound
+from cloud.repair.lifecycle import Move
 from cloud.services import Services
-from cloud.tickets import InvalidTransition, TicketDesk, TicketNotFound
 from device_profiles import Catalogue
 from device_profiles.catalogue import builtin_dir
 from device_profiles.protocol import Batch
 from tests.cloud.conftest import build_services
-from tests.cloud.helpers import BUTTON, GATE, LIGHT, at, batch, count, item, item_from_payload
+from tests.cloud.helpers import (
+    ADMIN,
+    BUTTON,
+    GATE,
+    LIGHT,
+    at,
+    batch,
+    count,
+    item,
+    item_from_payload,
+    move,
+)
 
 
 class Feed:
@@ -54,8 +67,16 @@ def events(services: Services, ticket_id: int) -> list[str]:
 
 
 def resolve(services: Services, ticket_id: int, minute: float) -> None:
+    move(services, ticket_id, "resolve", minute, note="fixed")
+
+
+def close_by_data(services: Services, ticket_id: int, minute: float) -> None:
+    """The repair rounds at minute ``minute`` verify the resolved ticket by its data."""
     with services.sessions.begin() as session:
-        services.tickets.transition(session, ticket_id, "resolve", note="fixed", at=at(minute))
+        ticket = session.get(Ticket, ticket_id)
+        assert ticket is not None
+        ticket.verify_until = ticket.wake_at = at(minute)  # its verify_s cut short
+    services.rounds.run(services.sessions, at(minute))
 
 
 @pytest.mark.parametrize(
@@ -151,33 +172,92 @@ def test_fault_that_returns_attaches_to_the_open_ticket(feed: Feed, services: Se
     assert ticket.occurrences == 3
 
 
-def test_fault_after_resolution_opens_a_new_ticket(feed: Feed, services: Services) -> None:
+def test_fault_back_during_verification_reopens_the_ticket_as_a_repeat(
+    feed: Feed, services: Services
+) -> None:
+    """Resolved, the fault gone, then back before the repair was verified: the same ticket
+    goes back to its maintainer, with the reading as evidence."""
     feed.send(GATE, "motor_jammed", 0)
     feed.send(GATE, "normal", 1)
     [first] = tickets(services)
     resolve(services, first.id, 2)
+    assert tickets(services)[0].state == TicketState.VERIFYING
 
     feed.send(GATE, "motor_jammed", 3)
 
-    old, new = tickets(services)
-    assert old.id == first.id
-    assert old.state == TicketState.RESOLVED
-    assert old.occurrences == 1
-    assert new.state == TicketState.OPEN
-    assert (new.fault, new.occurrences, new.opened_at) == ("motor_jammed", 1, at(3))
+    [ticket] = tickets(services)
+    assert ticket.id == first.id
+    assert (ticket.state, ticket.repeats, ticket.occurrences) == (TicketState.OPEN, 1, 2)
+    assert ticket.resolved_at is None and ticket.sla_since == at(3)
+    assert events(services, ticket.id)[-3:] == ["resolved", "self_test", "reopened"]
+    with services.sessions() as session:
+        reopened = session.scalars(select(TicketEvent).where(TicketEvent.kind == "reopened")).one()
+        assert reopened.actor_kind == "rule"
+        assert reopened.evidence is not None
+        assert reopened.evidence["metrics"]["motor_current"] == 0.0
+        assert "during verification" in reopened.note
 
 
-def test_fault_still_active_after_resolution_opens_a_new_ticket(
+def test_fault_still_active_after_resolution_reopens_the_ticket(
     feed: Feed, services: Services
 ) -> None:
-    """Resolved while the device still reports the fault: the device's own data reopens it."""
+    """Resolved while the device still reports the fault: its next reading reopens it."""
     feed.send(GATE, "motor_jammed", 0)
     [first] = tickets(services)
     resolve(services, first.id, 1)
 
     feed.send(GATE, "motor_jammed", 2)
 
-    assert [t.state for t in tickets(services)] == [TicketState.RESOLVED, TicketState.OPEN]
+    [ticket] = tickets(services)
+    assert (ticket.state, ticket.repeats) == (TicketState.OPEN, 1)
+
+
+def test_fault_back_within_the_reopen_window_reopens_the_closed_ticket(
+    feed: Feed, services: Services
+) -> None:
+    feed.send(GATE, "motor_jammed", 0)
+    feed.send(GATE, "normal", 1)
+    [first] = tickets(services)
+    resolve(services, first.id, 2)
+    feed.send(GATE, "normal", 3)
+    close_by_data(services, first.id, 4)
+    [closed] = tickets(services)
+    assert closed.state == TicketState.CLOSED
+    assert closed.reopen_until == at(4) + timedelta(days=7), "the shipped window: 7 days"
+
+    feed.send(GATE, "motor_jammed", 60 * 24 * 6)  # six days later
+
+    [ticket] = tickets(services)
+    assert (ticket.state, ticket.repeats, ticket.closed_at) == (TicketState.OPEN, 1, None)
+    assert events(services, ticket.id)[-2:] == ["verified", "reopened"]
+
+
+def test_fault_back_after_the_reopen_window_opens_a_new_ticket(
+    feed: Feed, services: Services
+) -> None:
+    feed.send(GATE, "motor_jammed", 0)
+    feed.send(GATE, "normal", 1)
+    [first] = tickets(services)
+    resolve(services, first.id, 2)
+    feed.send(GATE, "normal", 3)
+    close_by_data(services, first.id, 4)
+
+    feed.send(GATE, "motor_jammed", 60 * 24 * 8)  # eight days later
+
+    old, new = tickets(services)
+    assert (old.id, old.state, old.repeats) == (first.id, TicketState.CLOSED, 0)
+    assert (new.state, new.occurrences, new.repeats) == (TicketState.OPEN, 1, 0)
+
+
+def test_a_cancelled_ticket_is_not_reopened(feed: Feed, services: Services) -> None:
+    feed.send(GATE, "motor_jammed", 0)
+    [first] = tickets(services)
+    move(services, first.id, "cancel", 1, note="opened by mistake")
+
+    feed.send(GATE, "motor_jammed", 2)
+
+    old, new = tickets(services)
+    assert (old.state, new.state) == (TicketState.CANCELLED, TicketState.OPEN)
 
 
 def test_two_faults_in_one_reading_open_two_tickets(
@@ -291,7 +371,7 @@ def test_report_recovers_when_another_worker_opened_the_ticket_first(
     feed.send(GATE, "motor_jammed", 0)
     feed.send(GATE, "normal", 1)
     [existing] = tickets(services)
-    real = TicketDesk.unresolved
+    real = TicketDesk.live
     calls = 0
 
     def blind_once(session, facility_id, fault):  # type: ignore[no-untyped-def]
@@ -299,7 +379,7 @@ def test_report_recovers_when_another_worker_opened_the_ticket_first(
         calls += 1
         return None if calls == 1 else real(session, facility_id, fault)
 
-    monkeypatch.setattr(TicketDesk, "unresolved", staticmethod(blind_once))
+    monkeypatch.setattr(TicketDesk, "live", staticmethod(blind_once))
 
     feed.send(GATE, "motor_jammed", 2)
 
@@ -330,37 +410,51 @@ def test_unique_index_rejects_a_second_unresolved_ticket(feed: Feed, services: S
             last_seen_at=at(1),
         )
 
-    for state in (TicketState.OPEN, TicketState.ACKNOWLEDGED):
+    live = set(TicketState) - {TicketState.CLOSED, TicketState.CANCELLED}
+    for state in sorted(live):
         with pytest.raises(IntegrityError), services.sessions.begin() as session:
             session.add(copy(state.value))
-    # Resolved tickets are history: any number of them may sit beside the open one.
+    # Closed and cancelled tickets are history: any number may sit beside the live one.
     with services.sessions.begin() as session:
-        session.add_all([copy(TicketState.RESOLVED.value), copy(TicketState.RESOLVED.value)])
-    assert count(services.sessions, Ticket) == 3
+        session.add_all(copy(s.value) for s in (TicketState.CLOSED, TicketState.CANCELLED) * 2)
+    assert count(services.sessions, Ticket) == 5
 
 
-def test_transitions_follow_the_state_machine(feed: Feed, services: Services) -> None:
+def test_moves_follow_the_lifecycle(feed: Feed, services: Services) -> None:
     feed.send(GATE, "motor_jammed", 0)
     feed.send(BUTTON, "help_requested", 0)
     gate, button = tickets(services)
 
-    with services.sessions.begin() as session:
-        acked = services.tickets.transition(session, gate.id, "acknowledge", note="", at=at(1))
-        assert acked.state == TicketState.ACKNOWLEDGED
-        assert acked.acknowledged_at == at(1)
-    with pytest.raises(InvalidTransition, match="acknowledged"), services.sessions.begin() as s:
-        services.tickets.transition(s, gate.id, "acknowledge", note="", at=at(2))
-    resolve(services, gate.id, 3)
-    resolve(services, button.id, 3)  # straight from open
-    for action in ("acknowledge", "resolve"):
-        with pytest.raises(InvalidTransition, match="resolved"), services.sessions.begin() as s:
-            services.tickets.transition(s, gate.id, action, note="", at=at(4))
-    with pytest.raises(TicketNotFound), services.sessions.begin() as s:
-        services.tickets.transition(s, 999, "resolve", note="", at=at(4))
+    assert move(services, gate.id, "acknowledge", 1) == TicketState.ACKNOWLEDGED
+    with pytest.raises(InvalidTransition, match="acknowledged"):
+        move(services, gate.id, "acknowledge", 2)
+    assert move(services, gate.id, "start", 2) == TicketState.IN_PROGRESS
+    with pytest.raises(InvalidTransition, match="note"):
+        move(services, gate.id, "hold", 2, note=" ")
+    assert move(services, gate.id, "hold", 2, note="waiting for a motor") == TicketState.ON_HOLD
+    assert move(services, gate.id, "start", 3) == TicketState.IN_PROGRESS
+    assert move(services, gate.id, "resolve", 3) == TicketState.VERIFYING
+    assert move(services, button.id, "resolve", 3) == TicketState.VERIFYING  # from open
+    for action in ("acknowledge", "resolve", "cancel"):
+        with pytest.raises(InvalidTransition, match="verifying"):
+            move(services, gate.id, action, 4)
+    with pytest.raises(InvalidTransition, match="data"):
+        move(services, gate.id, "verify", 4)  # only the data verifies
+    with pytest.raises(TicketNotFound):
+        move(services, 999, "resolve", 4)
 
     gate, button = tickets(services)
-    assert (gate.state, gate.resolved_at) == (TicketState.RESOLVED, at(3))
-    assert events(services, gate.id) == ["opened", "acknowledged", "resolved"]
+    assert (gate.resolved_at, gate.verify_until) == (at(3), at(3) + timedelta(seconds=3600))
+    assert gate.started_at == at(2), "started when work first began"
+    assert events(services, gate.id) == [
+        "opened",
+        "acknowledged",
+        "started",
+        "held",
+        "started",
+        "resolved",
+        "self_test",
+    ]
     assert events(services, button.id) == ["opened", "resolved"]
 
 
@@ -374,15 +468,14 @@ def test_two_resolves_at_once_resolve_once_and_the_second_is_refused(
 
     def resolve_meanwhile() -> None:
         try:
-            with services.sessions.begin() as session:
-                services.tickets.transition(session, gate.id, "resolve", note="b", at=at(2))
+            resolve(services, gate.id, 2)
         except BaseException as exc:  # handed to the test
             second.append(exc)
         else:
             second.append(None)
 
     with services.sessions.begin() as first:
-        services.tickets.transition(first, gate.id, "resolve", note="a", at=at(1))
+        services.tickets.move(first, gate.id, Move.RESOLVE, ADMIN, note="a", at=at(1))
         other = threading.Thread(target=resolve_meanwhile)
         other.start()
         other.join(timeout=1.0)
@@ -390,7 +483,7 @@ def test_two_resolves_at_once_resolve_once_and_the_second_is_refused(
     other.join(timeout=10)
 
     assert len(second) == 1 and isinstance(second[0], InvalidTransition)
-    assert "now resolved" in str(second[0])
-    assert events(services, gate.id) == ["opened", "resolved"]
+    assert "now verifying" in str(second[0])
+    assert events(services, gate.id) == ["opened", "resolved", "self_test"]
     (gate,) = tickets(services)
     assert gate.resolved_at == at(1)

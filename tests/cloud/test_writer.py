@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from cloud.db.models import Device, Facility, Gateway, IngestedBatch, Reading, Ticket
+from cloud.repair.lifecycle import Move
 from cloud.services import Services
 from device_profiles import Catalogue
 from device_profiles.protocol import GatewayStatus, batch_topic
-from tests.cloud.helpers import BUTTON, EPOCH, GATE, LIGHT, T0, at, batch, count, item
+from tests.cloud.helpers import ADMIN, BUTTON, EPOCH, GATE, LIGHT, T0, at, batch, count, item
 
 
 def sample(value: float | None) -> float:
@@ -118,13 +119,13 @@ def test_items_resent_in_new_seq_are_stored_once(services: Services, catalogue: 
 
 def test_resent_item_does_not_replay_health(services: Services, catalogue: Catalogue) -> None:
     """An item stored before is not applied again: a re-sent old fault cannot reopen state.
-    Were it judged again, it would open a new ticket (its ticket is resolved meanwhile)."""
+    Were it judged again, it would reopen its ticket (resolved meanwhile) as a repeat."""
     fault = item(catalogue, GATE, "motor_jammed", ts=at(0))
     services.writer.write(batch("gw-1", 1, [fault]))
     services.writer.write(batch("gw-1", 2, [item(catalogue, GATE, "normal", ts=at(1))]))
     with services.sessions.begin() as session:
         [ticket] = session.scalars(select(Ticket))
-        services.tickets.transition(session, ticket.id, "resolve", note="", at=at(1))
+        services.tickets.move(session, ticket.id, Move.RESOLVE, ADMIN, at=at(1))
 
     again = services.writer.write(batch("gw-1", 3, [fault]))
 

@@ -72,3 +72,21 @@ def test_fault_names_must_be_snake_case() -> None:
 )
 def test_parts_too_malformed_to_check_are_skipped(changes: dict[str, Any]) -> None:
     reference_problems(document(**changes))  # validation reports them; no exception here
+
+
+def test_a_self_test_names_a_command_of_the_profile() -> None:
+    """A repair is verified by sending the self-test command: it must be one the profile
+    can say."""
+    data = document()
+    data["commands"] = {
+        "reboot": {"description": "Restart", "topic": "x/{device_id}", "payload": "r"}
+    }
+    data["ticket"]["self_test"] = "selftest"
+    assert reference_problems(data) == [
+        (
+            ("ticket", "self_test"),
+            "self_test names no command of the profile: 'selftest' (its commands: reboot)",
+        )
+    ]
+    data["ticket"]["self_test"] = "reboot"
+    assert reference_problems(data) == []

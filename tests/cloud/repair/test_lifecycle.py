@@ -25,6 +25,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.observable = True
         self.closed_by: Actor | None = None
         self.reopened = 0
+        self.assigned = False
 
     @rule(observable=st.booleans())
     def the_fault_is(self, observable: bool) -> None:
@@ -36,7 +37,7 @@ class Lifecycle(RuleBasedStateMachine):
         before = self.state
         offered = move in moves_from(before, actor)
         try:
-            after = target(move, before, actor, observable=self.observable)
+            after = target(move, before, actor, observable=self.observable, assigned=self.assigned)
         except MoveRefused as refused:
             assert not offered, f"{move} offered to {actor} from {before} but refused"
             assert str(refused)
@@ -50,8 +51,10 @@ class Lifecycle(RuleBasedStateMachine):
         if move is Move.RESOLVE:
             assert after is (State.VERIFYING if self.observable else State.RESOLVED)
         if move is Move.REOPEN:
-            assert after is State.ASSIGNED
+            assert after is (State.ASSIGNED if self.assigned else State.OPEN)
             self.reopened += 1
+        if move is Move.ASSIGN or (move is Move.ACKNOWLEDGE and actor is Actor.MAINTAINER):
+            self.assigned = True  # a maintainer who acknowledges an open ticket takes it
         if before is State.CANCELLED:
             raise AssertionError(f"{move} moved a cancelled ticket")
         if before is State.CLOSED:
