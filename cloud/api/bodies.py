@@ -1,6 +1,6 @@
-"""Request bodies of the register's writes: what creates a community, zone, facility, gateway
-or person, and what changes one. Every string and number is bounded here, so nothing
-unchecked reaches the database.
+"""Request bodies of the register's writes — what creates a community, zone, facility, gateway
+or person, and what changes one — and of the tickets' (opening one by hand, moving one).
+Every string and number is bounded here, so nothing unchecked reaches the database.
 
 A change (PATCH) sets only the fields it names; a field left out, or null where null means
 nothing, keeps its value. Where null has a meaning (a zone, an e-mail address), null clears it.
@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from cloud.access.passwords import MIN_LENGTH
 from cloud.api.schemas import ID_MAX, NO_NUL
 from cloud.db.models import NewDevices
+from device_profiles import Priority
 
 
 @cache
@@ -84,6 +85,15 @@ Skill = Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)]
 Skills = Annotated[
     list[Skill],
     Field(max_length=50, description="what they repair: electrical, plumbing, mechanical..."),
+]
+CalendarRef = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=ID_MAX,
+        description="the calendar of their duty hours, of their community; they are on duty "
+        "in its opening hours (null: always)",
+    ),
 ]
 ZoneIds = Annotated[
     list[ZoneRef],
@@ -213,13 +223,17 @@ class PersonCreate(_Body):
     phone: Phone | None = Field(default=None, description="their phone number")
     skills: Skills = []
     zone_ids: ZoneIds = []
+    duty_calendar_id: CalendarRef | None = Field(
+        default=None,
+        description="the calendar of their duty hours, of their community; null: always on duty",
+    )
     account: AccountRequest | None = Field(
         default=None, description="a login account for them; none: they do not log in"
     )
 
 
 class PersonChange(_Change):
-    _nullable = frozenset({"email", "phone"})
+    _nullable = frozenset({"email", "phone", "duty_calendar_id"})
 
     name: Name | None = Field(default=None, description="their name; omit to keep")
     role: PersonRole | None = Field(
@@ -230,4 +244,52 @@ class PersonChange(_Change):
     skills: Skills | None = Field(default=None, description="their skills; omit to keep")
     zone_ids: ZoneIds | None = Field(
         default=None, description="the zones they work in, replacing those before; omit to keep"
+    )
+    duty_calendar_id: CalendarRef | None = Field(
+        default=None,
+        description="the calendar of their duty hours; null: always on duty; omit to keep",
+    )
+
+
+Note = Annotated[
+    str, Field(max_length=2000, pattern=NO_NUL, description="what was done, seen or decided")
+]
+
+
+class TicketCreate(_Body):
+    """A ticket opened by hand: a fault of one of the facility's devices (its profile's), or
+    ``reported`` for what no device reports (a broken bench)."""
+
+    facility_id: int = Field(ge=1, le=ID_MAX, description="the facility that needs repair")
+    fault: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=NO_NUL,
+        description="a fault of the profile of one of its devices (`motor_jammed`), or "
+        "`reported` for what no device reports",
+    )
+    title: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=NO_NUL,
+        description="what is wrong, in a line; default: the fault's title (`Reported`)",
+    )
+    priority: Priority | None = Field(
+        default=None, description="how soon it must be handled; default: the fault's"
+    )
+    note: Note = ""
+
+
+class TicketMoveRequest(_Body):
+    note: Note = Field(
+        default="",
+        description="what was done, seen or decided; hold, cancel and reopen need one",
+    )
+    assignee_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=ID_MAX,
+        description="assign: the maintainer to assign (a person's id, of the ticket's "
+        "community); other moves ignore it",
     )

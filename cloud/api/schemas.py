@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.db.models import DeadLetter, NewDevices, TicketState
+from cloud.repair.lifecycle import Move
 from device_profiles import Health, Priority
 from plumbing.payloads import BASE64, TEXT, payload_fields
 
@@ -54,49 +55,121 @@ class FacilityPublic(_Public):
     archived_at: datetime | None = Field(
         default=None, description="when it was taken out of use; null: in use"
     )
-    open_tickets: int = Field(default=0, description="its tickets not resolved yet")
+    open_tickets: int = Field(default=0, description="its tickets not yet closed or cancelled")
     devices: list[str] = Field(default=[], description="its devices, as their gateways name them")
 
 
 class TicketEventPublic(_Public):
     at: datetime = Field(description="when it happened")
-    kind: str = Field(description="opened, repeated, fault_cleared, acknowledged, resolved, ...")
+    kind: str = Field(
+        description="opened, repeated, fault_cleared; a move: assigned, acknowledged, started, "
+        "held, resolved, verified, confirmed, reopened, cancelled; self_test (the device was "
+        "asked to test itself); sla_warning, sla_breached, escalated, reminded"
+    )
     note: str = Field(description="what was said or done")
     item_id: str | None = Field(description="the reading that caused it, if a reading did")
     actor: str | None = Field(description="who did it: a user name or token:<name>; null: Linli")
+    actor_kind: str = Field(
+        description="what kind of actor: person, token, rule (Linli itself) or resident"
+    )
+    evidence: dict[str, Any] | None = Field(
+        description="what it rests on: the reading that reopened it, whom it was assigned to "
+        '(`assignee_id`, `assignee`), whom an escalation went to (`{"level": ..., "to": '
+        '[{"person_id", "name", "role"}]}`), the self-test command sent'
+    )
+
+
+Escalation = Literal["maintainer", "supervisor", "property_manager"]
+ESCALATIONS: tuple[Escalation, ...] = ("maintainer", "supervisor", "property_manager")
+"""The ``escalation`` of a ticket by its level (0, 1, 2)."""
 
 
 class TicketPublic(_Public):
     id: int = Field(description="the ticket's id")
     facility_id: int = Field(description="the facility that needs repair")
     facility_name: str = Field(description="its name")
-    device_id: str = Field(
-        description="the device that reported the fault, as its gateway names it"
+    device_id: str | None = Field(
+        description="the device that reported the fault, as its gateway names it; null: a "
+        "ticket opened by hand for what no device reports (fault `reported`)"
     )
-    fault: str = Field(description="the fault, as the device's profile names it")
+    fault: str = Field(
+        description="the fault, as the device's profile names it; `reported`: opened by hand "
+        "for what no device reports"
+    )
     title: str = Field(description="what is wrong, in a line")
     severity: str = Field(description="how bad the fault is, as the profile says")
     priority: Priority = Field(description="how soon it must be handled")
     skill: str = Field(description="the skill the repair needs")
     sla: str = Field(description="the SLA class it is measured by")
-    state: TicketState = Field(description="open, acknowledged or resolved")
+    state: TicketState = Field(
+        description="open (nobody has it yet), assigned (to a maintainer), acknowledged (they "
+        "took it on), in_progress (repair under way), on_hold (waiting: parts, access), "
+        "resolved (repaired, waits for a supervisor's confirmation), verifying (repaired, "
+        "waits for the facility's own data to show the fault stays away), closed (done; "
+        "reopens if the fault returns within `reopen_until`), cancelled (not to be done)"
+    )
+    observable: bool = Field(
+        description="whether the facility's data shows the fault: then a repair is verified "
+        "by the data (resolve → verifying), else confirmed by a supervisor (resolve → resolved)"
+    )
+    linked_id: int | None = Field(
+        description="the ticket opened by hand (`reported`) whose repair this one is part of"
+    )
+    opened_by: str | None = Field(
+        description="who opened it by hand: a user name or token:<name>; null: Linli, from the data"
+    )
     occurrences: int = Field(description="how often the fault was raised while it was open")
+    repeats: int = Field(
+        description="how often the fault came back after a repair (a repeat failure reopens it)"
+    )
+    assignee_id: int | None = Field(
+        description="the maintainer who has it (a person's id); null: nobody yet"
+    )
+    assignee_name: str | None = Field(description="their name")
     opened_at: datetime = Field(description="when it was opened")
     last_seen_at: datetime = Field(description="when the fault was last reported")
     fault_cleared_at: datetime | None = Field(description="when the device last reported it gone")
-    acknowledged_at: datetime | None = Field(description="when someone took it on")
-    resolved_at: datetime | None = Field(description="when it was resolved")
+    assigned_at: datetime | None = Field(description="when it was last assigned")
+    acknowledged_at: datetime | None = Field(description="when its maintainer took it on")
+    started_at: datetime | None = Field(description="when the repair started")
+    resolved_at: datetime | None = Field(description="when its maintainer last said it is repaired")
+    verify_until: datetime | None = Field(
+        description="verifying: when the data will have shown the repair holds"
+    )
+    closed_at: datetime | None = Field(description="when it was closed")
+    cancelled_at: datetime | None = Field(description="when it was cancelled")
+    reopen_until: datetime | None = Field(
+        description="closed: until when the fault's return reopens it (a repeat failure) "
+        "rather than opening a new ticket"
+    )
+    respond_by: datetime | None = Field(
+        description="when it must be acknowledged by, by its SLA (null until worked out)"
+    )
+    resolve_by: datetime | None = Field(
+        description="when it must be repaired by, by its SLA (null until worked out)"
+    )
+    respond_breached_at: datetime | None = Field(
+        description="when the response target was missed; null: not missed"
+    )
+    resolve_breached_at: datetime | None = Field(
+        description="when the resolution target was missed; null: not missed"
+    )
+    escalation: Escalation = Field(
+        description="how far up missed targets took it: maintainer (not escalated), "
+        "supervisor, property_manager"
+    )
 
 
 class TicketDetail(TicketPublic):
     events: list[TicketEventPublic] = Field(description="what happened to it, oldest first")
-
-
-class TicketTransition(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    note: str = Field(
-        default="", max_length=2000, pattern=NO_NUL, description="what was done or seen"
+    moves: list[Move] = Field(
+        description="the moves you may make on it now (`POST /tickets/{id}/{move}`): by its "
+        "state and your role; a maintainer's only on a ticket of theirs, or acknowledge on an "
+        "open one nobody has"
+    )
+    linked: list[int] = Field(
+        description="the other tickets of the same repair: the ticket opened by hand it is "
+        "part of, the tickets that are part of it, and theirs"
     )
 
 
@@ -278,6 +351,16 @@ class PersonPublic(_Public):
     phone: str | None = Field(description="their phone number")
     skills: list[str] = Field(description="what they repair: electrical, plumbing...")
     zone_ids: list[int] = Field(description="the zones they work in")
+    duty_calendar_id: int | None = Field(
+        default=None,
+        description="the calendar of their duty hours (one of the community's); null: always "
+        "on duty. Dispatch assigns tickets only to maintainers on duty",
+    )
+    open_tickets: int = Field(
+        default=0,
+        description="their current load: tickets assigned to them and not yet repaired "
+        "(assigned, acknowledged, in_progress, on_hold)",
+    )
     username: str | None = Field(
         default=None, description="the user name they log in with; null: no account"
     )

@@ -363,7 +363,10 @@ class Ticket(Base):
     reopen_until: Mapped[datetime | None] = mapped_column(Timestamp)
     """closed: until when the fault's return reopens this ticket rather than a new one"""
     sla_since: Mapped[datetime | None] = mapped_column(Timestamp)
-    """when its targets started counting: when it opened, or last reopened"""
+    """when its resolution target started counting: when it opened, or last reopened"""
+    respond_from: Mapped[datetime | None] = mapped_column(Timestamp)
+    """when its response target started counting: as ``sla_since``, or when it was last
+    given to another maintainer"""
     respond_by: Mapped[datetime | None] = mapped_column(Timestamp)
     resolve_by: Mapped[datetime | None] = mapped_column(Timestamp)
     respond_breached_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -40,7 +40,7 @@ from cloud.db.models import (
     TicketState,
 )
 from cloud.metrics import CloudMetrics
-from cloud.repair.lifecycle import FINAL, Actor, Move, MoveRefused, State, target
+from cloud.repair.lifecycle import FINAL, Actor, Move, MoveRefused, State, moves_from, target
 from cloud.repair.sla import phase_of
 from cloud.repair.team import SlaBooks
 from device_profiles import Catalogue, Priority, Profile, health_of
@@ -115,6 +115,25 @@ class By:
 
 
 RULE = By(Actor.RULE)
+
+
+def not_theirs(by: By, assignee_id: int | None, move: Move) -> str | None:
+    """Why ``by`` may not make ``move`` on a ticket assigned to ``assignee_id`` whatever the
+    lifecycle says — a maintainer moves only their own tickets, and takes an unassigned one by
+    acknowledging it; None if nothing stands in the way."""
+    if by.actor is not Actor.MAINTAINER:
+        return None
+    if by.person_id is None:
+        return "cannot be moved by this account: it is no maintainer of the community"
+    if assignee_id == by.person_id or (assignee_id is None and move is Move.ACKNOWLEDGE):
+        return None
+    return "is not assigned to you"
+
+
+def moves_for(by: By, state: State, assignee_id: int | None) -> list[Move]:
+    """The moves ``by`` may make now on a ticket in ``state`` assigned to ``assignee_id``
+    (what :meth:`TicketDesk.move` would not refuse for who they are)."""
+    return [m for m in moves_from(state, by.actor) if not_theirs(by, assignee_id, m) is None]
 
 
 class TicketDesk:
@@ -311,6 +330,7 @@ class TicketDesk:
             opened_at=at,
             last_seen_at=at,
             sla_since=at,
+            respond_from=at,
             wake_at=at,
             opened_by=by.name,
             linked_id=reported.id if reported is not None else None,
@@ -363,6 +383,8 @@ class TicketDesk:
         """Open a ticket for ``fault`` of one of the facility's devices' profiles, or for
         the generic :data:`REPORTED` fault; :class:`TicketError` naming the faults it may
         have if it has no such fault, :class:`TicketConflict` if one is being worked on."""
+        if facility.archived_at is not None:
+            raise TicketError(f"facility {facility.id} is archived")
         device: Device | None = None
         profile: Profile | None = None
         if fault != REPORTED:
@@ -400,9 +422,9 @@ class TicketDesk:
         )
         if ticket is None:
             raced = self.live(session, facility.id, fault)
-            raise TicketConflict(
-                f"a ticket for {fault} was opened meanwhile", raced.id if raced else 0
-            )
+            if raced is None:  # opened and closed meanwhile
+                raise TicketError(f"a ticket for {fault} came and went meanwhile; try again")
+            raise TicketConflict(f"a ticket for {fault} was opened meanwhile", raced.id)
         return ticket
 
     # -- moves ------------------------------------------------------------------------------
@@ -425,20 +447,28 @@ class TicketDesk:
         if ticket is None:
             raise TicketNotFound(f"ticket {ticket_id} does not exist")
         before = State(ticket.state)
+        values: dict[str, Any] = {"wake_at": at, "reminded_at": at}
+        refusal = not_theirs(by, ticket.assignee_id, move)
+        if refusal is not None:
+            raise InvalidTransition(f"ticket {ticket_id} {refusal}")
+        if by.actor is Actor.MAINTAINER and ticket.assignee_id is None:  # they take it
+            values |= {"assignee_id": by.person_id, "assigned_at": at}
         if move in NOTE_REQUIRED and not note.strip() and by.actor is not Actor.RULE:
             raise InvalidTransition(f"say why: {move.value} needs a note")
-        values: dict[str, Any] = {"wake_at": at, "reminded_at": at}
-        if by.actor is Actor.MAINTAINER:
-            if by.person_id is None:
-                raise InvalidTransition("this account is no maintainer of the community")
-            if ticket.assignee_id is None and move is Move.ACKNOWLEDGE:
-                values |= {"assignee_id": by.person_id, "assigned_at": at}
-            elif ticket.assignee_id != by.person_id:
-                raise InvalidTransition(f"ticket {ticket_id} is not assigned to you")
         assignee = values.get("assignee_id", ticket.assignee_id)
         if move is Move.ASSIGN:
             assignee = self._assignee(session, ticket, assignee_id)
+            if assignee == ticket.assignee_id:
+                raise InvalidTransition(f"ticket {ticket_id} is assigned to them already")
             values |= {"assignee_id": assignee, "assigned_at": at}
+            if ticket.assignee_id is not None:
+                # given to someone else: they answer anew; the repair's own clock runs on
+                values |= {
+                    "acknowledged_at": None,
+                    "started_at": None,
+                    "respond_from": at,
+                    "respond_by": None,
+                }
         elif move is Move.REOPEN and assignee is not None:
             person = session.get(Person, assignee)
             if person is None or person.archived_at is not None:
@@ -551,8 +581,12 @@ class TicketDesk:
                 "closed_at": None,
                 "reopen_until": None,
                 "sla_since": at,
+                "respond_from": at,
                 "respond_by": None,
                 "resolve_by": None,
+                "respond_breached_at": None,
+                "resolve_breached_at": None,
+                "escalation": 0,
                 "sla_step": 0,
             }
         return {}

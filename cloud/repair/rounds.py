@@ -28,7 +28,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.db.models import Person, Ticket, TicketEvent
@@ -42,6 +41,8 @@ log = logging.getLogger(__name__)
 
 WAIT_FOR_DATA = timedelta(minutes=1)
 DISPATCH_AGAIN = timedelta(minutes=1)
+PUT_ASIDE = timedelta(minutes=15)
+"""How long a ticket a round failed on is left before it is tried again."""
 """How soon an open ticket nobody could be assigned to is offered again."""
 """How soon a verification with no data from its device yet is looked at again."""
 
@@ -88,10 +89,15 @@ class RepairRounds:
         for ticket in session.scalars(query).all():
             result.looked_at += 1
             try:
-                self._look(session, ticket, now, teams, result)
+                with session.begin_nested():
+                    self._look(session, ticket, now, teams, result)
             except InvalidTransition as refused:  # moved by a person meanwhile
                 log.info("ticket %d: %s; looking again next round", ticket.id, refused)
                 ticket.wake_at = now
+            except (ValueError, LookupError, TypeError, AttributeError):
+                # one ticket the rounds cannot handle must not stop them for all the others
+                log.exception("ticket %d: the repair round failed on it", ticket.id)
+                ticket.wake_at = now + PUT_ASIDE
         return result
 
     def _look(
@@ -105,8 +111,10 @@ class RepairRounds:
         community = ticket.facility.community_id
         targets = self._desk.books.book(session, community).targets(ticket.sla, ticket.priority)
         since = _aware(ticket.sla_since or ticket.opened_at)
+        respond_from = _aware(ticket.respond_from or since)
         if ticket.respond_by is None:
-            ticket.respond_by = targets.deadline(since, Phase.RESPOND)
+            ticket.respond_by = targets.deadline(respond_from, Phase.RESPOND)
+        if ticket.resolve_by is None:
             ticket.resolve_by = targets.deadline(since, Phase.RESOLVE)
         state = State(ticket.state)
         if (
@@ -123,7 +131,8 @@ class RepairRounds:
         phase = phase_of(state)
         wake: datetime | None = None
         if phase is not None:
-            wake = self._escalate(session, ticket, phase, since, targets, now, result)
+            start = respond_from if phase is Phase.RESPOND else since
+            wake = self._escalate(session, ticket, phase, start, targets, now, result)
         if state is State.OPEN:  # nobody qualified on duty yet: ask again soon
             wake = min(wake, now + DISPATCH_AGAIN) if wake is not None else now + DISPATCH_AGAIN
         ticket.wake_at = wake
@@ -285,7 +294,7 @@ async def watch_repairs(
         await asyncio.sleep(every_s)
         try:
             result = await asyncio.to_thread(rounds.run, sessions, clock())
-        except SQLAlchemyError:
+        except Exception:  # the database, or a bug: log it, the rounds go on
             log.exception("repair round failed; trying again in %ss", every_s)
             continue
         if result.assigned or result.verified or result.reopened or result.escalations:

@@ -2,10 +2,10 @@
 is not.
 
 A ticket's SLA class (named by its profile) and priority give two targets: *respond*
-(acknowledge) and *resolve*. They are measured from when the ticket opened (or reopened) on
-the class's clock — the community's business hours where the class names a calendar, else
-around the clock. Which target runs depends on the ticket's state, not only on whether
-someone acknowledged it:
+(acknowledge) and *resolve*. They are measured from when the ticket opened (or reopened; the
+response also from when it was given to another maintainer) on the class's clock — the
+community's business hours where the class names a calendar, else around the clock. Which
+target runs depends on the ticket's state, not only on whether someone acknowledged it:
 
 - open, assigned: the response target;
 - acknowledged, in progress, on hold: the resolution target;

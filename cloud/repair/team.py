@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -88,17 +89,7 @@ def team(session: Session, community_id: int, now: datetime) -> list[Maintainer]
         select(PersonZone.person_id, PersonZone.zone_id).where(PersonZone.person_id.in_(ids))
     ):
         zones[person_id].add(zone_id)
-    load: dict[int | None, int] = {
-        person_id: count
-        for person_id, count in session.execute(
-            select(Ticket.assignee_id, func.count())
-            .where(
-                Ticket.assignee_id.in_(ids),
-                Ticket.state.in_([s.value for s in UNDER_REPAIR]),
-            )
-            .group_by(Ticket.assignee_id)
-        ).tuples()
-    }
+    load = open_work(session, ids)
     community = session.get(Community, community_id)
     time_zone = community.time_zone if community is not None else "UTC"
     on_duty: dict[int, bool] = {}
@@ -122,6 +113,25 @@ def team(session: Session, community_id: int, now: datetime) -> list[Maintainer]
                 open_tickets=load.get(person.id, 0),
             )
         )
+    return found
+
+
+def open_work(session: Session, person_ids: Sequence[int]) -> dict[int, int]:
+    """How many tickets each person holds under repair (assigned, acknowledged, in progress,
+    on hold); a person with none is not in it."""
+    if not person_ids:
+        return {}
+    found: dict[int, int] = {}
+    for person_id, count in session.execute(
+        select(Ticket.assignee_id, func.count())
+        .where(
+            Ticket.assignee_id.in_(sorted(set(person_ids))),
+            Ticket.state.in_([s.value for s in UNDER_REPAIR]),
+        )
+        .group_by(Ticket.assignee_id)
+    ).tuples():
+        if person_id is not None:
+            found[person_id] = count
     return found
 
 

@@ -1,4 +1,7 @@
-"""The web UI: log in, the overview of facilities and open tickets, ticket actions.
+"""The web UI: log in, the overview of facilities and open tickets, ticket moves.
+
+Each ticket offers the moves its viewer may make now (as the API's ``moves`` says them), with
+a note and, for assign, the community's maintainers to choose from.
 
 Every page but the login needs a session; every form carries a CSRF token — the session's,
 or, for the login form (which has no session yet), one set in a cookie of its own and
@@ -10,10 +13,10 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated, Literal
+from pathlib import Path as FilePath
+from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -21,8 +24,10 @@ from cloud import queries
 from cloud.access.desk import SESSION_COOKIE, LoginRefused, TooManyAttempts
 from cloud.access.roles import Action, Principal
 from cloud.api.deps import ServicesDep, SessionDep, client_address, set_session_cookie
-from cloud.db.models import Ticket, TicketState
-from cloud.tickets import InvalidTransition, TicketNotFound
+from cloud.api.routers.tickets import make_move
+from cloud.api.schemas import ID_MAX, NO_NUL
+from cloud.repair.desk import LIVE
+from cloud.repair.lifecycle import Move
 
 LOGIN_CSRF_COOKIE = "linli_login_csrf"
 CsrfField = Annotated[str, Form(max_length=100)]
@@ -44,7 +49,7 @@ def _checked(principal: Principal | None, csrf_token: str) -> Principal:
 
 
 def make_router() -> APIRouter:
-    templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+    templates = Jinja2Templates(directory=FilePath(__file__).parent / "templates")
     router = APIRouter(include_in_schema=False)
 
     def login_page(
@@ -105,11 +110,14 @@ def make_router() -> APIRouter:
         facilities, _ = queries.facilities(session, community=community, zones=zones)
         open_tickets, total_open = queries.tickets(
             session,
-            states=[TicketState.OPEN.value, TicketState.ACKNOWLEDGED.value],
+            states=LIVE,
             community=community,
             zones=zones,
+            mine=principal.person_id,
             limit=200,
         )
+        moves = {t.id: queries.moves_for(principal, t.state, t.assignee_id) for t in open_tickets}
+        assigning = [t.facility_id for t in open_tickets if Move.ASSIGN in moves[t.id]]
         counts = {
             h: sum(1 for f in facilities if f.health == h) for h in ("faulty", "degraded", "ok")
         }
@@ -120,9 +128,10 @@ def make_router() -> APIRouter:
                 "facilities": facilities,
                 "tickets": open_tickets,
                 "total_open": total_open,
+                "moves": moves,
+                "assignable": queries.assignable(session, assigning) if assigning else {},
                 "counts": counts,
                 "principal": principal,
-                "may_act": principal.may(Action.ACT_ON_TICKETS),
                 "unknown_gateways": (
                     queries.unknown_gateways(session, limit=20)
                     if principal.may(Action.OPERATE)
@@ -132,36 +141,27 @@ def make_router() -> APIRouter:
             },
         )
 
-    @router.post("/tickets/{ticket_id}/{action}")
-    def transition(
+    @router.post("/tickets/{ticket_id}/{move}")
+    def move_ticket(
         request: Request,
         services: ServicesDep,
-        ticket_id: int,
-        action: Literal["acknowledge", "resolve"],
+        ticket_id: Annotated[int, Path(ge=1, le=ID_MAX)],
+        move: Move,
         csrf_token: CsrfField,
+        note: Annotated[str, Form(max_length=2000, pattern=NO_NUL)] = "",
+        assignee_id: Annotated[str, Form(pattern=r"^[0-9]{0,9}$")] = "",
     ) -> RedirectResponse:
         principal = _checked(_principal(request, services), csrf_token)
         if not principal.may(Action.ACT_ON_TICKETS):
             raise HTTPException(403, f"{principal.name} may not act on tickets")
-        with services.sessions.begin() as session:
-            ticket = session.get(Ticket, ticket_id)
-            if ticket is None or not principal.reaches(
-                ticket.facility.community_id, ticket.facility.zone_id
-            ):
-                raise HTTPException(404, f"ticket {ticket_id} does not exist")
-            try:
-                services.tickets.transition(
-                    session,
-                    ticket_id,
-                    action,
-                    note="from the web UI",
-                    at=datetime.now(UTC),
-                    actor=principal.actor,
-                )
-            except TicketNotFound as exc:
-                raise HTTPException(404, str(exc)) from None
-            except InvalidTransition as exc:
-                raise HTTPException(409, str(exc)) from None
+        make_move(
+            services,
+            principal,
+            ticket_id,
+            move,
+            note=note,
+            assignee_id=int(assignee_id) if assignee_id else None,
+        )
         return RedirectResponse("/", status_code=303)
 
     return router

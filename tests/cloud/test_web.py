@@ -1,4 +1,4 @@
-"""The built-in web UI: overview page and ticket buttons."""
+"""The built-in web UI: overview page and ticket buttons — the moves the viewer may make."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from sqlalchemy import select
 
 from cloud.access.roles import Role
 from cloud.app import create_app
-from cloud.db.models import Community, Ticket, TicketState
+from cloud.db.models import Community, Person, Ticket, TicketState
 from cloud.register.sites import apply_site
 from cloud.services import Services
 from device_profiles import Catalogue
 from device_profiles.protocol import batch_topic
 from device_profiles.site import Site
+from tests.cloud.communities import client_as, two_communities
 from tests.cloud.conftest import ADMIN_PASSWORD, log_in, make_account
 from tests.cloud.helpers import BUTTON, GATE, LIGHT, at, batch, item
 
@@ -43,9 +44,14 @@ def form(client: TestClient) -> dict[str, str]:
     return {"csrf_token": client.headers["X-CSRF-Token"]}
 
 
-def act(client: TestClient, path: str) -> Response:
-    """Press a ticket's button: post its form."""
-    return client.post(path, data=form(client), follow_redirects=False)
+def act(client: TestClient, path: str, **fields: str) -> Response:
+    """Press a ticket's button: post its form (with a note or a maintainer, if given)."""
+    return client.post(path, data={**form(client), **fields}, follow_redirects=False)
+
+
+def buttons(html: str) -> list[str]:
+    """The moves a ticket's row offers, in order."""
+    return re.findall(r'<button formaction="/tickets/\d+/(\w+)" data-move="\1">', html)
 
 
 def test_overview_shows_facilities_and_open_tickets(
@@ -71,7 +77,10 @@ def test_overview_shows_facilities_and_open_tickets(
     ticket = row(html, "data-ticket", ids["motor_jammed"])
     assert "Gate motor jammed" in ticket
     assert "Pedestrian access gate gate-01" in ticket
-    assert f'action="/tickets/{ids["motor_jammed"]}/acknowledge"' in ticket
+    assert f'formaction="/tickets/{ids["motor_jammed"]}/acknowledge"' in ticket
+    assert buttons(ticket) == ["assign", "acknowledge", "resolve", "cancel"]
+    assert 'data-state="open"' in ticket and 'data-assignee=""' in ticket
+    assert '<input name="note"' in ticket and '<select name="assignee_id"' in ticket
     assert "Resident pressed the repair-alarm button" in row(
         html, "data-ticket", ids["help_requested"]
     )
@@ -93,55 +102,123 @@ def test_acknowledge_button_redirects_and_changes_state(
 ) -> None:
     ticket_id = seed(services, catalogue)["motor_jammed"]
 
-    response = client.post(
-        f"/tickets/{ticket_id}/acknowledge", data=form(client), follow_redirects=False
-    )
+    response = act(client, f"/tickets/{ticket_id}/acknowledge", note="on my way")
 
     assert response.status_code == 303
     assert response.headers["location"] == "/"
-    with services.sessions() as session:
+    with services.sessions.begin() as session:
         ticket = session.get(Ticket, ticket_id)
         assert ticket is not None
         assert ticket.state == TicketState.ACKNOWLEDGED
-        assert [e.note for e in ticket.events] == ["", "from the web UI"]
+        assert [(e.note, e.actor) for e in ticket.events] == [("", None), ("on my way", "admin")]
     ticket_row = row(client.get("/").text, "data-ticket", ticket_id)
     assert "acknowledged" in ticket_row
     assert "/acknowledge" not in ticket_row, "no acknowledge button once acknowledged"
+    assert buttons(ticket_row) == ["assign", "start", "hold", "resolve", "cancel"]
 
 
-def test_resolve_button_removes_ticket_from_overview(
+def test_resolve_leaves_it_verifying_and_a_confirmation_closes_it(
     client: TestClient, services: Services, catalogue: Catalogue
 ) -> None:
     ticket_id = seed(services, catalogue)["motor_jammed"]
 
-    response = client.post(
-        f"/tickets/{ticket_id}/resolve", data=form(client), follow_redirects=False
-    )
+    assert act(client, f"/tickets/{ticket_id}/resolve", note="new motor").status_code == 303
 
-    assert response.status_code == 303
+    verifying = row(client.get("/").text, "data-ticket", ticket_id)
+    assert 'data-state="verifying"' in verifying
+    assert "verified by the data at" in verifying
+    assert buttons(verifying) == ["confirm", "reopen"]
+    assert act(client, f"/tickets/{ticket_id}/confirm").status_code == 303
     html = client.get("/").text
     assert f'data-ticket="{ticket_id}"' not in html
     assert "Open tickets (1)" in html
 
 
-def test_button_on_resolved_or_unknown_ticket(
+def test_button_on_a_ticket_it_no_longer_fits_or_unknown_ticket(
     client: TestClient, services: Services, catalogue: Catalogue
 ) -> None:
     ticket_id = seed(services, catalogue)["motor_jammed"]
     act(client, f"/tickets/{ticket_id}/resolve")
 
-    again = client.post(
-        f"/tickets/{ticket_id}/acknowledge", data=form(client), follow_redirects=False
-    )
+    again = act(client, f"/tickets/{ticket_id}/acknowledge")
     assert again.status_code == 409
-    assert "resolved" in again.json()["detail"]
+    assert "verifying" in again.json()["detail"]
     assert act(client, "/tickets/9999/resolve").status_code == 404
-    assert (
-        client.post(
-            f"/tickets/{ticket_id}/reopen", data=form(client), follow_redirects=False
-        ).status_code
-        == 422
-    )
+    unexplained = act(client, f"/tickets/{ticket_id}/reopen")
+    assert unexplained.status_code == 409
+    assert "needs a note" in unexplained.json()["detail"]
+    assert act(client, f"/tickets/{ticket_id}/close").status_code == 422
+    assert act(client, f"/tickets/{ticket_id}/reopen", note="still jammed").status_code == 303
+
+
+def test_the_buttons_are_the_moves_the_viewer_may_make(
+    services: Services, catalogue: Catalogue
+) -> None:
+    """The supervisor assigns the oak gate's ticket to Li from the page, choosing Li among
+    the community's maintainers; each viewer's buttons are the ``moves`` the API gives them
+    — Li's on the ticket that is theirs, only acknowledge on an open one nobody has."""
+    ids = two_communities(services, catalogue)
+    gate = ids["oak_ticket"]
+    with services.sessions() as session:
+        li_id = session.scalar(
+            select(Person.id).where(Person.community_id == ids["oak"], Person.slug == "li")
+        )
+    assert li_id is not None
+    make_account(services, "li", Role.MAINTAINER, ids["oak"], person_id=li_id)
+    with (
+        client_as(services, "chen", Role.SUPERVISOR, ids["oak"]) as chen,
+        TestClient(create_app(services)) as li,
+    ):
+        log_in(li, "li")
+        side = chen.post(
+            "/api/v1/tickets", json={"facility_id": ids["oak_side_gate"], "fault": "reported"}
+        ).json()["id"]
+        offered = row(chen.get("/").text, "data-ticket", gate)
+        assert f'<option value="{li_id}">Li (0 open)</option>' in offered
+        assert offered.count("<option value=") == 2, "oak's one maintainer, and none chosen"
+
+        assigned = act(chen, f"/tickets/{gate}/assign", assignee_id=str(li_id), note="yours")
+        assert assigned.status_code == 303
+
+        def check(viewer: TestClient) -> dict[int, list[str]]:
+            page = viewer.get("/").text
+            seen = {}
+            for ticket in (gate, side):
+                moves = viewer.get(f"/api/v1/tickets/{ticket}").json()["moves"]
+                assert buttons(row(page, "data-ticket", ticket)) == moves
+                seen[ticket] = moves
+            return seen
+
+        assert check(chen) == {
+            gate: ["assign", "acknowledge", "start", "resolve", "cancel"],
+            side: ["assign", "acknowledge", "resolve", "cancel"],
+        }
+        assert check(li) == {gate: ["acknowledge", "start", "resolve"], side: ["acknowledge"]}
+        mine = row(li.get("/").text, "data-ticket", gate)
+        assert f'data-assignee="{li_id}">Li<' in mine and 'data-state="assigned"' in mine
+        assert "respond by" not in mine, "until the repair rounds work the deadlines out"
+        services.rounds.run(services.sessions, datetime.now(UTC))
+        mine = row(li.get("/").text, "data-ticket", gate)
+        # its reading is of 2025-11-27: the response target is long missed, and escalated
+        assert '<span class="missed">respond by 11-27 ' in mine and "— missed" in mine
+        assert "escalated to property manager" in mine
+        escalated = li.get(f"/api/v1/tickets/{gate}").json()
+        assert escalated["respond_breached_at"] and escalated["escalation"] == "property_manager"
+        assert '<select name="assignee_id"' not in mine, "a maintainer assigns no one"
+
+        assert act(li, f"/tickets/{gate}/start").status_code == 303
+        refused = act(li, f"/tickets/{gate}/hold")
+        assert (refused.status_code, refused.json()["detail"]) == (
+            409,
+            "say why: hold needs a note",
+        )
+        assert act(li, f"/tickets/{gate}/hold", note="waiting for a motor").status_code == 303
+        assert check(li)[gate] == ["start", "resolve"]
+        assert check(chen)[gate] == ["assign", "start", "resolve", "cancel"]
+        with services.sessions() as session:
+            ticket = session.get(Ticket, gate)
+            assert ticket is not None
+            assert [e.note for e in ticket.events][-2:] == ["", "waiting for a motor"]
 
 
 def test_pages_need_a_login_and_the_login_form_gives_one(services: Services) -> None:
@@ -173,6 +250,9 @@ def test_a_ticket_form_without_the_sessions_token_is_refused(
         f"/tickets/{ticket_id}/acknowledge", data={"csrf_token": "x"}, follow_redirects=False
     )
     assert stale.status_code == 403
+    with services.sessions() as session:
+        ticket = session.get(Ticket, ticket_id)
+        assert ticket is not None and ticket.state == TicketState.OPEN
 
 
 def test_the_operator_sees_gateways_not_provisioned_and_devices_not_bound(

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -44,6 +44,30 @@ class System:
     def alive(self) -> None:
         exited = self.processes.first_exited()
         assert exited is None, f"{exited[0].name} exited: {exited[0].log_path.read_text()[-2000:]}"
+
+
+@contextmanager
+def system_with_profiles(
+    workdir: Path, profiles: Mapping[str, str], **options: Any
+) -> Iterator[System]:
+    """A whole system on brokers of its own, whose devices may be of ``profiles`` (file name →
+    profile text) beside the catalogue's; ``options`` go to :func:`running_system`."""
+    site = workdir / "site-profiles"
+    site.mkdir()
+    for name, text in profiles.items():
+        (site / name).write_text(text)
+    with (
+        Mosquitto(name="gateway", log_dir=workdir) as gateway_broker,
+        Mosquitto(name="cloud", log_dir=workdir) as cloud_broker,
+        running_system(
+            workdir,
+            gateway_broker,
+            cloud_broker,
+            profiles_dir=site,
+            **options,
+        ) as system,
+    ):
+        yield system
 
 
 def eventually(system: System, probe: Callable[[], T | None], what: str, timeout: float = 45) -> T:

@@ -26,10 +26,9 @@ from typing import Any
 import httpx
 import pytest
 
-from linli.mosquitto import Mosquitto
 from plumbing.mqtt import Client
 from tests.conftest import require_mosquitto
-from tests.e2e.harness import System, eventually, running_system
+from tests.e2e.harness import System, eventually, system_with_profiles
 
 pytestmark = pytest.mark.e2e
 
@@ -162,19 +161,15 @@ timeout (10 s) longer to be back, as attempts made while the uplink was cut hang
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     require_mosquitto()
     workdir = tmp_path_factory.mktemp("fault-kinds")
-    site = workdir / "site-profiles"
-    site.mkdir()
-    (site / "e2e_quick_light.yaml").write_text(QUICK_LIGHT)
-    (site / "e2e_quick_sensor.yaml").write_text(QUICK_SENSOR)
-    with (
-        Mosquitto(name="gateway", log_dir=workdir) as gateway_broker,
-        Mosquitto(name="cloud", log_dir=workdir) as cloud_broker,
-        running_system(
-            workdir, gateway_broker, cloud_broker,
-            gateway_id=GATEWAY, sim_args=SIM_ARGS, profiles_dir=site, env=SETTINGS,
-            new_devices="own-facility",  # gate-99, ours alone, is a facility of its own
-        ) as system,
-    ):  # fmt: skip
+    profiles = {"e2e_quick_light.yaml": QUICK_LIGHT, "e2e_quick_sensor.yaml": QUICK_SENSOR}
+    with system_with_profiles(
+        workdir,
+        profiles,
+        gateway_id=GATEWAY,
+        sim_args=SIM_ARGS,
+        env=SETTINGS,
+        new_devices="own-facility",  # gate-99, ours alone, is a facility of its own
+    ) as system:
         eventually(
             system,
             lambda: set(_devices(system.api)) >= set(ALL_DEVICES),
@@ -196,6 +191,12 @@ def _device(api: httpx.Client, device_id: str) -> dict[str, Any]:
     return _devices(api)[device_id]
 
 
+LIVE = ["open", "assigned", "acknowledged", "in_progress", "on_hold", "resolved", "verifying"]
+"""The states of a ticket not yet closed or cancelled."""
+DISPATCH = ("assigned", "sla_warning", "sla_breached", "escalated", "reminded")
+"""Events the repair rounds add beside those of the data (their own tests are elsewhere)."""
+
+
 def _tickets(
     api: httpx.Client,
     device_id: str | None = None,
@@ -203,7 +204,7 @@ def _tickets(
     *,
     unresolved: bool = True,
 ) -> list[dict[str, Any]]:
-    params = {"state": ["open", "acknowledged"]} if unresolved else {}
+    params = {"state": LIVE} if unresolved else {}
     response = api.get("/api/v1/tickets", params={**params, "limit": 1000})
     response.raise_for_status()
     return [
@@ -292,7 +293,7 @@ def test_a_profile_fault_is_the_device_health_for_its_duration(
     )
     assert faulty["health"] == health
     [ticket] = eventually(system, lambda: _tickets(api, device_id, fault), f"a {fault} ticket")
-    assert ticket["state"] == "open"
+    assert ticket["state"] in ("open", "assigned")  # the repair rounds dispatch it
 
     # six simulated minutes later the device works again; the ticket notes it and stays open
     eventually(
@@ -302,9 +303,8 @@ def test_a_profile_fault_is_the_device_health_for_its_duration(
     )
     cleared = _ticket(api, ticket["id"])
     assert cleared["fault_cleared_at"] is not None
-    assert cleared["state"] == "open"
-    kinds = [e["kind"] for e in cleared["events"]]
-    assert kinds[0] == "opened" and kinds[-1] == "fault_cleared"
+    assert cleared["state"] in ("open", "assigned")
+    kinds = [e["kind"] for e in cleared["events"] if e["kind"] not in DISPATCH]
     assert kinds == ["opened", "fault_cleared"]
     assert cleared["occurrences"] == 1
     assert len(_tickets(api, device_id, unresolved=False)) == 1
@@ -375,10 +375,10 @@ def test_flapping_keeps_one_ticket_and_raises_the_rate_fault(system: System) -> 
     assert sorted(t["fault"] for t in tickets) == ["door_forced", "door_forced_repeatedly"]
     assert _ticket(api, repeatedly["id"])["occurrences"] == 1
     detail = _ticket(api, forced["id"])
-    assert detail["state"] == "open"
+    assert detail["state"] in ("open", "assigned")
     assert detail["fault_cleared_at"] is not None
     assert detail["occurrences"] >= 4
-    kinds = [e["kind"] for e in detail["events"]]
+    kinds = [e["kind"] for e in detail["events"] if e["kind"] not in DISPATCH]
     assert kinds[0] == "opened"
     assert kinds.count("repeated") == detail["occurrences"] - 1
     assert kinds.count("fault_cleared") == detail["occurrences"]
@@ -589,5 +589,5 @@ def test_a_fault_overtaking_a_reading_of_the_same_second_is_not_cleared_by_it(
     )
     gate = _device(api, "gate-99")
     detail = _ticket(api, ticket["id"])
-    assert [e["kind"] for e in detail["events"]] == ["opened"]
+    assert [e["kind"] for e in detail["events"] if e["kind"] not in DISPATCH] == ["opened"]
     assert gate["faults"] == ["motor_jammed"]

@@ -1,5 +1,6 @@
-"""People who work in a community: everyone of it reads them; its property managers and
-operator admins create, change and archive them, and may give them a login account."""
+"""People who work in a community: everyone of it reads them — with their duty hours and
+current load of tickets; its property managers and operator admins create, change and
+archive them, and may give them a login account."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from cloud.api.references import (
     zones_of,
 )
 from cloud.api.schemas import ID_MAX, PersonPublic, Problem
-from cloud.db.models import Account, Person, PersonZone
+from cloud.db.models import Account, BusinessCalendar, Person, PersonZone
+from cloud.repair.team import open_work
 
 router = APIRouter(prefix="/people", tags=["people"])
 
@@ -103,6 +105,7 @@ def create_person(
             email=body.email,
             phone=body.phone,
             skills=list(body.skills),
+            duty_calendar_id=calendar_of(session, community.id, body.duty_calendar_id),
         )
         with unique(what):
             session.add(person)
@@ -142,7 +145,7 @@ def get_person(session: SessionDep, principal: PrincipalDep, person_id: PersonId
     response_model=PersonPublic,
     responses={404: {"model": Problem}, 409: {"model": Problem}},
     summary="Change a person: name, role (their account's too), contact, skills, zones "
-    "(replaced whole)",
+    "(replaced whole), duty calendar",
 )
 def change_person(
     services: ServicesDep, principal: PrincipalDep, person_id: PersonId, body: PersonChange
@@ -157,6 +160,8 @@ def change_person(
             zones = zones_of(session, person.community_id, zone_ids)
             session.execute(delete(PersonZone).where(PersonZone.person_id == person.id))
             session.add_all(PersonZone(person_id=person.id, zone_id=z.id) for z in zones)
+        if "duty_calendar_id" in changes:
+            calendar_of(session, person.community_id, changes["duty_calendar_id"])
         set_fields(person, changes)
         if "role" in changes:
             AccessDesk.set_role_of_person(session, person.id, Role(person.role))
@@ -187,11 +192,27 @@ def archive_person(
         return public
 
 
+def calendar_of(session: Session, community_id: int, calendar_id: int | None) -> int | None:
+    """``calendar_id`` if it names a calendar of ``community_id`` (None stays None: always on
+    duty); 409 otherwise."""
+    if calendar_id is None:
+        return None
+    calendar = session.get(BusinessCalendar, calendar_id)
+    if calendar is None or calendar.community_id != community_id:
+        raise HTTPException(
+            409,
+            f"duty_calendar_id: calendar {calendar_id} is not a calendar of community "
+            f"{community_id}",
+        )
+    return calendar.id
+
+
 def people_public(session: Session, people: Sequence[Person]) -> list[PersonPublic]:
-    """``people`` as the API shows them, with their zones and user names."""
+    """``people`` as the API shows them, with their zones, user names and current load."""
     ids = [p.id for p in people]
     zones: dict[int, list[int]] = {}
     usernames: dict[int, str] = {}
+    load = open_work(session, ids)
     if ids:
         for person_id, zone_id in session.execute(
             select(PersonZone.person_id, PersonZone.zone_id).where(PersonZone.person_id.in_(ids))
@@ -215,6 +236,8 @@ def people_public(session: Session, people: Sequence[Person]) -> list[PersonPubl
             phone=p.phone,
             skills=list(p.skills),
             zone_ids=sorted(zones.get(p.id, [])),
+            duty_calendar_id=p.duty_calendar_id,
+            open_tickets=load.get(p.id, 0),
             username=usernames.get(p.id),
             archived_at=p.archived_at,
         )

@@ -25,6 +25,7 @@ _TIMES = (
     "cancelled_at",
     "reopen_until",
     "sla_since",
+    "respond_from",
     "respond_by",
     "resolve_by",
     "respond_breached_at",

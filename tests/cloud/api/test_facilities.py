@@ -38,14 +38,19 @@ def test_list_is_worst_health_first_with_open_tickets(
     assert gate["health_since"] == "2025-11-27T00:00:00Z"
 
 
-def test_open_tickets_count_only_unresolved(client: TestClient, seeded: dict[str, int]) -> None:
+def test_open_tickets_count_those_not_closed(client: TestClient, seeded: dict[str, int]) -> None:
     client.post(f"/api/v1/tickets/{seeded['motor_jammed']}/acknowledge")
-    client.post(f"/api/v1/tickets/{seeded['help_requested']}/resolve")
+    resolved = client.post(f"/api/v1/tickets/{seeded['help_requested']}/resolve")
+    assert resolved.json()["state"] == "verifying"
 
-    counts = {f["code"]: f["open_tickets"] for f in client.get("/api/v1/facilities").json()}
+    def counts() -> dict[str, int]:
+        found = client.get("/api/v1/facilities").json()
+        return {f["code"]: f["open_tickets"] for f in found}
 
-    assert counts["gate-01"] == 1, "acknowledged is still open work"
-    assert counts["sos-02"] == 0
+    assert counts()["gate-01"] == 1, "acknowledged is still open work"
+    assert counts()["sos-02"] == 1, "a repair being verified is not done yet"
+    client.post(f"/api/v1/tickets/{seeded['help_requested']}/confirm", json={"note": "seen"})
+    assert counts()["sos-02"] == 0
 
 
 def test_filter_by_health_and_gateway(client: TestClient, seeded: dict[str, int]) -> None:

@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 
 from cloud.access.roles import Role
 from cloud.app import create_app
+from cloud.db.models import BusinessCalendar
 from cloud.services import Services
 from device_profiles import Catalogue
 from tests.cloud.communities import client_as, two_communities
@@ -124,3 +125,53 @@ def test_readers_change_no_one(services: Services, catalogue: Catalogue) -> None
         assert chen.post("/api/v1/people", json=body).status_code == 403
         assert chen.patch(f"/api/v1/people/{li['id']}", json={"name": "x"}).status_code == 403
         assert chen.post(f"/api/v1/people/{li['id']}/archive").status_code == 403
+
+
+def test_a_persons_duty_calendar_and_current_load(services: Services, catalogue: Catalogue) -> None:
+    """Duty hours are one of the community's calendars, set where skills are (null: always
+    on duty); the load is the tickets assigned to them and not yet repaired."""
+    ids = two_communities(services, catalogue)
+    with services.sessions.begin() as session:
+        days = {
+            slug: BusinessCalendar(
+                community_id=ids[slug], slug="day", hours={"mon": "08:00-17:00"}, holidays=[]
+            )
+            for slug in ("oak", "elm")
+        }
+        session.add_all(days.values())
+        session.flush()
+        oak_day, elm_day = days["oak"].id, days["elm"].id
+    with client_as(services, "zhang", Role.PROPERTY_MANAGER, ids["oak"]) as zhang:
+        [li] = zhang.get("/api/v1/people").json()
+        assert (li["duty_calendar_id"], li["open_tickets"]) == (None, 0)
+
+        wu = {"slug": "wu", "name": "Wu", "role": "maintainer"}
+        made = zhang.post("/api/v1/people", json={**wu, "duty_calendar_id": oak_day})
+        assert made.status_code == 201, made.text
+        assert made.json()["duty_calendar_id"] == oak_day
+        for calendar in (elm_day, 99999):
+            refused = zhang.post(
+                "/api/v1/people", json={**wu, "slug": "wu2", "duty_calendar_id": calendar}
+            )
+            assert refused.status_code == 409
+            assert f"calendar {calendar} is not a calendar of community" in refused.json()["detail"]
+        assert zhang.post("/api/v1/people", json={**wu, "duty_calendar_id": 0}).status_code == 422
+
+        path = f"/api/v1/people/{li['id']}"
+        assert zhang.patch(path, json={"duty_calendar_id": oak_day}).json()["duty_calendar_id"] == (
+            oak_day
+        )
+        kept = zhang.patch(path, json={"skills": ["access-control"]}).json()
+        assert kept["duty_calendar_id"] == oak_day, "what a change leaves out is kept"
+        assert zhang.patch(path, json={"duty_calendar_id": elm_day}).status_code == 409
+        cleared = zhang.patch(path, json={"duty_calendar_id": None})
+        assert cleared.json()["duty_calendar_id"] is None, "null: always on duty"
+
+        ticket = ids["oak_ticket"]
+        zhang.post(f"/api/v1/tickets/{ticket}/assign", json={"assignee_id": li["id"]})
+        assert zhang.get(path).json()["open_tickets"] == 1
+        zhang.post(f"/api/v1/tickets/{ticket}/start")
+        listed = {p["slug"]: p["open_tickets"] for p in zhang.get("/api/v1/people").json()}
+        assert listed == {"li": 1, "wu": 0}
+        zhang.post(f"/api/v1/tickets/{ticket}/resolve")
+        assert zhang.get(path).json()["open_tickets"] == 0, "repaired: verifying"

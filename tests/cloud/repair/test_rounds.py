@@ -4,110 +4,30 @@ by the facility's own data; a reported ticket and the sensor ticket of the same 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from cloud.db.models import Device, Person, Ticket, TicketEvent
-from cloud.register.sites import apply_site
-from cloud.repair.desk import REPORTED, By
+from cloud.db.models import Device, Ticket
+from cloud.repair.desk import REPORTED, By, InvalidTransition
+from cloud.repair.dispatch import Maintainer, Need
 from cloud.repair.lifecycle import Actor, Move, State
 from cloud.services import Services
-from device_profiles.site import Site
-from tests.cloud.conftest import TEST_GATEWAYS
-from tests.cloud.helpers import GATE, batch, item, move
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-FRIDAY_1630 = datetime(2025, 11, 28, 16, 30, tzinfo=SHANGHAI).astimezone(UTC)
-"""A ticket opened half an hour before the office closes for the weekend."""
-OFFICE = {day: "08:30-17:30" for day in ("mon", "tue", "wed", "thu", "fri")}
-
-
-def community(**people: dict[str, object]) -> Site:
-    return Site.model_validate(
-        {
-            "schema": "linli.site/v1",
-            "community": {"id": "tests", "name": "Tests", "time_zone": "Asia/Shanghai"},
-            "calendars": {"office": {"hours": OFFICE}},
-            "sla": {
-                "standard": {
-                    "acknowledge_within": "4h",
-                    "resolve_within": "72h",
-                    "calendar": "office",
-                    "reopen_within": "7d",
-                }
-            },
-            "zones": {"north": {"name": "North"}, "south": {"name": "South"}},
-            "gateways": {
-                g: {"new_devices": "own-facility", "zone": "north"} for g in TEST_GATEWAYS
-            },
-            "people": {
-                "zhang": {"name": "Zhang", "role": "property_manager"},
-                "chen": {"name": "Chen", "role": "supervisor"},
-                **people,
-            },
-        }
-    )
-
-
-GATE_FIXERS = {
-    "wang": {"name": "Wang", "role": "maintainer", "skills": ["access-control"]},
-    "li": {
-        "name": "Li",
-        "role": "maintainer",
-        "skills": ["access-control"],
-        "zones": ["north"],
-        "duty": "office",
-    },
-    "zhao": {"name": "Zhao", "role": "maintainer", "skills": ["plumbing"]},
-    "sun": {
-        "name": "Sun",
-        "role": "maintainer",
-        "skills": ["access-control"],
-        "zones": ["south"],
-    },
-}
-
-
-def set_up(services: Services, site: Site) -> None:
-    with services.sessions.begin() as session:
-        apply_site(session, site, datetime.now(UTC), services.tickets)
-
-
-def fault(services: Services, when: datetime, example: str = "motor_jammed", seq: int = 1) -> int:
-    """A gate of gw-1 reports ``example`` at ``when``; its ticket's id."""
-    reading = item(services.catalogue, GATE, example, ts=when)
-    services.writer.write(batch("gw-1", seq, [reading]))
-    with services.sessions() as session:
-        return session.scalars(select(Ticket.id).order_by(Ticket.id.desc())).first() or 0
-
-
-def ticket(services: Services, ticket_id: int) -> Ticket:
-    with services.sessions() as session:
-        found = session.get(Ticket, ticket_id)
-        assert found is not None
-        return found
-
-
-def events(services: Services, ticket_id: int) -> list[TicketEvent]:
-    with services.sessions() as session:
-        query = select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
-        return list(session.scalars(query.order_by(TicketEvent.id)))
-
-
-def person(services: Services, slug: str) -> int:
-    with services.sessions() as session:
-        return session.scalars(select(Person.id).where(Person.slug == slug)).one()
-
-
-def assignee(services: Services, ticket_id: int) -> str | None:
-    found = ticket(services, ticket_id).assignee_id
-    if found is None:
-        return None
-    with services.sessions() as session:
-        return session.get(Person, found).slug  # type: ignore[union-attr]
+from tests.cloud.helpers import move
+from tests.cloud.repair.community import (
+    FRIDAY_1630,
+    GATE_FIXERS,
+    SHANGHAI,
+    assignee,
+    community,
+    events,
+    fault,
+    person,
+    set_up,
+    ticket,
+)
 
 
 @pytest.fixture
@@ -282,3 +202,74 @@ def test_a_sensor_alarm_joins_the_repair_of_what_was_reported(team: Services) ->
     assert alarm != reported_id
     assert ticket(team, alarm).linked_id == reported_id
     assert assignee(team, alarm) == "sun"
+
+
+def test_a_ticket_the_round_fails_on_does_not_hold_up_the_others(
+    team: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    thursday_9 = datetime(2025, 11, 27, 9, 0, tzinfo=SHANGHAI).astimezone(UTC)
+    first = fault(team, thursday_9)
+    second = fault(team, thursday_9, "door_forced", seq=2)
+    fallback = team.rounds.policy
+
+    class FailsOnce:
+        """A policy with a bug that shows on the first ticket it is asked about."""
+
+        failed = False
+
+        def choose(self, need: Need, maintainers: Sequence[Maintainer]) -> Maintainer | None:
+            if not self.failed:
+                self.failed = True
+                raise ValueError("a policy bug")
+            return fallback.choose(need, maintainers)
+
+    monkeypatch.setattr(team.rounds, "policy", FailsOnce())
+
+    result = team.rounds.run(team.sessions, thursday_9)
+
+    assert (result.looked_at, result.assigned) == (2, 1)
+    failed = ticket(team, first)
+    assert failed.state == State.OPEN and failed.wake_at is not None
+    assert failed.wake_at > thursday_9 + timedelta(minutes=10), "put aside for a while"
+    assert ticket(team, second).state == State.ASSIGNED
+
+
+def test_a_ticket_given_to_another_maintainer_is_answered_anew(team: Services) -> None:
+    """Wang acknowledged and is a day late with the repair; the supervisor gives it to Li.
+    Li's response target counts from then (no instant escalation), the repair's own
+    deadline stays where it was."""
+    thursday_9 = datetime(2025, 11, 27, 9, 0, tzinfo=SHANGHAI).astimezone(UTC)
+    ticket_id = fault(team, thursday_9)
+    team.rounds.run(team.sessions, thursday_9)
+    holder = assignee(team, ticket_id)
+    other = "li" if holder == "wang" else "wang"
+    move(
+        team,
+        ticket_id,
+        "acknowledge",
+        0,
+        by=By(Actor.MAINTAINER, holder, "person", person(team, holder or "")),
+    )
+    resolve_by = ticket(team, ticket_id).resolve_by
+    supervisor = By(Actor.SUPERVISOR, "chen", "person", person(team, "chen"))
+    with pytest.raises(InvalidTransition, match="already"):
+        move(team, ticket_id, "assign", 0, by=supervisor, assignee_id=person(team, holder or ""))
+    friday_10 = datetime(2025, 11, 28, 10, 0, tzinfo=SHANGHAI).astimezone(UTC)
+    with team.sessions.begin() as session:
+        team.tickets.move(
+            session,
+            ticket_id,
+            Move.ASSIGN,
+            supervisor,
+            at=friday_10,
+            assignee_id=person(team, other),
+        )
+
+    result = team.rounds.run(team.sessions, friday_10)
+
+    given = ticket(team, ticket_id)
+    assert (given.state, assignee(team, ticket_id)) == (State.ASSIGNED, other)
+    assert (given.acknowledged_at, given.started_at) == (None, None)
+    assert given.respond_by == datetime(2025, 11, 28, 14, 0, tzinfo=SHANGHAI).astimezone(UTC)
+    assert given.resolve_by == resolve_by
+    assert result.escalations == 0
