@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
+from functools import partial
+from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -47,31 +49,23 @@ def create_app(services: Services, *, api: bool = True) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = []
-        if services.settings.silence_check_s > 0:
-            tasks.append(
-                asyncio.create_task(
-                    watch_silence(
-                        services.health, services.sessions, services.settings.silence_check_s
-                    ),
-                    name="silence",
-                )
-            )
-        if services.settings.rollup_check_s > 0:
-            tasks.append(
-                asyncio.create_task(
-                    keep_telemetry(services.upkeep, services.settings.rollup_check_s),
-                    name="telemetry",
-                )
-            )
-        if services.settings.repair_check_s > 0:
-            tasks.append(
-                asyncio.create_task(
-                    watch_repairs(
-                        services.rounds, services.sessions, services.settings.repair_check_s
-                    ),
-                    name="repairs",
-                )
-            )
+        settings = services.settings
+        every: list[tuple[str, float, Callable[[float], Coroutine[Any, Any, None]]]] = [
+            (
+                "silence",
+                settings.silence_check_s,
+                partial(watch_silence, services.health, services.sessions),
+            ),
+            ("telemetry", settings.rollup_check_s, partial(keep_telemetry, services.upkeep)),
+            (
+                "repairs",
+                settings.repair_check_s,
+                partial(watch_repairs, services.rounds, services.sessions),
+            ),
+        ]
+        for name, every_s, job in every:  # what recurs; 0 turns it off
+            if every_s > 0:
+                tasks.append(asyncio.create_task(job(every_s), name=name))
         if services.settings.ingest:
             worker = IngestWorker.from_settings(
                 services.settings, services.intake, services.metrics, services.sessions

@@ -315,6 +315,24 @@ def person_client(
 PASSWORD = "a-long-enough-password"
 
 
+@contextmanager
+def oak_crew(services: Services, catalogue: Catalogue) -> Iterator[Any]:
+    """The two communities, with oak's property manager Zhang and supervisor Chen logged in,
+    and two maintainers of its zone north, Lin and Wu, made by Zhang and logged in: (ids,
+    zhang, chen, (lin, lin's person id), (wu, wu's person id))."""
+    ids = two_communities(services, catalogue)
+    with (
+        client_as(services, "zhang", Role.PROPERTY_MANAGER, ids["oak"]) as zhang,
+        client_as(services, "chen", Role.SUPERVISOR, ids["oak"]) as chen,
+    ):
+        north = {z["slug"]: z["id"] for z in zhang.get("/api/v1/zones").json()}["north"]
+        with (
+            person_client(services, zhang, "lin", "Lin", "maintainer", [north]) as lin,
+            person_client(services, zhang, "wu", "Wu", "maintainer", [north]) as wu,
+        ):
+            yield ids, zhang, chen, lin, wu
+
+
 def test_a_supervisor_assigns_and_the_maintainer_repairs(
     services: Services, catalogue: Catalogue
 ) -> None:
@@ -322,54 +340,45 @@ def test_a_supervisor_assigns_and_the_maintainer_repairs(
     starts and resolves it — verifying, as the gate's data shows the fault. Wu, another
     maintainer of the zone, may not move it; the gate (no zone) is not Wu's to see, while
     Li reaches it because it is theirs."""
-    ids = two_communities(services, catalogue)
-    ticket = ids["oak_ticket"]
-    with (
-        client_as(services, "zhang", Role.PROPERTY_MANAGER, ids["oak"]) as zhang,
-        client_as(services, "chen", Role.SUPERVISOR, ids["oak"]) as chen,
-    ):
-        north = {z["slug"]: z["id"] for z in zhang.get("/api/v1/zones").json()}["north"]
-        with (
-            person_client(services, zhang, "lin", "Lin", "maintainer", [north]) as (li, li_id),
-            person_client(services, zhang, "wu", "Wu", "maintainer", [north]) as (wu, wu_id),
+    with oak_crew(services, catalogue) as (ids, zhang, chen, (li, li_id), (wu, wu_id)):
+        ticket = ids["oak_ticket"]
+        before = chen.get(f"/api/v1/tickets/{ticket}").json()
+        assert before["moves"] == ["assign", "acknowledge", "resolve", "cancel"]
+        assert (before["assignee_id"], before["escalation"]) == (None, "maintainer")
+        assert li.get(f"/api/v1/tickets/{ticket}").status_code == 404, "not in their zone"
+
+        assigned = chen.post(f"/api/v1/tickets/{ticket}/assign", json={"assignee_id": li_id})
+        assert assigned.status_code == 200, assigned.text
+        body = assigned.json()
+        assert (body["state"], body["assignee_id"], body["assignee_name"]) == (
+            "assigned",
+            li_id,
+            "Lin",
+        )
+        assert body["assigned_at"] is not None
+        assert body["events"][-1]["evidence"] == {"assignee_id": li_id, "assignee": "Lin"}
+        assert zhang.get(f"/api/v1/people/{li_id}").json()["open_tickets"] == 1
+
+        mine = li.get(f"/api/v1/tickets/{ticket}").json()
+        assert mine["moves"] == ["acknowledge", "start", "resolve"]
+        assert wu.get(f"/api/v1/tickets/{ticket}").status_code == 404
+        assert wu.post(f"/api/v1/tickets/{ticket}/acknowledge").status_code == 404
+
+        for move, state in (
+            ("acknowledge", "acknowledged"),
+            ("start", "in_progress"),
+            ("resolve", "verifying"),
         ):
-            before = chen.get(f"/api/v1/tickets/{ticket}").json()
-            assert before["moves"] == ["assign", "acknowledge", "resolve", "cancel"]
-            assert (before["assignee_id"], before["escalation"]) == (None, "maintainer")
-            assert li.get(f"/api/v1/tickets/{ticket}").status_code == 404, "not in their zone"
-
-            assigned = chen.post(f"/api/v1/tickets/{ticket}/assign", json={"assignee_id": li_id})
-            assert assigned.status_code == 200, assigned.text
-            body = assigned.json()
-            assert (body["state"], body["assignee_id"], body["assignee_name"]) == (
-                "assigned",
-                li_id,
-                "Lin",
-            )
-            assert body["assigned_at"] is not None
-            assert body["events"][-1]["evidence"] == {"assignee_id": li_id, "assignee": "Lin"}
-            assert zhang.get(f"/api/v1/people/{li_id}").json()["open_tickets"] == 1
-
-            mine = li.get(f"/api/v1/tickets/{ticket}").json()
-            assert mine["moves"] == ["acknowledge", "start", "resolve"]
-            assert wu.get(f"/api/v1/tickets/{ticket}").status_code == 404
-            assert wu.post(f"/api/v1/tickets/{ticket}/acknowledge").status_code == 404
-
-            for move, state in (
-                ("acknowledge", "acknowledged"),
-                ("start", "in_progress"),
-                ("resolve", "verifying"),
-            ):
-                moved = li.post(f"/api/v1/tickets/{ticket}/{move}", json={"note": move})
-                assert moved.status_code == 200, moved.text
-                assert moved.json()["state"] == state
-            done = li.get(f"/api/v1/tickets/{ticket}").json()
-            assert done["started_at"] and done["acknowledged_at"] and done["verify_until"]
-            assert done["moves"] == [], "the data verifies it, or a supervisor confirms"
-            assert [e["actor"] for e in done["events"][-3:]] == ["lin"] * 2 + [None]
-            assert chen.get(f"/api/v1/tickets/{ticket}").json()["moves"] == ["confirm", "reopen"]
-            assert zhang.get(f"/api/v1/people/{li_id}").json()["open_tickets"] == 0
-            assert zhang.get(f"/api/v1/people/{wu_id}").json()["open_tickets"] == 0
+            moved = li.post(f"/api/v1/tickets/{ticket}/{move}", json={"note": move})
+            assert moved.status_code == 200, moved.text
+            assert moved.json()["state"] == state
+        done = li.get(f"/api/v1/tickets/{ticket}").json()
+        assert done["started_at"] and done["acknowledged_at"] and done["verify_until"]
+        assert done["moves"] == [], "the data verifies it, or a supervisor confirms"
+        assert [e["actor"] for e in done["events"][-3:]] == ["lin"] * 2 + [None]
+        assert chen.get(f"/api/v1/tickets/{ticket}").json()["moves"] == ["confirm", "reopen"]
+        assert zhang.get(f"/api/v1/people/{li_id}").json()["open_tickets"] == 0
+        assert zhang.get(f"/api/v1/people/{wu_id}").json()["open_tickets"] == 0
 
 
 def test_a_reported_ticket_opened_by_hand_and_confirmed(
@@ -379,78 +388,65 @@ def test_a_reported_ticket_opened_by_hand_and_confirmed(
     a ticket by hand, a second one for the same fault is refused naming the first; Li takes
     it by acknowledging, Wu may not move it, Li resolves it — resolved, as no data can show
     it — and the supervisor confirms it closed."""
-    ids = two_communities(services, catalogue)
-    side_gate = ids["oak_side_gate"]
-    with (
-        client_as(services, "zhang", Role.PROPERTY_MANAGER, ids["oak"]) as zhang,
-        client_as(services, "chen", Role.SUPERVISOR, ids["oak"]) as chen,
-    ):
-        north = {z["slug"]: z["id"] for z in zhang.get("/api/v1/zones").json()}["north"]
-        with (
-            person_client(services, zhang, "lin", "Lin", "maintainer", [north]) as (li, li_id),
-            person_client(services, zhang, "wu", "Wu", "maintainer", [north]) as (wu, _),
-        ):
-            opened = chen.post(
-                "/api/v1/tickets",
-                json={
-                    "facility_id": side_gate,
-                    "fault": "reported",
-                    "title": "Side gate hinge broken",
-                    "priority": "high",
-                    "note": "a resident called",
-                },
-            )
-            assert opened.status_code == 201, opened.text
-            ticket = opened.json()
-            ticket_id = ticket["id"]
-            assert opened.headers["Location"] == f"/api/v1/tickets/{ticket_id}"
-            assert (ticket["fault"], ticket["title"], ticket["priority"]) == (
-                "reported",
-                "Side gate hinge broken",
-                "high",
-            )
-            assert (ticket["device_id"], ticket["observable"], ticket["opened_by"]) == (
-                None,
-                False,
-                "chen",
-            )
-            assert [(e["kind"], e["note"], e["actor"]) for e in ticket["events"]] == [
-                ("opened", "a resident called", "chen")
-            ]
+    with oak_crew(services, catalogue) as (ids, _, chen, (li, li_id), (wu, _)):
+        side_gate = ids["oak_side_gate"]
+        opened = chen.post(
+            "/api/v1/tickets",
+            json={
+                "facility_id": side_gate,
+                "fault": "reported",
+                "title": "Side gate hinge broken",
+                "priority": "high",
+                "note": "a resident called",
+            },
+        )
+        assert opened.status_code == 201, opened.text
+        ticket = opened.json()
+        ticket_id = ticket["id"]
+        assert opened.headers["Location"] == f"/api/v1/tickets/{ticket_id}"
+        assert (ticket["fault"], ticket["title"], ticket["priority"]) == (
+            "reported",
+            "Side gate hinge broken",
+            "high",
+        )
+        assert (ticket["device_id"], ticket["observable"], ticket["opened_by"]) == (
+            None,
+            False,
+            "chen",
+        )
+        assert [(e["kind"], e["note"], e["actor"]) for e in ticket["events"]] == [
+            ("opened", "a resident called", "chen")
+        ]
 
-            twice = chen.post(
-                "/api/v1/tickets", json={"facility_id": side_gate, "fault": "reported"}
-            )
-            assert twice.status_code == 409
-            assert f"ticket {ticket_id}" in twice.json()["detail"]
-            assert twice.headers["Location"] == f"/api/v1/tickets/{ticket_id}"
+        twice = chen.post("/api/v1/tickets", json={"facility_id": side_gate, "fault": "reported"})
+        assert twice.status_code == 409
+        assert f"ticket {ticket_id}" in twice.json()["detail"]
+        assert twice.headers["Location"] == f"/api/v1/tickets/{ticket_id}"
 
-            assert li.get(f"/api/v1/tickets/{ticket_id}").json()["moves"] == ["acknowledge"]
-            taken = li.post(f"/api/v1/tickets/{ticket_id}/acknowledge")
-            assert taken.status_code == 200, taken.text
-            assert (taken.json()["state"], taken.json()["assignee_id"]) == ("acknowledged", li_id)
-            assert wu.get(f"/api/v1/tickets/{ticket_id}").json()["moves"] == []
-            refused = wu.post(f"/api/v1/tickets/{ticket_id}/start")
-            assert refused.status_code == 409
-            assert refused.json()["detail"] == f"ticket {ticket_id} is not assigned to you"
+        assert li.get(f"/api/v1/tickets/{ticket_id}").json()["moves"] == ["acknowledge"]
+        taken = li.post(f"/api/v1/tickets/{ticket_id}/acknowledge")
+        assert taken.status_code == 200, taken.text
+        assert (taken.json()["state"], taken.json()["assignee_id"]) == ("acknowledged", li_id)
+        assert wu.get(f"/api/v1/tickets/{ticket_id}").json()["moves"] == []
+        refused = wu.post(f"/api/v1/tickets/{ticket_id}/start")
+        assert refused.status_code == 409
+        assert refused.json()["detail"] == f"ticket {ticket_id} is not assigned to you"
 
-            resolved = li.post(f"/api/v1/tickets/{ticket_id}/resolve", json={"note": "new hinge"})
-            assert resolved.json()["state"] == "resolved", "no data can show it repaired"
-            assert resolved.json()["verify_until"] is None
-            assert li.post(f"/api/v1/tickets/{ticket_id}/confirm").status_code == 409
-            confirmed = chen.post(f"/api/v1/tickets/{ticket_id}/confirm", json={"note": "ok"})
-            assert confirmed.status_code == 200
-            assert confirmed.json()["state"] == "closed"
-            assert [e["kind"] for e in confirmed.json()["events"]] == [
-                "opened",
-                "acknowledged",
-                "resolved",
-                "confirmed",
-            ]
-            again = chen.post(
-                "/api/v1/tickets", json={"facility_id": side_gate, "fault": "reported"}
-            )
-            assert again.status_code == 201, "once closed, a new report is a new ticket"
+        resolved = li.post(f"/api/v1/tickets/{ticket_id}/resolve", json={"note": "new hinge"})
+        assert resolved.json()["state"] == "resolved", "no data can show it repaired"
+        assert resolved.json()["verify_until"] is None
+        assert li.post(f"/api/v1/tickets/{ticket_id}/confirm").status_code == 409
+        confirmed = chen.post(f"/api/v1/tickets/{ticket_id}/confirm", json={"note": "ok"})
+        assert confirmed.status_code == 200
+        assert confirmed.json()["state"] == "closed"
+        assert [e["kind"] for e in confirmed.json()["events"]] == [
+            "opened",
+            "acknowledged",
+            "resolved",
+            "confirmed",
+        ]
+        again = chen.post("/api/v1/tickets", json={"facility_id": side_gate, "fault": "reported"})
+        assert again.status_code == 201, "once closed, a new report is a new ticket"
 
 
 def test_who_opens_tickets_by_hand_and_for_what(services: Services, catalogue: Catalogue) -> None:
