@@ -293,3 +293,24 @@ class TicketMoveRequest(_Body):
         description="assign: the maintainer to assign (a person's id, of the ticket's "
         "community); other moves ignore it",
     )
+
+
+MAX_MAINTENANCE_S = 30 * 86400
+
+
+class MaintenanceCreate(_Body):
+    """A facility, or a zone's facilities, under maintenance for a while: their faults are
+    recorded but open no tickets until it ends."""
+
+    for_s: float = Field(
+        ge=60,
+        le=MAX_MAINTENANCE_S,
+        description="how long, in seconds (a minute to 30 days); it ends by itself",
+    )
+    starts_in_s: float = Field(
+        default=0,
+        ge=0,
+        le=MAX_MAINTENANCE_S,
+        description="seconds from now until it begins (planned maintenance); default: now",
+    )
+    reason: Note = Field(default="", description="what is being done")

@@ -381,3 +381,20 @@ class DeviceMovePublic(_Public):
     to_facility_id: int | None = Field(description="where it is now; null: unbound")
     at: datetime = Field(description="when it was moved")
     actor: str = Field(description="who moved it: a user name or token:<name>")
+
+
+class MaintenancePublic(_Public):
+    id: int = Field(description="the window's id")
+    community_id: int = Field(description="its community")
+    facility_id: int | None = Field(description="the facility under maintenance; null: a zone")
+    zone_id: int | None = Field(description="the zone whose facilities are; null: a facility")
+    starts_at: datetime = Field(description="when it begins")
+    ends_at: datetime = Field(description="when it ends (by itself, or when someone ended it)")
+    reason: str = Field(description="what is being done")
+    created_by: str = Field(description="who set it")
+    created_at: datetime = Field(description="when it was set")
+    ended_by: str | None = Field(description="who ended it before its time; null: nobody")
+    settled_at: datetime | None = Field(
+        description="when, after its end, what was still faulty opened its tickets; null: not "
+        "yet (it has not ended, or the next repair round will)"
+    )

@@ -483,3 +483,25 @@ class RollupDue(Base):
     start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     writer: Mapped[str] = mapped_column(String(64), primary_key=True)
     marks: Mapped[int] = mapped_column(BigInteger)
+
+
+class MaintenanceWindow(Base):
+    """A facility, or every facility of a zone, under maintenance until ``ends_at``: faults
+    are recorded but open no tickets; when it ends, what is still faulty opens them then."""
+
+    __tablename__ = "maintenance_windows"
+    __table_args__ = (Index("ix_maintenance_unsettled", "settled_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facilities.id"))
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id"))
+    starts_at: Mapped[datetime] = mapped_column(Timestamp)
+    ends_at: Mapped[datetime] = mapped_column(Timestamp)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    ended_by: Mapped[str | None] = mapped_column(String(100))
+    """who ended it before its time, if someone did"""
+    settled_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    """when the tickets of what was still faulty at its end were opened"""

@@ -41,6 +41,7 @@ from cloud.db.models import (
 )
 from cloud.metrics import CloudMetrics
 from cloud.repair.lifecycle import FINAL, Actor, Move, MoveRefused, State, moves_from, target
+from cloud.repair.maintenance import MaintenanceBook
 from cloud.repair.sla import phase_of
 from cloud.repair.team import SlaBooks
 from device_profiles import Catalogue, Priority, Profile, health_of
@@ -138,12 +139,18 @@ def moves_for(by: By, state: State, assignee_id: int | None) -> list[Move]:
 
 class TicketDesk:
     def __init__(
-        self, metrics: CloudMetrics, catalogue: Catalogue, books: SlaBooks | None = None
+        self,
+        metrics: CloudMetrics,
+        catalogue: Catalogue,
+        books: SlaBooks | None = None,
+        maintenance: MaintenanceBook | None = None,
     ) -> None:
         self._metrics = metrics
         self._catalogue = catalogue
         self.books = books or SlaBooks()
         """the communities' SLA classes (reopen windows, targets)"""
+        self.maintenance = maintenance or MaintenanceBook()
+        """the facilities under maintenance, whose faults open no tickets"""
 
     def profile(self, profile_id: str) -> Profile | None:
         """The profile tickets of ``profile_id``'s faults are made from, if known."""
@@ -201,10 +208,11 @@ class TicketDesk:
         at: datetime,
         item_id: str | None = None,
         metrics: Mapping[str, Any] | None = None,
-    ) -> Ticket:
+    ) -> Ticket | None:
         """A reading of device ``device_pk`` at ``at`` shows ``fault`` active: open a
         ticket for its facility, attach to the live one, or reopen the one whose repair it
-        proves did not hold.
+        proves did not hold — none of it but attaching while the facility is under
+        maintenance (then None if it has no live ticket).
 
         ``onset`` means the fault was not active on the device before this reading; an onset
         on an existing ticket counts as an occurrence.
@@ -218,6 +226,10 @@ class TicketDesk:
             evidence["metrics"] = dict(metrics)
         ticket = self.live(session, facility_id, fault)
         due = _scheduled(profile, fault)  # service due again: no repair that failed
+        if (
+            ticket is None or ticket.state in (State.VERIFYING.value, State.RESOLVED.value)
+        ) and self.maintenance.covers(session, facility_id, at):
+            return ticket  # people are working on it: recorded, no ticket moves
         if ticket is None:
             closed = None if due else self._reopenable(session, facility_id, fault, at)
             if closed is not None and self._reopen_by_data(session, closed, at, evidence):

@@ -16,6 +16,9 @@ cost follows what is due, not how many tickets are open. For each it:
    no data since the repair yet, it waits for some;
 4. takes the escalation steps and reminders that are due, as ticket events.
 
+Each round first settles the maintenance windows that ended (:mod:`cloud.repair.maintenance`):
+the faults still there open their tickets, which the same round then looks at.
+
 The clock is a parameter (``now``): tests drive days of service levels without sleeping.
 """
 
@@ -34,6 +37,7 @@ from cloud.db.models import Person, Ticket, TicketEvent
 from cloud.repair.desk import LIVE, RULE, InvalidTransition, TicketDesk
 from cloud.repair.dispatch import DispatchPolicy, LeastLoaded, Maintainer, Need
 from cloud.repair.lifecycle import Move, State
+from cloud.repair.maintenance import settle_ended
 from cloud.repair.sla import BREACH, STEPS, Level, Phase, Targets, phase_of
 from cloud.repair.team import chain, team
 
@@ -55,6 +59,8 @@ class RoundResult:
     reopened: int = 0
     escalations: int = 0
     reminders: int = 0
+    maintenance_ended: int = 0
+    """maintenance windows that ended, whose facilities' faults opened tickets"""
 
 
 def _aware(moment: datetime) -> datetime:
@@ -85,6 +91,7 @@ class RepairRounds:
         if session.get_bind().dialect.name == "postgresql":  # rounds in two processes
             query = query.with_for_update(skip_locked=True, of=Ticket)
         result = RoundResult()
+        result.maintenance_ended = settle_ended(session, self._desk, now)
         teams: dict[int, list[Maintainer]] = {}
         for ticket in session.scalars(query).all():
             result.looked_at += 1
@@ -297,5 +304,11 @@ async def watch_repairs(
         except Exception:  # the database, or a bug: log it, the rounds go on
             log.exception("repair round failed; trying again in %ss", every_s)
             continue
-        if result.assigned or result.verified or result.reopened or result.escalations:
+        if (
+            result.assigned
+            or result.verified
+            or result.reopened
+            or result.escalations
+            or result.maintenance_ended
+        ):
             log.info("repair round: %s", result)

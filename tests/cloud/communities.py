@@ -4,7 +4,10 @@ gate whose controller ``g1`` reports a jammed motor — so a ticket in each."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -80,3 +83,46 @@ def client_as(services: Services, name: str, role: Role, community: int | None) 
     client = TestClient(create_app(services))
     log_in(client, name)
     return client
+
+
+@contextmanager
+def person_client(
+    services: Services, manager: TestClient, slug: str, name: str, role: str, zones: list[int]
+) -> Iterator[tuple[TestClient, int]]:
+    """A person of the manager's community made through the API with a login; their client,
+    logged in, and their id."""
+    made = manager.post(
+        "/api/v1/people",
+        json={
+            "slug": slug,
+            "name": name,
+            "role": role,
+            "zone_ids": zones,
+            "account": {"username": slug, "password": PASSWORD},
+        },
+    )
+    assert made.status_code == 201, made.text
+    with TestClient(create_app(services)) as client:
+        log_in(client, slug, PASSWORD)
+        yield client, made.json()["id"]
+
+
+PASSWORD = "a-long-enough-password"
+
+
+@contextmanager
+def oak_crew(services: Services, catalogue: Catalogue) -> Iterator[Any]:
+    """The two communities, with oak's property manager Zhang and supervisor Chen logged in,
+    and two maintainers of its zone north, Lin and Wu, made by Zhang and logged in: (ids,
+    zhang, chen, (lin, lin's person id), (wu, wu's person id))."""
+    ids = two_communities(services, catalogue)
+    with (
+        client_as(services, "zhang", Role.PROPERTY_MANAGER, ids["oak"]) as zhang,
+        client_as(services, "chen", Role.SUPERVISOR, ids["oak"]) as chen,
+    ):
+        north = {z["slug"]: z["id"] for z in zhang.get("/api/v1/zones").json()}["north"]
+        with (
+            person_client(services, zhang, "lin", "Lin", "maintainer", [north]) as lin,
+            person_client(services, zhang, "wu", "Wu", "maintainer", [north]) as wu,
+        ):
+            yield ids, zhang, chen, lin, wu

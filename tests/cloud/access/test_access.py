@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import stat
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from sqlalchemy import select
 from cloud.access.desk import PASSWORD_FILE, AccessError
 from cloud.access.roles import Role
 from cloud.app import create_app
-from cloud.db.models import Account, Device, Person, Ticket, Zone
+from cloud.db.models import Account, Device, MaintenanceWindow, Person, Ticket, Zone
 from cloud.services import Services
 from device_profiles import Catalogue
 from tests.cloud.communities import client_as, two_communities
@@ -204,9 +204,20 @@ def test_no_operation_reaches_another_communitys_objects(
 ) -> None:
     """Every operation of the API, for every role of community oak, on elm's objects:
     403 or 404, never an answer; every list holds only oak's rows."""
-    with services.sessions() as session:
+    with services.sessions.begin() as session:
         elm_ticket = session.get(Ticket, two["elm_ticket"])
         assert elm_ticket is not None
+        at = datetime.now(UTC)
+        window = MaintenanceWindow(
+            community_id=two["elm"],
+            facility_id=elm_ticket.facility_id,
+            starts_at=at,
+            ends_at=at + timedelta(hours=1),
+            created_by="elm's supervisor",
+            created_at=at,
+        )
+        session.add(window)
+        session.flush()
         elm_zone = session.scalar(select(Zone.id).where(Zone.community_id == two["elm"]))
         elm_person = session.scalar(select(Person.id).where(Person.community_id == two["elm"]))
         elm = {
@@ -219,6 +230,7 @@ def test_no_operation_reaches_another_communitys_objects(
             "{community_id}": str(two["elm"]),
             "{zone_id}": str(elm_zone),
             "{person_id}": str(elm_person),
+            "{window_id}": str(window.id),
         }
     with client_as(services, f"{role.value}-of-oak", role, two["oak"]) as person:
         paths = person.get("/openapi.json").json()["paths"]
@@ -233,6 +245,8 @@ def test_no_operation_reaches_another_communitys_objects(
                 body: dict[str, object] | None = None
                 if path.endswith("/facility"):
                     body = {"facility_id": int(elm["{facility_id}"])}
+                elif path.endswith("/maintenance") and method == "post":
+                    body = {"for_s": 3600}
                 elif method == "patch":
                     body = {"name": "renamed"}  # every change of the register may rename
                 answer = person.request(

@@ -4,8 +4,6 @@ lifecycle — by whom, as the desk decides it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +16,7 @@ from cloud.db.models import Community, Person, Ticket
 from cloud.services import Services
 from device_profiles import Catalogue
 from device_profiles.protocol import batch_topic
-from tests.cloud.communities import client_as, two_communities
+from tests.cloud.communities import client_as, oak_crew, two_communities
 from tests.cloud.conftest import log_in, make_account
 from tests.cloud.helpers import GATE, at, batch, item
 
@@ -288,49 +286,6 @@ def test_a_fault_back_after_a_repair_through_the_api_reopens_its_ticket(
 
 
 # -- the repair loop, by the people of a community -----------------------------------------
-
-
-@contextmanager
-def person_client(
-    services: Services, manager: TestClient, slug: str, name: str, role: str, zones: list[int]
-) -> Iterator[tuple[TestClient, int]]:
-    """A person of the manager's community made through the API with a login; their client,
-    logged in, and their id."""
-    made = manager.post(
-        "/api/v1/people",
-        json={
-            "slug": slug,
-            "name": name,
-            "role": role,
-            "zone_ids": zones,
-            "account": {"username": slug, "password": PASSWORD},
-        },
-    )
-    assert made.status_code == 201, made.text
-    with TestClient(create_app(services)) as client:
-        log_in(client, slug, PASSWORD)
-        yield client, made.json()["id"]
-
-
-PASSWORD = "a-long-enough-password"
-
-
-@contextmanager
-def oak_crew(services: Services, catalogue: Catalogue) -> Iterator[Any]:
-    """The two communities, with oak's property manager Zhang and supervisor Chen logged in,
-    and two maintainers of its zone north, Lin and Wu, made by Zhang and logged in: (ids,
-    zhang, chen, (lin, lin's person id), (wu, wu's person id))."""
-    ids = two_communities(services, catalogue)
-    with (
-        client_as(services, "zhang", Role.PROPERTY_MANAGER, ids["oak"]) as zhang,
-        client_as(services, "chen", Role.SUPERVISOR, ids["oak"]) as chen,
-    ):
-        north = {z["slug"]: z["id"] for z in zhang.get("/api/v1/zones").json()}["north"]
-        with (
-            person_client(services, zhang, "lin", "Lin", "maintainer", [north]) as lin,
-            person_client(services, zhang, "wu", "Wu", "maintainer", [north]) as wu,
-        ):
-            yield ids, zhang, chen, lin, wu
 
 
 def test_a_supervisor_assigns_and_the_maintainer_repairs(
