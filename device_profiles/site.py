@@ -191,6 +191,30 @@ class SlaClass(SlaTargets):
     )
 
 
+class PreventivePlan(_Strict):
+    """Preventive maintenance by the calendar: every facility of a category is serviced
+    every so often (beside the profiles' usage counters, which count cycles or hours)."""
+
+    title: Name
+    category: str = Field(
+        min_length=1, max_length=64, description="the facilities it is for, by their category"
+    )
+    every: Duration = Field(description="how long after a service the next falls due")
+    skill: str = Field(min_length=1, max_length=64, description="the skill the service needs")
+    sla: Slug = Field(default="standard", description="the SLA class its tickets are measured by")
+    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+
+    @field_validator("every")
+    @classmethod
+    def _at_least_a_day(cls, value: float) -> float:
+        if value < 86400:
+            raise ValueError("preventive maintenance comes every day at the most often")
+        return value
+
+
+PlanSlug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,49}$")]
+
+
 class Site(_Strict):
     """One community, as a site file describes it."""
 
@@ -204,6 +228,7 @@ class Site(_Strict):
     gateways: dict[GatewayId, Gateway] = {}
     facilities: dict[Slug, Facility] = {}
     people: dict[Slug, Person] = {}
+    preventive: dict[PlanSlug, PreventivePlan] = {}
 
     @model_validator(mode="after")
     def _references(self) -> Site:

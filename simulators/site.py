@@ -7,7 +7,8 @@ people name it ("Lift 1 of building 2", "Street light A-07"); the gateway is the
 property manager, a supervisor and maintainers with the skills the profiles' tickets ask for
 work there (two on call around the clock, one on office hours), with two SLA classes: urgent
 (an urgent ticket, a trapped lift, answered within 5 minutes day and night) and standard
-(72 business hours to resolve).
+(72 business hours to resolve); lifts are serviced monthly and fire hydrants checked
+quarterly by the calendar.
 """
 
 from __future__ import annotations
@@ -125,5 +126,19 @@ def community_site(
             },
             "facilities": facilities,
             "people": people,
+            "preventive": {
+                "lift-service": {
+                    "title": "Monthly lift service",
+                    "category": "vertical_transport",
+                    "every": "30d",
+                    "skill": "elevator",
+                },
+                "hydrant-check": {
+                    "title": "Quarterly fire hydrant check",
+                    "category": "fire_safety",
+                    "every": "90d",
+                    "skill": "fire-safety",
+                },
+            },
         }
     )

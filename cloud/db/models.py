@@ -29,6 +29,7 @@ from cloud.db.register import (
     Community,
     Person,
     PersonZone,
+    PreventivePlan,
     SlaClass,
     Zone,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "Community",
     "Person",
     "PersonZone",
+    "PreventivePlan",
     "SlaClass",
     "TicketState",
     "Timestamp",

@@ -105,3 +105,23 @@ class SlaClass(Base):
     """targets of one priority that differ: ``{"urgent": {"acknowledge_s": 300, …}}``"""
     reopen_s: Mapped[float] = mapped_column(Float, default=7 * 86400, server_default="604800")
     """how long after closing a returning fault reopens the ticket (a repeat failure)"""
+
+
+class PreventivePlan(Base):
+    """Preventive maintenance by the calendar: the facilities of a category are serviced
+    every ``every_s`` (a ticket each, when it falls due)."""
+
+    __tablename__ = "preventive_plans"
+    __table_args__ = (UniqueConstraint("community_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    slug: Mapped[str] = mapped_column(String(63))
+    title: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(64))
+    every_s: Mapped[float] = mapped_column(Float)
+    skill: Mapped[str] = mapped_column(String(64))
+    sla: Mapped[str] = mapped_column(String(63))
+    priority: Mapped[str] = mapped_column(String(16))
+    since: Mapped[datetime] = mapped_column(Timestamp)
+    """when it was made: the first service falls due ``every_s`` after"""

@@ -29,6 +29,7 @@ from cloud.db.models import (
     NewDevices,
     Person,
     PersonZone,
+    PreventivePlan,
     SlaClass,
     Zone,
 )
@@ -188,6 +189,26 @@ def apply_site(
             session.add_all(PersonZone(person_id=row.id, zone_id=z) for z in sorted(wanted))
             if id(row) not in applier.made:
                 result.updated["people"] += 1
+    for slug, plan in site.preventive.items():
+        kept = session.scalar(
+            select(PreventivePlan.since).where(
+                PreventivePlan.community_id == community.id, PreventivePlan.slug == slug
+            )
+        )
+        applier.upsert(
+            PreventivePlan,
+            "preventive",
+            slug,
+            {
+                "title": plan.title,
+                "category": plan.category,
+                "every_s": plan.every,
+                "skill": plan.skill,
+                "sla": plan.sla,
+                "priority": plan.priority,
+                "since": kept or now,
+            },
+        )
     session.flush()
     return result
 
@@ -396,6 +417,21 @@ def export_site(session: Session, slug: str) -> fmt.Site:
                     "duty": calendars[p.duty_calendar_id].slug if p.duty_calendar_id else None,
                 }
                 for p in people
+            },
+            "preventive": {
+                plan.slug: {
+                    "title": plan.title,
+                    "category": plan.category,
+                    "every": plan.every_s,
+                    "skill": plan.skill,
+                    "sla": plan.sla,
+                    "priority": plan.priority,
+                }
+                for plan in session.scalars(
+                    select(PreventivePlan)
+                    .where(PreventivePlan.community_id == cid)
+                    .order_by(PreventivePlan.slug)
+                )
             },
         }
     )

@@ -307,6 +307,8 @@ class TicketDesk:
         title: str | None = None,
         priority: str | None = None,
         note: str = "",
+        skill: str = "general-repair",
+        sla: str = "standard",
     ) -> Ticket | None:
         if profile is not None:
             spec = profile.faults[fault]
@@ -325,8 +327,8 @@ class TicketDesk:
                 "title": title or "Reported",
                 "severity": "minor",
                 "priority": priority or Priority.NORMAL.value,
-                "skill": "general-repair",
-                "sla": "standard",
+                "skill": skill,
+                "sla": sla,
                 "verify_s": 0.0,
                 "observable": False,
             }
@@ -369,6 +371,34 @@ class TicketDesk:
             session.info[_KNOWN][(facility_id, fault)] = ticket
         session.info.setdefault(_OPENED, []).append(fault)
         return ticket
+
+    def open_service(
+        self,
+        session: Session,
+        facility_id: int,
+        fault: str,
+        *,
+        title: str,
+        skill: str,
+        sla: str,
+        priority: str,
+        at: datetime,
+    ) -> Ticket | None:
+        """Open a preventive-maintenance ticket that fell due at ``at`` (no device reports
+        it: a supervisor confirms it done); None if one is open already."""
+        return self._open(
+            session,
+            facility_id,
+            None,
+            None,
+            fault,
+            at=at,
+            title=title,
+            priority=priority,
+            skill=skill,
+            sla=sla,
+            note="preventive maintenance due",
+        )
 
     def fault_cleared(self, session: Session, facility_id: int, fault: str, at: datetime) -> None:
         """A device of the facility no longer reports ``fault``; note it on the live

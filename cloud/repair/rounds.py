@@ -17,7 +17,8 @@ cost follows what is due, not how many tickets are open. For each it:
 4. takes the escalation steps and reminders that are due, as ticket events.
 
 Each round first settles the maintenance windows that ended (:mod:`cloud.repair.maintenance`):
-the faults still there open their tickets, which the same round then looks at.
+the faults still there open their tickets; and opens the preventive services that fell due
+(:mod:`cloud.repair.preventive`); the same round then looks at those tickets.
 
 The clock is a parameter (``now``): tests drive days of service levels without sleeping.
 """
@@ -38,6 +39,7 @@ from cloud.repair.desk import LIVE, RULE, InvalidTransition, TicketDesk
 from cloud.repair.dispatch import DispatchPolicy, LeastLoaded, Maintainer, Need
 from cloud.repair.lifecycle import Move, State
 from cloud.repair.maintenance import settle_ended
+from cloud.repair.preventive import PreventiveSchedule
 from cloud.repair.sla import BREACH, STEPS, Level, Phase, Targets, phase_of
 from cloud.repair.team import chain, team
 
@@ -61,6 +63,8 @@ class RoundResult:
     reminders: int = 0
     maintenance_ended: int = 0
     """maintenance windows that ended, whose facilities' faults opened tickets"""
+    services_due: int = 0
+    """preventive-maintenance tickets opened, their services having fallen due"""
 
 
 def _aware(moment: datetime) -> datetime:
@@ -73,6 +77,7 @@ class RepairRounds:
     ) -> None:
         self._desk = desk
         self.policy: DispatchPolicy = policy or LeastLoaded()
+        self.preventive = PreventiveSchedule()
         self._batch = batch
 
     def run(self, sessions: sessionmaker[Session], now: datetime) -> RoundResult:
@@ -92,6 +97,7 @@ class RepairRounds:
             query = query.with_for_update(skip_locked=True, of=Ticket)
         result = RoundResult()
         result.maintenance_ended = settle_ended(session, self._desk, now)
+        result.services_due = self.preventive.open_due(session, self._desk, now)
         teams: dict[int, list[Maintainer]] = {}
         for ticket in session.scalars(query).all():
             result.looked_at += 1
@@ -310,5 +316,6 @@ async def watch_repairs(
             or result.reopened
             or result.escalations
             or result.maintenance_ended
+            or result.services_due
         ):
             log.info("repair round: %s", result)
