@@ -8,8 +8,7 @@ To keep it quick the cloud does its repair rounds twice a second, and the device
 site profile of our own whose repairs are verified for 3 s (the catalogue's take up to an
 hour). Its fault is a flag in the payload the simulator sets for as long as it is asked to
 (simulated time: at --speed 60, 8m is 8 s). The site file carries no accounts: the
-maintainer's, linked to their person, is made in the cloud's database as an operator would
-(``AccessDesk.create_account``).
+maintainer's, linked to their person, is given through the API, as an operator gives one.
 """
 
 from __future__ import annotations
@@ -17,18 +16,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 
-from cloud.access.desk import AccessDesk
-from cloud.access.roles import Role
-from cloud.config import CloudSettings
-from cloud.db.engine import make_engine, session_factory
-from cloud.db.models import Person
 from tests.conftest import require_mosquitto
 from tests.e2e.harness import System, eventually, system_with_profiles
 
@@ -97,7 +89,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
         env=SETTINGS,
     ) as system:
         eventually(system, lambda: set(_devices(system.api)) >= set(LOCKS), "every lock reporting")
-        _give_login(workdir / "cloud", MAINTAINER, MAINTAINER_PASSWORD)
+        _give_login(system.api, MAINTAINER, MAINTAINER_PASSWORD)
         yield system
 
 
@@ -116,25 +108,14 @@ def maintainer(system: System) -> Iterator[httpx.Client]:
 # ------------------------------------------------------------------------------ helpers
 
 
-def _give_login(cloud_data: Path, slug: str, password: str) -> None:
-    """An account for the site file's person ``slug``, linked to them, as an operator gives
-    one (the site file carries no accounts): made in the cloud's own database."""
-    engine = make_engine(CloudSettings(data_dir=cloud_data).sqlalchemy_url())
-    try:
-        with session_factory(engine).begin() as session:
-            person = session.scalar(select(Person).where(Person.slug == slug))
-            assert person is not None, f"no person {slug} in the register"
-            AccessDesk.create_account(
-                session,
-                slug,
-                password,
-                Role(person.role),
-                person.community_id,
-                datetime.now(UTC),
-                person_id=person.id,
-            )
-    finally:
-        engine.dispose()
+def _give_login(api: httpx.Client, slug: str, password: str) -> None:
+    """A login for the site file's person ``slug`` (the site file carries no accounts), as an
+    operator gives one: through the API."""
+    [person] = [p for p in api.get("/api/v1/people").json() if p["slug"] == slug]
+    given = api.post(
+        f"/api/v1/people/{person['id']}/account", json={"username": slug, "password": password}
+    )
+    assert given.status_code == 201, given.text
 
 
 def _devices(api: httpx.Client) -> dict[str, dict[str, Any]]:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from cloud.access.desk import AccessDesk, AccessError
 from cloud.access.passwords import weak
 from cloud.access.roles import Action, Role
-from cloud.api.bodies import PersonChange, PersonCreate, PersonRole
+from cloud.api.bodies import AccountRequest, PersonChange, PersonCreate, PersonRole
 from cloud.api.deps import PrincipalDep, ServicesDep, SessionDep, allowed
 from cloud.api.paging import PAGED, CommunityFilter, Limit, Offset, of_community, page_of, set_aside
 from cloud.api.references import (
@@ -112,24 +112,65 @@ def create_person(
             session.flush()
         session.add_all(PersonZone(person_id=person.id, zone_id=z.id) for z in zones)
         if account is not None:
-            username = f"user name {account.username!r}"
-            taken(session, select(Account.id).where(Account.username == account.username), username)
-            try:
-                with unique(username):
-                    AccessDesk.create_account(
-                        session,
-                        account.username,
-                        account.password,
-                        Role(body.role),
-                        community.id,
-                        now,
-                        person_id=person.id,
-                    )
-            except AccessError as exc:
-                raise HTTPException(422, f"account: {exc}") from None
+            _give_account(session, person, account, now)
         session.flush()
         [public] = people_public(session, [person])
         return public
+
+
+@router.post(
+    "/{person_id}/account",
+    response_model=PersonPublic,
+    status_code=201,
+    responses={
+        403: {"model": Problem, "description": "only a person logged in gives an account"},
+        404: {"model": Problem},
+        409: {
+            "model": Problem,
+            "description": "they have an account already, the user name is taken, or they "
+            "are archived",
+        },
+    },
+    summary="Give a person of the register (one a site file made, say) a login account, with "
+    "their role in their community (property managers of the community, operator admins)",
+)
+def give_account(
+    services: ServicesDep, principal: PrincipalDep, person_id: PersonId, body: AccountRequest
+) -> PersonPublic:
+    allowed(principal, Action.WRITE_REGISTER)
+    if principal.account_id is None:
+        raise HTTPException(403, "only a person logged in gives someone an account")
+    with services.sessions.begin() as session:
+        person = row_of(session, Person, person_id, principal, f"person {person_id}")
+        in_use(person, f"person {person_id}")
+        if session.scalar(select(Account.id).where(Account.person_id == person.id).limit(1)):
+            raise HTTPException(409, f"person {person_id} has an account already")
+        _give_account(session, person, body, datetime.now(UTC))
+        session.flush()
+        [public] = people_public(session, [person])
+        return public
+
+
+def _give_account(session: Session, person: Person, account: AccountRequest, now: datetime) -> None:
+    """A login for ``person`` with their role in their community: 409 for a user name
+    taken, 422 for a password too weak."""
+    if problem := weak(account.password):
+        raise HTTPException(422, f"account.password: {problem}")
+    username = f"user name {account.username!r}"
+    taken(session, select(Account.id).where(Account.username == account.username), username)
+    try:
+        with unique(username):
+            AccessDesk.create_account(
+                session,
+                account.username,
+                account.password,
+                Role(person.role),
+                person.community_id,
+                now,
+                person_id=person.id,
+            )
+    except AccessError as exc:
+        raise HTTPException(422, f"account: {exc}") from None
 
 
 @router.get("/{person_id}", response_model=PersonPublic, responses={404: {"model": Problem}})

@@ -175,3 +175,36 @@ def test_a_persons_duty_calendar_and_current_load(services: Services, catalogue:
         assert listed == {"li": 1, "wu": 0}
         zhang.post(f"/api/v1/tickets/{ticket}/resolve")
         assert zhang.get(path).json()["open_tickets"] == 0, "repaired: verifying"
+
+
+def test_a_person_of_the_site_file_is_given_a_login(
+    services: Services, catalogue: Catalogue
+) -> None:
+    """Li came from the site file, without an account: the property manager gives one, Li
+    logs in as a maintainer of their zones; a second account, another community's person,
+    or a taken user name are refused."""
+    ids = two_communities(services, catalogue)
+    with client_as(services, "zhang", Role.PROPERTY_MANAGER, ids["oak"]) as zhang:
+        [li] = [p for p in zhang.get("/api/v1/people").json() if p["slug"] == "li"]
+        assert li["username"] is None
+        login = {"username": "li.oak", "password": PASSWORD}
+
+        given = zhang.post(f"/api/v1/people/{li['id']}/account", json=login)
+        assert given.status_code == 201, given.text
+        assert given.json()["username"] == "li.oak"
+        with TestClient(create_app(services)) as client:
+            log_in(client, "li.oak", PASSWORD)
+            me = client.get("/api/v1/auth/me").json()
+            assert (me["role"], me["community_id"]) == ("maintainer", ids["oak"])
+
+        again = zhang.post(f"/api/v1/people/{li['id']}/account", json={**login, "username": "x"})
+        assert again.status_code == 409 and "already" in again.json()["detail"]
+        with client_as(services, "wei", Role.PROPERTY_MANAGER, ids["elm"]) as wei:
+            [elm_li] = [p for p in wei.get("/api/v1/people").json() if p["slug"] == "li"]
+            assert (
+                zhang.post(f"/api/v1/people/{elm_li['id']}/account", json=login).status_code == 404
+            )
+            taken = wei.post(f"/api/v1/people/{elm_li['id']}/account", json=login)
+            assert taken.status_code == 409, "li.oak is taken"
+        with client_as(services, "chen", Role.SUPERVISOR, ids["oak"]) as chen:
+            assert chen.post(f"/api/v1/people/{li['id']}/account", json=login).status_code == 403
