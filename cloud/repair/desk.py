@@ -217,13 +217,14 @@ class TicketDesk:
         ``onset`` means the fault was not active on the device before this reading; an onset
         on an existing ticket counts as an occurrence.
         """
-        evidence: dict[str, Any] = {
-            "device_pk": device_pk,
-            "item_id": item_id,
-            "at": at.isoformat(),
-        }
-        if metrics:
-            evidence["metrics"] = dict(metrics)
+
+        def evidence() -> dict[str, Any]:  # made only when a reading reopens a repair
+            found: dict[str, Any] = {"device_pk": device_pk, "item_id": item_id}
+            found["at"] = at.isoformat()
+            if metrics:
+                found["metrics"] = dict(metrics)
+            return found
+
         ticket = self.live(session, facility_id, fault)
         due = _scheduled(profile, fault)  # service due again: no repair that failed
         if (
@@ -232,7 +233,7 @@ class TicketDesk:
             return ticket  # people are working on it: recorded, no ticket moves
         if ticket is None:
             closed = None if due else self._reopenable(session, facility_id, fault, at)
-            if closed is not None and self._reopen_by_data(session, closed, at, evidence):
+            if closed is not None and self._reopen_by_data(session, closed, at, evidence()):
                 return closed
             ticket = self._open(
                 session, facility_id, device_pk, profile, fault, at=at, item_id=item_id
@@ -250,7 +251,7 @@ class TicketDesk:
             and ticket.resolved_at is not None
             and at > ticket.resolved_at
         ):
-            self._reopen_by_data(session, ticket, at, evidence)
+            self._reopen_by_data(session, ticket, at, evidence())
             return ticket
         if onset:
             ticket.occurrences += 1
