@@ -242,9 +242,7 @@ class RepairRounds:
                     ticket.resolve_breached_at = ticket.resolve_breached_at or due
             ticket.escalation = max(ticket.escalation, int(step.level))
             deadline = targets.deadline(since, phase)
-            self._tell(
-                session, ticket, step.kind, step.level, now, self._target_note(phase, deadline)
-            )
+            self._tell(session, ticket, step.kind, step.level, now, phase, deadline)
             ticket.sla_step += 1
             ticket.reminded_at = now
             result.escalations += 1
@@ -259,22 +257,25 @@ class RepairRounds:
         if reminder <= now:
             level = STEPS[ticket.sla_step - 1].level
             deadline = targets.deadline(since, phase)
-            self._tell(session, ticket, "reminded", level, now, self._target_note(phase, deadline))
+            self._tell(session, ticket, "reminded", level, now, phase, deadline)
             ticket.reminded_at = now
             result.reminders += 1
             reminder = targets.reminder_at(now, phase)
         return min(reminder, upcoming) if upcoming is not None else reminder
 
-    @staticmethod
-    def _target_note(phase: Phase, deadline: datetime) -> str:
-        what = "respond" if phase is Phase.RESPOND else "resolve"
-        return f"{what} by {deadline.isoformat(timespec='minutes')}"
-
     def _tell(
-        self, session: Session, ticket: Ticket, kind: str, level: Level, now: datetime, note: str
+        self,
+        session: Session,
+        ticket: Ticket,
+        kind: str,
+        level: Level,
+        now: datetime,
+        phase: Phase,
+        deadline: datetime,
     ) -> None:
-        """A ticket event naming who hears of it: the ticket's maintainer and everyone up the
-        chain to ``level`` (the next issue's notifications deliver it)."""
+        """A ticket event naming the target it is about and who hears of it: the ticket's
+        maintainer and everyone up the chain to ``level`` (the next issue's notifications
+        deliver it)."""
         people: list[Person] = []
         if ticket.assignee is not None:
             people.append(ticket.assignee)
@@ -287,8 +288,10 @@ class RepairRounds:
                 ticket=ticket,
                 at=now,
                 kind=kind,
-                note=note,
+                note=f"{phase.value} by {deadline.isoformat(timespec='minutes')}",
                 evidence={
+                    "target": phase.value,
+                    "deadline": deadline.isoformat(),
                     "level": level.name.lower(),
                     "to": [{"person_id": p.id, "name": p.name, "role": p.role} for p in people],
                 },

@@ -247,6 +247,8 @@ def test_no_operation_reaches_another_communitys_objects(
                     body = {"facility_id": int(elm["{facility_id}"])}
                 elif path.endswith("/maintenance") and method == "post":
                     body = {"for_s": 3600}
+                elif path.endswith("/account"):
+                    body = {"username": "someone", "password": "a-long-enough-password"}
                 elif method == "patch":
                     body = {"name": "renamed"}  # every change of the register may rename
                 answer = person.request(

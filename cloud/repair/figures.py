@@ -1,0 +1,420 @@
+"""Repair figures: how well a community's facilities are kept working, measured from the
+tickets and their events — the data's times, not times anyone typed in.
+
+Everything is counted over a **period** ``[start, end)``. The figures are pure functions of
+rows (:class:`FacilityRow`, :class:`TicketRow` with its :class:`EventRow` s); :func:`load`
+reads those rows for a scope, :func:`figures` and :func:`grouped` compute. ``now`` is a
+parameter: what has not happened by then (a deadline still ahead, an outage still running)
+is not judged.
+
+**Repair cycles.** A ticket's events, in the order the desk wrote them, split it into
+repair cycles. A cycle *starts* with the fault's start: the ticket's ``opened`` event (the
+event time of the reading that raised it, or when it was opened by hand), or a ``reopened``
+event that follows a closure (the fault came back after a verified repair: a new failure).
+A ``reopened`` while the repair is being verified (or awaits a supervisor) does not start a
+cycle: that repair did not hold, the facility never recovered, and the cycle runs on. A
+cycle ends:
+
+- ``verified`` (closed by the facility's data): the **recovery** is the moment the data
+  last saw the fault clear in the cycle (its latest ``fault_cleared`` event since the fault
+  was last seen — a ``repeated`` or ``reopened`` event undoes an earlier clearing — and not
+  after the closure), else the cycle's last ``resolved`` (the maintainer's word), else the
+  closure itself;
+- ``confirmed`` (closed on a supervisor's word, for a fault the data cannot see, or
+  confirmed before the data could verify it): the recovery is the cycle's last
+  ``resolved``. These repairs are counted apart as *not data-verified*;
+- ``cancelled``: the cycle is as if it never happened — not a failure, not a repair, its
+  reopening no repeat, its SLA targets not judged — and is counted only in ``cancelled``.
+  (A cancel takes a manager and a note, and the count shows how often it happens.)
+
+A cycle with no end yet is a failure still being repaired.
+
+**MTTR** (mean time to repair): the mean of ``recovery - start`` over the cycles *closed*
+(``verified`` or ``confirmed``) in the period; ``mttr_verified_s`` the same over the
+data-verified ones alone. Cancelled cycles never count, nor cycles not closed yet.
+
+**MTBF** (mean time between failures), per facility: a facility is *down* from a cycle's
+start to its recovery (overlapping cycles of its several faults merge; a cycle not ended
+keeps it down), *up* otherwise. Each up interval from a recovery to the facility's next
+fault start, both within the period, is one time between failures; the MTBF of a facility,
+or of a group of facilities (pooled), is the mean of those intervals. A facility with no
+fault start in the period has ``no_failure`` (never "infinite"); one that failed but has no
+such interval (it failed once, or never came back up before failing again) ``no_interval``.
+
+**SLA compliance**, per ticket, on its latest SLA round (the ticket row: a reopen starts the
+targets over) and the breaches its events keep of earlier rounds. The *response* is the
+first of acknowledged, started, resolved (a maintainer may start or resolve without
+acknowledging). A target is *met* when it was done by its deadline (``respond_by`` /
+``resolve_by``) and never breached, and counts in the period it was done in. It is *missed*
+in a period when its deadline fell due in it (by ``now``) and it was done late or not at
+all, or was breached — or when a breach of it falls in the period (``respond_breached_at``
+/ ``resolve_breached_at``, or an earlier round's ``sla_breached`` event of it). A target
+not yet due and not done counts nowhere yet. A ticket complies when it met every target
+that counts in the period; the share is taken over the tickets with a target that counts.
+Tickets cancelled (their latest round) are left out.
+
+**Repeat failures**: ``reopened`` events in the period (of cycles not cancelled), and the
+tickets they belong to — the ``repeats`` the tickets count, within the period.
+
+**The facilities that fail most**: per facility its fault starts (``failures``: tickets
+opened plus reopened after a closure), the tickets opened, its repeats and its down time in
+the period; ranked by failures, then down time, then id; facilities that did not fail are
+not ranked.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.orm import Session
+
+from cloud.db.models import Community, Facility, Ticket, TicketEvent, Zone
+from cloud.repair.desk import LIVE
+from cloud.repair.history import (
+    KINDS,
+    Cycle,
+    EventRow,
+    FacilityRow,
+    Period,
+    TicketRow,
+    cycles_of,
+    downtime,
+    sla_of,
+)
+from cloud.repair.lifecycle import State
+
+MtbfStatus = Literal["measured", "no_failure", "no_interval"]
+
+
+class GroupBy(StrEnum):
+    COMMUNITY = "community"
+    ZONE = "zone"
+    CATEGORY = "category"
+    FACILITY = "facility"
+
+
+@dataclass(frozen=True)
+class RepairTimes:
+    repairs: int = 0
+    verified: int = 0
+    confirmed: int = 0
+    mttr_s: float | None = None
+    mttr_verified_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Uptime:
+    failures: int = 0
+    facilities_failed: int = 0
+    facilities_without_failure: int = 0
+    intervals: int = 0
+    mtbf_s: float | None = None
+    status: MtbfStatus = "no_failure"
+
+
+@dataclass(frozen=True)
+class Target:
+    due: int = 0
+    met: int = 0
+    compliance: float | None = None
+
+
+@dataclass(frozen=True)
+class Compliance:
+    tickets: int = 0
+    met: int = 0
+    compliance: float | None = None
+    respond: Target = field(default_factory=Target)
+    resolve: Target = field(default_factory=Target)
+
+
+@dataclass(frozen=True)
+class Repeats:
+    tickets: int = 0
+    repeats: int = 0
+
+
+@dataclass(frozen=True)
+class FacilityFailures:
+    facility_id: int
+    code: str
+    name: str
+    category: str
+    zone_id: int | None
+    tickets: int
+    failures: int
+    repeats: int
+    down_s: float
+    mtbf_s: float | None
+    status: MtbfStatus
+
+
+@dataclass(frozen=True)
+class Figures:
+    facilities: int = 0
+    tickets: int = 0
+    cancelled: int = 0
+    mttr: RepairTimes = field(default_factory=RepairTimes)
+    mtbf: Uptime = field(default_factory=Uptime)
+    sla: Compliance = field(default_factory=Compliance)
+    repeats: Repeats = field(default_factory=Repeats)
+    most_failing: tuple[FacilityFailures, ...] = ()
+
+
+@dataclass(frozen=True)
+class Group:
+    key: str
+    name: str
+    figures: Figures
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _share(met: int, of: int) -> float | None:
+    return met / of if of else None
+
+
+def figures(
+    facilities: Sequence[FacilityRow],
+    tickets: Sequence[TicketRow],
+    period: Period,
+    now: datetime,
+    *,
+    top: int = 5,
+) -> Figures:
+    """The figures of ``facilities`` over ``period`` from their ``tickets`` (see the
+    module's docstring); the ``top`` facilities that fail most."""
+    if period.empty:
+        return Figures()
+    ids = {f.id for f in facilities}
+    tickets = [t for t in tickets if t.facility_id in ids]
+    cycles: dict[int, list[Cycle]] = defaultdict(list)
+    for ticket in tickets:
+        cycles[ticket.facility_id].extend(cycles_of(ticket))
+
+    repairs = [c for found in cycles.values() for c in found if c.closed and period.holds(c.closed)]
+    times = [(c.recovered - c.start).total_seconds() for c in repairs if c.recovered]
+    verified = [
+        (c.recovered - c.start).total_seconds() for c in repairs if c.recovered and c.verified
+    ]
+    mttr = RepairTimes(
+        repairs=len(repairs),
+        verified=len(verified),
+        confirmed=len(repairs) - len(verified),
+        mttr_s=_mean(times),
+        mttr_verified_s=_mean(verified),
+    )
+
+    ranked: list[FacilityFailures] = []
+    all_intervals: list[float] = []
+    failures = failed = tickets_opened = cancelled = 0
+    repeat_tickets: set[int] = set()
+    repeats = 0
+    for facility in facilities:
+        own = cycles.get(facility.id, [])
+        live = [c for c in own if c.cancelled is None]
+        cancelled += sum(1 for c in own if period.holds(c.cancelled))
+        starts = [c for c in live if period.holds(c.start)]
+        opened = sum(1 for c in starts if c.opening)
+        reopened = [(c.ticket_id, at) for c in live for at in c.reopens if period.holds(at)]
+        intervals, down = downtime(own, period, now)
+        all_intervals.extend(intervals)
+        failures += len(starts)
+        tickets_opened += opened
+        repeats += len(reopened)
+        repeat_tickets.update(ticket_id for ticket_id, _ in reopened)
+        if starts:
+            failed += 1
+            ranked.append(
+                FacilityFailures(
+                    facility_id=facility.id,
+                    code=facility.code,
+                    name=facility.name,
+                    category=facility.category,
+                    zone_id=facility.zone_id,
+                    tickets=opened,
+                    failures=len(starts),
+                    repeats=len(reopened),
+                    down_s=down,
+                    mtbf_s=_mean(intervals),
+                    status="measured" if intervals else "no_interval",
+                )
+            )
+    ranked.sort(key=lambda f: (-f.failures, -f.down_s, f.facility_id))
+    mtbf = Uptime(
+        failures=failures,
+        facilities_failed=failed,
+        facilities_without_failure=len(facilities) - failed,
+        intervals=len(all_intervals),
+        mtbf_s=_mean(all_intervals),
+        status="measured" if all_intervals else ("no_interval" if failed else "no_failure"),
+    )
+
+    counted = met = respond_due = respond_met = resolve_due = resolve_met = 0
+    for ticket in tickets:
+        if ticket.state == State.CANCELLED.value:
+            continue
+        respond, resolve = sla_of(ticket, period, now)
+        respond_due += respond.counts
+        respond_met += respond.counts and not respond.missed
+        resolve_due += resolve.counts
+        resolve_met += resolve.counts and not resolve.missed
+        if respond.counts or resolve.counts:
+            counted += 1
+            met += not (respond.missed or resolve.missed)
+    sla = Compliance(
+        tickets=counted,
+        met=met,
+        compliance=_share(met, counted),
+        respond=Target(respond_due, respond_met, _share(respond_met, respond_due)),
+        resolve=Target(resolve_due, resolve_met, _share(resolve_met, resolve_due)),
+    )
+    return Figures(
+        facilities=len(facilities),
+        tickets=tickets_opened,
+        cancelled=cancelled,
+        mttr=mttr,
+        mtbf=mtbf,
+        sla=sla,
+        repeats=Repeats(len(repeat_tickets), repeats),
+        most_failing=tuple(ranked[:top]),
+    )
+
+
+_KEYS: dict[GroupBy, Callable[[FacilityRow], tuple[str, str]]] = {
+    GroupBy.COMMUNITY: lambda f: (
+        str(f.community_id) if f.community_id is not None else "none",
+        f.community_name or "(no community)",
+    ),
+    GroupBy.ZONE: lambda f: (
+        str(f.zone_id) if f.zone_id is not None else "none",
+        f.zone_name or "(no zone)",
+    ),
+    GroupBy.CATEGORY: lambda f: (f.category, f.category),
+    GroupBy.FACILITY: lambda f: (str(f.id), f.name),
+}
+
+
+def grouped(
+    facilities: Sequence[FacilityRow],
+    tickets: Sequence[TicketRow],
+    period: Period,
+    now: datetime,
+    by: GroupBy,
+    *,
+    top: int = 5,
+) -> list[Group]:
+    """The figures of each group of ``facilities`` (by community, zone, category or each
+    facility), ordered by name then key; a group is made of its facilities, so one with no
+    facility in scope does not show."""
+    key = _KEYS[by]
+    members: dict[tuple[str, str], list[FacilityRow]] = defaultdict(list)
+    for facility in facilities:
+        members[key(facility)].append(facility)
+    of_facility: dict[int, list[TicketRow]] = defaultdict(list)
+    for ticket in tickets:
+        of_facility[ticket.facility_id].append(ticket)
+    groups = []
+    for (group_key, name), rows in sorted(members.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        own = [t for f in rows for t in of_facility.get(f.id, [])]
+        groups.append(Group(group_key, name, figures(rows, own, period, now, top=top)))
+    return groups
+
+
+# -- reading the rows ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which facilities: of a community (None: every community), in zones, of a category."""
+
+    community_id: int | None = None
+    zone_id: int | None = None
+    category: str | None = None
+    zones: frozenset[int] | None = None
+    """a maintainer's zones: only the facilities there"""
+    communities: tuple[int, ...] = ()
+    """held to these too (the caller's own, and the one asked for)"""
+
+
+def load(
+    session: Session, scope: Scope, period: Period
+) -> tuple[list[FacilityRow], list[TicketRow]]:
+    """The facilities of ``scope`` in use in the period, and their tickets whose life
+    touches it, with the events the figures read."""
+    where: list[ColumnElement[bool]] = [
+        or_(Facility.archived_at.is_(None), Facility.archived_at >= period.start)
+    ]
+    for community in {*scope.communities, scope.community_id} - {None}:
+        where.append(Facility.community_id == community)
+    if scope.zone_id is not None:
+        where.append(Facility.zone_id == scope.zone_id)
+    if scope.zones is not None:
+        where.append(Facility.zone_id.in_(sorted(scope.zones)))
+    if scope.category is not None:
+        where.append(Facility.category == scope.category)
+    query = (
+        select(
+            Facility.id,
+            Facility.code,
+            Facility.name,
+            Facility.category,
+            Facility.zone_id,
+            Zone.name,
+            Facility.community_id,
+            Community.name,
+        )
+        .outerjoin(Zone, Zone.id == Facility.zone_id)
+        .outerjoin(Community, Community.id == Facility.community_id)
+        .where(*where)
+        .order_by(Facility.id)
+    )
+    facilities = [FacilityRow(*row) for row in session.execute(query)]
+    if not facilities:
+        return [], []
+    in_scope = select(Facility.id).where(*where).scalar_subquery()
+    touching = (
+        Ticket.facility_id.in_(in_scope),
+        Ticket.opened_at < period.end,
+        or_(
+            Ticket.state.in_(LIVE),
+            Ticket.closed_at >= period.start,
+            Ticket.cancelled_at >= period.start,
+        ),
+    )
+    columns = (
+        Ticket.id,
+        Ticket.facility_id,
+        Ticket.state,
+        Ticket.opened_at,
+        Ticket.acknowledged_at,
+        Ticket.started_at,
+        Ticket.resolved_at,
+        Ticket.fault_cleared_at,
+        Ticket.closed_at,
+        Ticket.cancelled_at,
+        Ticket.respond_by,
+        Ticket.resolve_by,
+        Ticket.respond_breached_at,
+        Ticket.resolve_breached_at,
+    )
+    rows = session.execute(select(*columns).where(*touching).order_by(Ticket.id)).all()
+    events: dict[int, list[EventRow]] = defaultdict(list)
+    found = select(TicketEvent.ticket_id, TicketEvent.id, TicketEvent.at, TicketEvent.kind)
+    found = found.add_columns(TicketEvent.evidence).where(
+        TicketEvent.ticket_id.in_(select(Ticket.id).where(*touching).scalar_subquery()),
+        TicketEvent.kind.in_(KINDS),
+    )
+    for ticket_id, event_id, at, kind, evidence in session.execute(found.order_by(TicketEvent.id)):
+        target = evidence.get("target") if isinstance(evidence, dict) else None
+        events[ticket_id].append(EventRow(event_id, at, kind, target))
+    tickets = [TicketRow(**row._asdict(), events=tuple(events.get(row.id, ()))) for row in rows]
+    return facilities, tickets
