@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from cloud.api.problems import PROBLEM_ANSWERS, install_problems
 from cloud.api.routers import (
     auth,
+    calendars,
     communities,
     dead_letters,
     devices,
@@ -96,6 +97,7 @@ def create_app(services: Services, *, api: bool = True) -> FastAPI:
         for module in (
             auth,
             communities,
+            calendars,
             zones,
             facilities,
             devices,

@@ -553,3 +553,14 @@ class RepairFigures(RepairFigureSet):
     groups: list[RepairFigureGroup] = Field(
         description="the same figures per community, zone, category or facility, by name"
     )
+
+
+class CalendarPublic(_Public):
+    id: int = Field(description="the calendar's id")
+    community_id: int = Field(description="its community")
+    slug: str = Field(description="its name in site files")
+    hours: dict[str, str] = Field(
+        description="opening hours per weekday (mon…sun) as HH:MM-HH:MM, in the community's "
+        "time zone; a day not named is closed"
+    )
+    holidays: list[str] = Field(description="closed dates, ISO")
