@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from cloud.access.roles import Action
 from cloud.api.deps import PrincipalDep, SessionDep, allowed
 from cloud.api.paging import CommunityFilter
+from cloud.api.periods import period as period_of
 from cloud.api.schemas import ID_MAX, NO_NUL, RepairFigures
 from cloud.repair import figures as computed
 from cloud.repair.figures import GroupBy, Scope
@@ -21,8 +22,6 @@ router = APIRouter(prefix="/figures", tags=["figures"])
 
 DEFAULT_SPAN = timedelta(days=30)
 TOP_MAX = 100
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 @router.get(
@@ -76,8 +75,7 @@ def repair_figures(
 ) -> RepairFigures:
     allowed(principal, Action.READ_TICKETS)
     now = datetime.now(UTC)
-    end = _within(end) if end is not None else now
-    start = _within(start) if start is not None else max(EARLIEST, end - DEFAULT_SPAN)
+    start, end = period_of(start, end, now, DEFAULT_SPAN)
     period = Period(start, end)
     chosen = community_id if community_id is not None else principal.community_id
     scope = Scope(
@@ -122,14 +120,3 @@ def _fields(found: computed.Figures) -> dict[str, object]:
         "repeats": found.repeats,
         "most_failing": list(found.most_failing),
     }
-
-
-def _within(moment: datetime) -> datetime:
-    """A time given, in UTC (without an offset it is UTC), held between 1970 and 2200."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    try:
-        moment = moment.astimezone(UTC)
-    except OverflowError:  # year 1 or 9999 with an offset
-        return EARLIEST if moment.year < 2000 else LATEST
-    return min(max(moment, EARLIEST), LATEST)

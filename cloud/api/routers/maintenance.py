@@ -5,11 +5,13 @@ facility or a zone; a maintainer, for a facility they reach (the one they are wo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from cloud.access.roles import Action, Principal, Role
 from cloud.api.bodies import MaintenanceCreate
@@ -74,19 +76,17 @@ def maintain_facility(
     body: MaintenanceCreate,
 ) -> MaintenancePublic:
     allowed(principal, Action.ACT_ON_TICKETS)
-    with services.sessions.begin() as session:
+
+    def over_facility(session: Session) -> MaintenanceWindow:
         facility = session.get(Facility, facility_id)
         what = f"facility {facility_id}"
         if facility is None or facility.community_id is None:
             raise HTTPException(404, f"{what} does not exist")
         reachable(principal, facility.community_id, facility.zone_id, what)
         in_use(facility, what)
-        window = _window(principal, body, facility.community_id, facility_id=facility_id)
-        session.add(window)
-        session.flush()
-        found = MaintenancePublic.model_validate(window)
-    services.tickets.maintenance.forget()
-    return found
+        return _window(principal, body, facility.community_id, facility_id=facility_id)
+
+    return _kept(services, over_facility)
 
 
 @router.post(
@@ -106,15 +106,13 @@ def maintain_zone(
     allowed(principal, Action.ACT_ON_TICKETS)
     if principal.role is Role.MAINTAINER:
         raise HTTPException(403, "a maintainer sets maintenance for a facility, not a zone")
-    with services.sessions.begin() as session:
+
+    def over_zone(session: Session) -> MaintenanceWindow:
         zone = row_of(session, Zone, zone_id, principal, f"zone {zone_id}")
         in_use(zone, f"zone {zone_id}")
-        window = _window(principal, body, zone.community_id, zone_id=zone_id)
-        session.add(window)
-        session.flush()
-        found = MaintenancePublic.model_validate(window)
-    services.tickets.maintenance.forget()
-    return found
+        return _window(principal, body, zone.community_id, zone_id=zone_id)
+
+    return _kept(services, over_zone)
 
 
 @router.post(
@@ -137,6 +135,18 @@ def end_window(
             raise HTTPException(409, f"maintenance window {window_id} is over")
         window.ends_at = max(now, _aware(window.starts_at))
         window.ended_by = principal.actor
+        session.flush()
+        found = MaintenancePublic.model_validate(window)
+    services.tickets.maintenance.forget()
+    return found
+
+
+def _kept(services: ServicesDep, made: Callable[[Session], MaintenanceWindow]) -> MaintenancePublic:
+    """The window ``made`` (it checks what it is over), stored; this process's ingest hears
+    of it at once, others' within their refresh."""
+    with services.sessions.begin() as session:
+        window = made(session)
+        session.add(window)
         session.flush()
         found = MaintenancePublic.model_validate(window)
     services.tickets.maintenance.forget()

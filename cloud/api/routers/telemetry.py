@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from cloud.access.roles import Action
 from cloud.api.deps import PrincipalDep, ServicesDep, SessionDep, allowed
+from cloud.api.periods import period as period_of
 from cloud.api.routers.devices import DevicePk, device_for
 from cloud.api.schemas import Problem, TelemetryBucket, TelemetryReading, TelemetrySeries
 from cloud.telemetry.charts import Charts, Series
@@ -65,8 +66,7 @@ def device_telemetry(
             404, f"{metric!r} is not a metric of device {device_pk}: {', '.join(sorted(known))}"
         )
     now = datetime.now(UTC)
-    end = _within(end) if end is not None else now
-    start = _within(start) if start is not None else _within(end - DEFAULT_SPAN)
+    start, end = period_of(start, end, now, DEFAULT_SPAN)
     charts = Charts(services.telemetry, services.upkeep.retention)
     try:
         series = (
@@ -107,18 +107,3 @@ def device_telemetry(
             for bucket in series.buckets
         ],
     )
-
-
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-
-
-def _within(moment: datetime) -> datetime:
-    """A time given, in UTC (without an offset it is UTC), held between 1970 and 2200."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    try:
-        moment = moment.astimezone(UTC)
-    except OverflowError:  # year 1 or 9999 with an offset
-        return EARLIEST if moment.year < 2000 else LATEST
-    return min(max(moment, EARLIEST), LATEST)
