@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from cloud.access.roles import Role
 from cloud.app import create_app
-from cloud.db.models import Device, Facility, Ticket
+from cloud.db.models import Community, Device, Facility, Person, Ticket
 from cloud.register.sites import apply_site
 from cloud.services import Services
 from device_profiles import Catalogue
@@ -126,3 +126,26 @@ def oak_crew(services: Services, catalogue: Catalogue) -> Iterator[Any]:
             person_client(services, zhang, "wu", "Wu", "maintainer", [north]) as wu,
         ):
             yield ids, zhang, chen, lin, wu
+
+
+def person_id(services: Services, slug: str, community: str = "oak") -> int:
+    """The id of a person the site file of ``community`` made."""
+    with services.sessions() as session:
+        found = session.scalar(
+            select(Person.id)
+            .join(Community, Community.id == Person.community_id)
+            .where(Person.slug == slug, Community.slug == community)
+        )
+    assert found is not None
+    return found
+
+
+@contextmanager
+def maintainer_li(services: Services, ids: dict[str, int]) -> Iterator[tuple[TestClient, int]]:
+    """Oak's maintainer Li (of its site file), with a login, logged in: their client and
+    their person's id."""
+    li_id = person_id(services, "li")
+    make_account(services, "li", Role.MAINTAINER, ids["oak"], person_id=li_id)
+    with TestClient(create_app(services)) as client:
+        log_in(client, "li")
+        yield client, li_id

@@ -212,15 +212,22 @@ def test_fault_still_active_after_resolution_reopens_the_ticket(
     assert (ticket.state, ticket.repeats) == (TicketState.OPEN, 1)
 
 
-def test_fault_back_within_the_reopen_window_reopens_the_closed_ticket(
-    feed: Feed, services: Services
-) -> None:
+def repaired_and_verified(feed: Feed, services: Services) -> Ticket:
+    """The gate jams at minute 0 and works again at 1; resolved at 2, it reports well at 3,
+    and the data verifies the repair at 4: its ticket, closed."""
     feed.send(GATE, "motor_jammed", 0)
     feed.send(GATE, "normal", 1)
     [first] = tickets(services)
     resolve(services, first.id, 2)
     feed.send(GATE, "normal", 3)
     close_by_data(services, first.id, 4)
+    return first
+
+
+def test_fault_back_within_the_reopen_window_reopens_the_closed_ticket(
+    feed: Feed, services: Services
+) -> None:
+    repaired_and_verified(feed, services)
     [closed] = tickets(services)
     assert closed.state == TicketState.CLOSED
     assert closed.reopen_until == at(4) + timedelta(days=7), "the shipped window: 7 days"
@@ -235,12 +242,7 @@ def test_fault_back_within_the_reopen_window_reopens_the_closed_ticket(
 def test_fault_back_after_the_reopen_window_opens_a_new_ticket(
     feed: Feed, services: Services
 ) -> None:
-    feed.send(GATE, "motor_jammed", 0)
-    feed.send(GATE, "normal", 1)
-    [first] = tickets(services)
-    resolve(services, first.id, 2)
-    feed.send(GATE, "normal", 3)
-    close_by_data(services, first.id, 4)
+    first = repaired_and_verified(feed, services)
 
     feed.send(GATE, "motor_jammed", 60 * 24 * 8)  # eight days later
 

@@ -11,13 +11,13 @@ from sqlalchemy import select
 
 from cloud.access.roles import Role
 from cloud.app import create_app
-from cloud.db.models import Community, Person, Ticket, TicketState
+from cloud.db.models import Community, Ticket, TicketState
 from cloud.register.sites import apply_site
 from cloud.services import Services
 from device_profiles import Catalogue
 from device_profiles.protocol import batch_topic
 from device_profiles.site import Site
-from tests.cloud.communities import client_as, two_communities
+from tests.cloud.communities import client_as, maintainer_li, two_communities
 from tests.cloud.conftest import ADMIN_PASSWORD, log_in, make_account
 from tests.cloud.helpers import BUTTON, GATE, LIGHT, at, batch, item
 
@@ -159,17 +159,10 @@ def test_the_buttons_are_the_moves_the_viewer_may_make(
     — Li's on the ticket that is theirs, only acknowledge on an open one nobody has."""
     ids = two_communities(services, catalogue)
     gate = ids["oak_ticket"]
-    with services.sessions() as session:
-        li_id = session.scalar(
-            select(Person.id).where(Person.community_id == ids["oak"], Person.slug == "li")
-        )
-    assert li_id is not None
-    make_account(services, "li", Role.MAINTAINER, ids["oak"], person_id=li_id)
     with (
         client_as(services, "chen", Role.SUPERVISOR, ids["oak"]) as chen,
-        TestClient(create_app(services)) as li,
+        maintainer_li(services, ids) as (li, li_id),
     ):
-        log_in(li, "li")
         side = chen.post(
             "/api/v1/tickets", json={"facility_id": ids["oak_side_gate"], "fault": "reported"}
         ).json()["id"]

@@ -8,16 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from cloud.access.roles import Role
 from cloud.app import create_app
-from cloud.db.models import Community, Person, Ticket
+from cloud.db.models import Ticket
 from cloud.services import Services
 from device_profiles import Catalogue
 from device_profiles.protocol import batch_topic
-from tests.cloud.communities import client_as, oak_crew, two_communities
-from tests.cloud.conftest import log_in, make_account
+from tests.cloud.communities import client_as, maintainer_li, oak_crew, person_id, two_communities
 from tests.cloud.helpers import GATE, at, batch, item
 
 
@@ -435,9 +433,7 @@ def test_who_opens_tickets_by_hand_and_for_what(services: Services, catalogue: C
             "/api/v1/tickets", json={"facility_id": oak_gate, "fault": "reported", "nope": 1}
         )
         assert bad.status_code == 422
-    make_account(services, "li", Role.MAINTAINER, ids["oak"], person_id=_person(services, "li"))
-    with TestClient(create_app(services)) as li:
-        log_in(li, "li")
+    with maintainer_li(services, ids) as (li, _):
         maintainer = li.post("/api/v1/tickets", json={"facility_id": oak_gate, "fault": "reported"})
         assert maintainer.status_code == 403
     with TestClient(create_app(services)) as bms:
@@ -454,13 +450,10 @@ def test_who_opens_tickets_by_hand_and_for_what(services: Services, catalogue: C
 
 def test_assignee_filter_and_me(services: Services, catalogue: Catalogue) -> None:
     ids = two_communities(services, catalogue)
-    li_id = _person(services, "li")
-    make_account(services, "li", Role.MAINTAINER, ids["oak"], person_id=li_id)
     with (
         client_as(services, "chen", Role.SUPERVISOR, ids["oak"]) as chen,
-        TestClient(create_app(services)) as li,
+        maintainer_li(services, ids) as (li, li_id),
     ):
-        log_in(li, "li")
         side = chen.post(
             "/api/v1/tickets", json={"facility_id": ids["oak_side_gate"], "fault": "reported"}
         ).json()["id"]
@@ -504,22 +497,11 @@ def test_assign_needs_a_maintainer_of_the_community(
         nobody = chen.post(f"/api/v1/tickets/{ticket}/assign")
         assert nobody.status_code == 409
         assert "assignee_id" in nobody.json()["detail"]
-        elm_li = _person(services, "li", "elm")
+        elm_li = person_id(services, "li", "elm")
         foreign = chen.post(f"/api/v1/tickets/{ticket}/assign", json={"assignee_id": elm_li})
         assert foreign.status_code == 409
         assert re.search(rf"no person {elm_li} works in this community", foreign.json()["detail"])
         assert chen.get(f"/api/v1/tickets/{ticket}").json()["state"] == "open"
-
-
-def _person(services: Services, slug: str, community: str = "oak") -> int:
-    with services.sessions() as session:
-        found = session.scalar(
-            select(Person.id)
-            .join(Community, Community.id == Person.community_id)
-            .where(Person.slug == slug, Community.slug == community)
-        )
-    assert found is not None
-    return found
 
 
 def _facility_of(services: Services, ticket_id: int) -> int:
