@@ -19,9 +19,12 @@ from cloud.api.problems import PROBLEM_ANSWERS, install_problems
 from cloud.api.routers import (
     auth,
     calendars,
+    channels,
     communities,
     dead_letters,
+    deliveries,
     devices,
+    events,
     facilities,
     figures,
     gateways,
@@ -30,11 +33,13 @@ from cloud.api.routers import (
     telemetry,
     tickets,
     unknown_gateways,
+    webhooks,
     zones,
 )
 from cloud.health import watch_silence
 from cloud.ingest.failures import describe
 from cloud.ingest.worker import IngestWorker
+from cloud.notify.notifier import Notifier, watch_notices
 from cloud.repair.rounds import watch_repairs
 from cloud.services import Services
 from cloud.telemetry.upkeep import keep_telemetry
@@ -66,6 +71,9 @@ def create_app(services: Services, *, api: bool = True) -> FastAPI:
                 partial(watch_repairs, services.rounds, services.sessions),
             ),
         ]
+        if settings.notify_check_s > 0:  # its channels are made here, closed when it ends
+            notifier = Notifier.from_settings(settings, services.sessions, services.metrics)
+            every.append(("notices", settings.notify_check_s, partial(watch_notices, notifier)))
         for name, every_s, job in every:  # what recurs; 0 turns it off
             if every_s > 0:
                 tasks.append(asyncio.create_task(job(every_s), name=name))
@@ -108,6 +116,10 @@ def create_app(services: Services, *, api: bool = True) -> FastAPI:
             gateways,
             unknown_gateways,
             people,
+            channels,
+            webhooks,
+            deliveries,
+            events,
             dead_letters,
         ):
             app.include_router(module.router, prefix="/api/v1", responses=PROBLEM_ANSWERS)

@@ -196,9 +196,15 @@ def ingest(
         profiles_dirs=profiles_dir,
         log_level=log_level,
     )
-    # this process ingests; looking for silent devices, rolling telemetry up and the repair
-    # rounds are the API processes' part
-    alone = {"ingest": True, "silence_check_s": 0.0, "rollup_check_s": 0.0, "repair_check_s": 0.0}
+    # this process ingests; looking for silent devices, rolling telemetry up, the repair
+    # rounds and notifications are the API processes' part
+    alone = {
+        "ingest": True,
+        "silence_check_s": 0.0,
+        "rollup_check_s": 0.0,
+        "repair_check_s": 0.0,
+        "notify_check_s": 0.0,
+    }
     _serve(settings.model_copy(update=alone), api=False)
 
 

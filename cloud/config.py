@@ -130,6 +130,78 @@ class CloudSettings(BaseSettings):
         description="how often to do the repair rounds (assign tickets, escalate, remind, "
         "verify repairs by the data); 0 turns them off",
     )
+    notify_check_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="how often to fan new ticket events out into notifications and send "
+        "those due (webhooks, e-mail, MQTT push); 0 turns it off (run it in the API "
+        "processes, as the repair rounds)",
+    )
+    notify_max_attempts: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="attempts of a notification before it is given up as a dead letter",
+    )
+    notify_retry_first_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="delay after a notification's first failed attempt; it doubles with each "
+        "failure, up to notify_retry_max_s",
+    )
+    notify_retry_max_s: float = Field(
+        default=3600.0, gt=0, description="longest delay between attempts of a notification"
+    )
+    notify_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="how long a webhook's answer, the SMTP server or the broker's PUBACK is "
+        "waited for before the attempt counts as failed",
+    )
+    notify_lease_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="how long a notification being sent is left to its notifier: one whose "
+        "notifier died is sent again after this (at least twice notify_timeout_s)",
+    )
+    notify_mqtt: bool = Field(
+        default=True,
+        description="push ticket events over the cloud broker to "
+        "linli/community/<community>/notices/<kind> (and to people who chose MQTT)",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server notifications are e-mailed through; unset: no e-mail",
+    )
+    smtp_port: Port = Field(default=25, description="port of the SMTP server")
+    smtp_from: str = Field(
+        default="linli@localhost",
+        min_length=3,
+        max_length=254,
+        description="the From address of notification e-mails",
+    )
+    smtp_username: str | None = Field(
+        default=None, description="user name to log in to the SMTP server with, if it asks"
+    )
+    smtp_password: SecretStr | None = Field(default=None, description="its password")
+    smtp_starttls: bool = Field(
+        default=False, description="upgrade the SMTP connection with STARTTLS before logging in"
+    )
+    events_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="how often a live event stream (GET /api/v1/events/stream) looks for new "
+        "ticket events",
+    )
+    events_heartbeat_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="how long a live event stream may stay silent before it sends a "
+        "keep-alive comment (and checks that its login still holds)",
+    )
     telemetry_store: Literal["sql", "influxdb"] = Field(
         default="sql",
         description="where raw readings and their roll-ups are kept: the SQL database, or "
@@ -190,9 +262,15 @@ class CloudSettings(BaseSettings):
         for first, longest in (
             ("reconnect_min_s", "reconnect_max_s"),
             ("database_retry_min_s", "database_retry_max_s"),
+            ("notify_retry_first_s", "notify_retry_max_s"),
         ):
             if getattr(self, first) > getattr(self, longest):
                 raise ValueError(f"{first} must not be greater than {longest}")
+        if self.notify_lease_s < 2 * self.notify_timeout_s:
+            raise ValueError(
+                "notify_lease_s must be at least twice notify_timeout_s, so that a "
+                "notification being sent is not sent again meanwhile"
+            )
         if not (
             self.raw_retention_days
             <= self.minute_rollup_retention_days

@@ -100,6 +100,25 @@ class CloudMetrics:
             "published again after a failure, before it was marked sent, counts again)",
             registry=self.registry,
         )
+        self.notifications_sent = Counter(
+            "linli_notifications_sent",
+            "Notifications of ticket events delivered, by channel (webhook, email, mqtt); one "
+            "sent again after its notifier died before recording it counts again",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.notifications_failed = Counter(
+            "linli_notifications_failed",
+            "Attempts of notifications that failed and will be tried again, by channel",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.notifications_dead = Counter(
+            "linli_notifications_dead_lettered",
+            "Notifications given up after their last attempt allowed, by channel",
+            ["channel"],
+            registry=self.registry,
+        )
         self.rollups = Counter(
             "linli_telemetry_rollups",
             "Buckets rolled up (written or replaced), by step in seconds (60, 3600)",

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from cloud.access.roles import Action, Principal, Role
 from cloud.api.paging import set_aside
 from cloud.api.schemas import (
     ESCALATIONS,
+    GATEWAY_OFFLINE,
     DataGapPublic,
     DevicePublic,
     FacilityPublic,
@@ -25,7 +26,9 @@ from cloud.db.models import (
     Gateway,
     Person,
     Ticket,
+    TicketFacility,
     UnknownGateway,
+    Zone,
 )
 from cloud.repair.desk import LIVE, By
 from cloud.repair.desk import moves_for as desk_moves_for
@@ -78,11 +81,14 @@ def facilities(
     if category is not None:
         where.append(Facility.category == category)
     total = session.scalar(select(func.count()).select_from(Facility).where(*where)) or 0
+    live = union_all(
+        select(Ticket.facility_id.label("facility_id")).where(Ticket.state.in_(LIVE)),
+        select(TicketFacility.facility_id.label("facility_id"))
+        .join(Ticket, Ticket.id == TicketFacility.ticket_id)
+        .where(Ticket.state.in_(LIVE)),
+    ).subquery()
     open_count = (
-        select(Ticket.facility_id, func.count().label("n"))
-        .where(Ticket.state.in_(LIVE))
-        .group_by(Ticket.facility_id)
-        .subquery()
+        select(live.c.facility_id, func.count().label("n")).group_by(live.c.facility_id).subquery()
     )
     query = (
         select(Facility, func.coalesce(open_count.c.n, 0))
@@ -93,7 +99,9 @@ def facilities(
         .limit(limit)
         .offset(offset)
     )
-    return [_facility(f, n) for f, n in session.execute(query)], total
+    rows = session.execute(query).all()
+    offline = offline_gateways(session, {d.gateway_id for f, _ in rows for d in f.devices})
+    return [_facility(f, n, offline) for f, n in rows], total
 
 
 def facility(session: Session, facility_id: int) -> FacilityPublic | None:
@@ -103,19 +111,55 @@ def facility(session: Session, facility_id: int) -> FacilityPublic | None:
     n = session.scalar(
         select(func.count()).where(Ticket.facility_id == facility_id, Ticket.state.in_(LIVE))
     )
-    return _facility(found, n or 0)
+    n = (n or 0) + (
+        session.scalar(
+            select(func.count())
+            .select_from(TicketFacility)
+            .join(Ticket, Ticket.id == TicketFacility.ticket_id)
+            .where(TicketFacility.facility_id == facility_id, Ticket.state.in_(LIVE))
+        )
+        or 0
+    )
+    offline = offline_gateways(session, {d.gateway_id for d in found.devices})
+    return _facility(found, n or 0, offline)
 
 
-def _facility(found: Facility, open_tickets: int) -> FacilityPublic:
+def offline_gateways(session: Session, gateway_ids: set[str]) -> set[str]:
+    """Of ``gateway_ids``, those whose status says offline: their devices are unknown."""
+    if not gateway_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Gateway.id).where(Gateway.id.in_(sorted(gateway_ids)), Gateway.online.is_(False))
+        )
+    )
+
+
+def _facility(found: Facility, open_tickets: int, offline: set[str]) -> FacilityPublic:
     # Not model_validate(found): its ``devices`` attribute holds Device rows, not ids.
     fields = {
         name: getattr(found, name)
         for name in FacilityPublic.model_fields
-        if name not in ("open_tickets", "devices")
+        if name not in ("open_tickets", "devices", "status", "status_reason")
     }
     fields["open_tickets"] = open_tickets
     fields["devices"] = sorted(d.device_id for d in found.devices)
+    fields["status"] = found.health
+    if found.devices and all(d.gateway_id in offline for d in found.devices):
+        fields["status"], fields["status_reason"] = "unknown", GATEWAY_OFFLINE
     return FacilityPublic.model_validate(fields)
+
+
+def device(session: Session, found: Device) -> DevicePublic:
+    """``found`` as the API shows it: unknown while its gateway is offline."""
+    return _device(found, offline_gateways(session, {found.gateway_id}))
+
+
+def _device(found: Device, offline: set[str]) -> DevicePublic:
+    public = DevicePublic.model_validate(found)
+    if found.gateway_id in offline:
+        return public.model_copy(update={"status": "unknown", "status_reason": GATEWAY_OFFLINE})
+    return public.model_copy(update={"status": found.health})
 
 
 def devices(
@@ -151,7 +195,9 @@ def devices(
         query = query.where(Device.health.in_(health))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page = query.order_by(Device.gateway_id, Device.device_id).limit(limit).offset(offset)
-    return [DevicePublic.model_validate(d) for d in session.scalars(page)], total
+    found = session.scalars(page).all()
+    offline = offline_gateways(session, {d.gateway_id for d in found})
+    return [_device(d, offline) for d in found], total
 
 
 def data_gaps(
@@ -200,14 +246,10 @@ def tickets(
     ``zones``, if given, and those assigned to person ``mine`` wherever they are)."""
     where: list[ColumnElement[bool]] = []
     if zones is not None:  # a maintainer's
-        in_zones = Ticket.facility_id.in_(
-            select(Facility.id).where(Facility.zone_id.in_(sorted(zones)))
-        )
+        in_zones = Ticket.zone_id.in_(sorted(zones))
         where.append(or_(in_zones, Ticket.assignee_id == mine) if mine is not None else in_zones)
     if community is not None:
-        where.append(
-            Ticket.facility_id.in_(select(Facility.id).where(Facility.community_id == community))
-        )
+        where.append(Ticket.community_id == community)
     if states:
         where.append(Ticket.state.in_(states))
     if facility_id is not None:
@@ -220,8 +262,10 @@ def tickets(
     # the facility's name, the device's id and the assignee's name come joined in (not whole
     # rows: a device row carries its metrics and rule memory, and the list is polled)
     query = (
-        select(Ticket, Facility.name, Device.device_id, Person.name)
-        .join(Facility, Facility.id == Ticket.facility_id)
+        select(Ticket, Facility.name, Device.device_id, Person.name, Zone.name, Gateway.name)
+        .outerjoin(Facility, Facility.id == Ticket.facility_id)
+        .outerjoin(Zone, Zone.id == Ticket.zone_id)
+        .outerjoin(Gateway, Gateway.id == Ticket.gateway_id)
         .outerjoin(Device, Device.id == Ticket.device_pk)
         .outerjoin(Person, Person.id == Ticket.assignee_id)
         .where(*where)
@@ -233,27 +277,41 @@ def tickets(
         TicketPublic.model_validate(
             {
                 **_own_fields(ticket),
+                "name": _subject_name(ticket, facility_name, zone_name, gateway_name),
                 "facility_name": facility_name,
                 "device_id": device_id,
                 "assignee_name": assignee_name,
             }
         )
-        for ticket, facility_name, device_id, assignee_name in session.execute(query).tuples()
+        for ticket, facility_name, device_id, assignee_name, zone_name, gateway_name in (
+            session.execute(query).tuples()
+        )
     ]
     return found, total
+
+
+def _subject_name(
+    ticket: Ticket, facility: str | None, zone: str | None, gateway: str | None
+) -> str:
+    """The name of what failed: the facility, the gateway (its id if it has no name), the
+    zone."""
+    if ticket.facility_id is not None:
+        return facility or ""
+    if ticket.gateway_id is not None:
+        return gateway or ticket.gateway_id
+    return zone or ticket.subject
 
 
 def reaches_ticket(principal: Principal, ticket: Ticket) -> bool:
     """Whether the principal may see and act on ``ticket``: one of a facility they reach,
     or — for a maintainer — one assigned to them in their community, wherever it is."""
-    facility = ticket.facility
-    if principal.reaches(facility.community_id, facility.zone_id):
+    if principal.reaches(ticket.community_id, ticket.zone_id):
         return True
     return (
         principal.role is Role.MAINTAINER
         and principal.person_id is not None
         and ticket.assignee_id == principal.person_id
-        and principal.sees(facility.community_id)
+        and principal.sees(ticket.community_id)
     )
 
 
@@ -277,10 +335,20 @@ def ticket_detail(session: Session, ticket_id: int, principal: Principal) -> Tic
     )
     return TicketDetail.model_validate(
         {
-            **_ticket_fields(ticket),
+            **_ticket_fields(session, ticket),
             "events": ticket.events,
             "moves": moves_for(principal, ticket.state, ticket.assignee_id),
             "linked": sorted(i for i in repair if i != ticket.id),
+            "facilities": [
+                {
+                    "facility_id": member.facility_id,
+                    "name": member.facility.name,
+                    "fault": member.fault,
+                    "joined_at": member.joined_at,
+                    "cleared_at": member.cleared_at,
+                }
+                for member in ticket.members
+            ],
         }
     )
 
@@ -296,9 +364,19 @@ def _own_fields(ticket: Ticket) -> dict[str, object]:
     return fields
 
 
-def _ticket_fields(ticket: Ticket) -> dict[str, object]:
+def _ticket_fields(session: Session, ticket: Ticket) -> dict[str, object]:
     fields = _own_fields(ticket)
-    fields["facility_name"] = ticket.facility.name
+    facility = ticket.facility.name if ticket.facility is not None else None
+    gateway = ticket.gateway_id
+    if gateway is not None:
+        found = session.get(Gateway, gateway)
+        gateway = found.name if found is not None and found.name else gateway
+    zone = None
+    if ticket.zone_id is not None and ticket.scope == "zone":
+        found_zone = session.get(Zone, ticket.zone_id)
+        zone = found_zone.name if found_zone is not None else None
+    fields["name"] = _subject_name(ticket, facility, zone, gateway)
+    fields["facility_name"] = facility
     fields["device_id"] = ticket.device.device_id if ticket.device is not None else None
     fields["assignee_name"] = ticket.assignee.name if ticket.assignee is not None else None
     return fields
@@ -313,18 +391,10 @@ class Assignable:
     open_tickets: int
 
 
-def assignable(session: Session, facility_ids: Sequence[int]) -> dict[int, list[Assignable]]:
-    """For each facility, the maintainers its tickets may be assigned to: those of its
-    community at work, by name, with their current load."""
-    communities = {
-        facility_id: community_id
-        for facility_id, community_id in session.execute(
-            select(Facility.id, Facility.community_id).where(
-                Facility.id.in_(sorted(set(facility_ids)))
-            )
-        ).tuples()
-    }
-    wanted = sorted({c for c in communities.values() if c is not None})
+def assignable(session: Session, community_ids: Sequence[int]) -> dict[int, list[Assignable]]:
+    """For each community, the maintainers its tickets may be assigned to: those at work, by
+    name, with their current load."""
+    wanted = sorted(set(community_ids))
     if not wanted:
         return {}
     people = session.execute(
@@ -337,16 +407,10 @@ def assignable(session: Session, facility_ids: Sequence[int]) -> dict[int, list[
         .order_by(Person.name, Person.id)
     ).all()
     load = open_work(session, [person_id for person_id, _, _ in people])
-    by_community: dict[int, list[Assignable]] = {}
+    by_community: dict[int, list[Assignable]] = {c: [] for c in wanted}
     for person_id, name, community_id in people:
-        by_community.setdefault(community_id, []).append(
-            Assignable(person_id, name, load.get(person_id, 0))
-        )
-    return {
-        facility: by_community.get(community, [])
-        for facility, community in communities.items()
-        if community is not None
-    }
+        by_community[community_id].append(Assignable(person_id, name, load.get(person_id, 0)))
+    return by_community
 
 
 def unknown_gateways(

@@ -11,8 +11,13 @@ past its span, once.
 
 Silence is counted from when a device's gateway last came online at the earliest (its
 devices could not be heard while it was down), and devices behind a gateway that is offline
-are left alone: the gateway is what failed. So the devices of a gateway that came online
-``span`` ago are looked at too, through the gateway.
+are left alone: the gateway is what failed (:mod:`cloud.repair.gateways` opens its one
+ticket). So the devices of a gateway that came online ``span`` ago are looked at too,
+through the gateway. Nor is a device blamed while its gateway has not been heard since the
+device fell silent — a cut cable silences the gateway and all its devices at once, and the
+gateway's last will may come only after the devices' spans have passed: such a device is
+*pending*, looked at again every sweep until its gateway is heard (it is silent then) or
+goes offline (it is left alone).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from cloud.db.models import Device, Gateway
 from cloud.repair.desk import TicketDesk
+from cloud.repair.gateways import last_word
 from device_profiles import Catalogue, health_of
 from device_profiles.rules import silent_faults
 
@@ -59,30 +65,42 @@ class SilenceSweep:
                     spans[rule.silence.heartbeats * profile.heartbeat_s].add(profile.id)
         self._spans = {timedelta(seconds=s): sorted(ids) for s, ids in sorted(spans.items())}
         """each silence span, with the profiles having a rule of that span"""
+        self._span_of = {p: span for span, ids in reversed(self._spans.items()) for p in ids}
+        """each profile's shortest silence span"""
+        self._pending: set[int] = set()
+        """devices silent past their span whose gateway was not heard since: looked at again
+        every sweep until it is (then they are silent) or they are heard (then they are not)"""
+        self._next_pending: set[int] = set()
         self.swept_at: datetime | None = None
         """``now`` of the last sweep that committed (the next one starts from there)"""
 
     def judge(self, session: Session, now: datetime) -> SweepResult:
         """Raise the silence faults due at ``now`` in ``session`` (not committed). Call
         :meth:`committed` once it is."""
-        candidates = self._candidates(session, now)
+        candidates = self._candidates(session, now) | self._pending
         if not candidates:
             return SweepResult(0, 0)
         quiet = session.execute(
-            select(Device, Gateway.online_since)
+            select(Device, Gateway)
             .join(Gateway, Gateway.id == Device.gateway_id)
             .where(Device.id.in_(sorted(candidates)), Gateway.online.is_(True))
         )
         changed = 0
-        for device, online_since in quiet.tuples():
+        pending: set[int] = set()
+        for device, gateway in quiet.tuples():
             profile = self._catalogue.get(device.profile)
             if profile is None or device.last_seen_at is None:
                 continue
             heard = _aware(device.last_seen_at)
-            if online_since is not None:
-                heard = max(heard, _aware(online_since))
+            if gateway.online_since is not None:
+                heard = max(heard, _aware(gateway.online_since))
             new = set(silent_faults(profile, heard, now)) - set(device.faults)
             if not new:
+                continue
+            word = last_word(gateway)
+            span = self._span_of.get(device.profile)
+            if word is None or (span is not None and word < heard + span):
+                pending.add(device.id)  # its gateway not heard since either: not its fault
                 continue
             changed += 1
             faults = set(device.faults) | new
@@ -97,12 +115,14 @@ class SilenceSweep:
                         session, facility.id, device.id, profile, fault, onset=True, at=now
                     )
             facility.refresh_health(now)
+        self._next_pending = pending
         return SweepResult(len(candidates), changed)
 
     def committed(self, now: datetime) -> None:
         """The sweep at ``now`` committed: the next looks only at what fell silent since."""
         if self.swept_at is None or now > self.swept_at:
             self.swept_at = now
+        self._pending = self._next_pending
 
     def _candidates(self, session: Session, now: datetime) -> set[int]:
         """Devices that may have fallen silent since the previous sweep, by id: those whose

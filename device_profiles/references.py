@@ -1,7 +1,8 @@
 """Names in a profile that refer to each other, checked on the plain document.
 
 A profile names its faults and metrics once and refers to them elsewhere: fault sources,
-rules and examples name faults, rules name metrics. :func:`reference_problems` finds every
+rules and examples name faults, rules and ``usage`` name metrics (``usage`` one of the kind
+it measures by). :func:`reference_problems` finds every
 name that does not resolve, with where it is written, so that a loader can report each on
 its line; :class:`device_profiles.schema.Profile` applies the same checks to a profile
 built in code.
@@ -92,6 +93,7 @@ def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
                 name = example.get("name")
                 loc = ("examples", i, "expect", "faults", k)
                 problems.append((loc, f"example {name!r} expects undeclared fault {fault!r}"))
+    problems += _usage_problems(data.get("usage"), metrics)
     ticket = data.get("ticket")
     test = ticket.get("self_test") if isinstance(ticket, Mapping) else None
     commands = data.get("commands")
@@ -100,3 +102,46 @@ def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
         message = f"self_test names no command of the profile: {test!r} (its commands: {known})"
         problems.append((("ticket", "self_test"), message))
     return problems
+
+
+def _usage_problems(usage: Any, metrics: Any) -> list[tuple[Loc, str]]:
+    """``usage`` must name a metric of the right kind: a counter an int metric, a state a
+    bool or str metric, with a value it can have."""
+    if not isinstance(usage, Mapping) or not isinstance(metrics, Mapping):
+        return []
+    counter, state = usage.get("counter"), usage.get("state")
+    if isinstance(counter, str):
+        loc: Loc = ("usage", "counter")
+        if counter not in metrics:
+            return [(loc, f"usage counts unknown metric {counter!r}")]
+        kind = _source_type(metrics[counter])
+        if kind != "int":
+            return [(loc, f"usage counter {counter!r} must be an int metric, not {kind}")]
+        return []
+    if not isinstance(state, Mapping) or not isinstance(state.get("metric"), str):
+        return []
+    metric, value = state["metric"], state.get("value")
+    loc = ("usage", "state", "metric")
+    if metric not in metrics:
+        return [(loc, f"usage reads unknown metric {metric!r}")]
+    kind = _source_type(metrics[metric])
+    if kind not in ("bool", "str"):
+        return [(loc, f"usage state {metric!r} must be a bool or str metric, not {kind}")]
+    source = metrics[metric].get("source") if isinstance(metrics[metric], Mapping) else None
+    mapped = source.get("map") if isinstance(source, Mapping) else None
+    loc = ("usage", "state", "value")
+    if kind == "bool" and not isinstance(value, bool):
+        return [(loc, f"usage state {metric!r} is a bool metric: its value is true or false")]
+    if kind == "str" and not isinstance(value, str):
+        return [(loc, f"usage state {metric!r} is a str metric: its value is text")]
+    if isinstance(mapped, Mapping) and value not in mapped.values():
+        known = ", ".join(sorted({str(v) for v in mapped.values()}))
+        return [(loc, f"{metric!r} never decodes to {value!r} (its values: {known})")]
+    return []
+
+
+def _source_type(metric: Any) -> str:
+    """A metric's canonical type as its source says (``float`` by default)."""
+    source = metric.get("source") if isinstance(metric, Mapping) else None
+    kind = source.get("type", "float") if isinstance(source, Mapping) else "float"
+    return str(kind)

@@ -340,6 +340,46 @@ class TicketTemplate(_Strict):
     )
 
 
+class InUse(_Strict):
+    """The facility is in use while ``metric`` has ``value``."""
+
+    metric: str
+    value: Scalar = Field(description="the metric's canonical value that means in use")
+
+
+class Usage(_Strict):
+    """How the device's data measures the use of its facility (the utilisation figures).
+    Exactly one of ``counter`` or ``state``."""
+
+    counter: str | None = Field(
+        default=None,
+        description="an int metric that counts uses since installation (a gate's cycles, a "
+        "lift's trips): its increase is the uses; a value lower than the one before means "
+        "the counter restarted from 0",
+    )
+    state: InUse | None = Field(
+        default=None,
+        description="a bool or str metric and its value that means in use (a lamp on, a "
+        "charger charging): the time it holds is the time in use",
+    )
+    description: str = Field(
+        default="", description="what is counted, e.g. passages, trips, time lit"
+    )
+
+    @model_validator(mode="after")
+    def _counter_or_state(self) -> Usage:
+        if (self.counter is None) == (self.state is None):
+            raise ValueError("usage has exactly one of 'counter' or 'state'")
+        return self
+
+    @property
+    def metric(self) -> str:
+        """The metric that measures the use."""
+        if self.state is not None:
+            return self.state.metric
+        return self.counter or ""
+
+
 class Decoding(_Strict):
     timestamp: Field_ | None = Field(
         default=None, description="event time in the payload, unix seconds; else receipt time"
@@ -397,6 +437,11 @@ class Profile(_Strict):
     rules: tuple[Rule, ...] = ()
     commands: dict[str, CommandSpec] = {}
     ticket: TicketTemplate
+    usage: Usage | None = Field(
+        default=None,
+        description="how the data measures the use of the device's facility, for the "
+        "utilisation figures; none: its use is not measured",
+    )
     examples: Annotated[tuple[Example, ...], Field(min_length=1)]
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

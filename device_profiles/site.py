@@ -123,6 +123,43 @@ class Gateway(_Strict):
     )
 
 
+NoticeKind = Literal[
+    "opened",
+    "assigned",
+    "acknowledged",
+    "started",
+    "held",
+    "resolved",
+    "verified",
+    "confirmed",
+    "reopened",
+    "cancelled",
+    "sla_warning",
+    "sla_breached",
+    "escalated",
+    "reminded",
+]
+"""The kinds of ticket event Linli notifies of (``docs/repair-loop.md``, Notifications)."""
+
+
+class Channels(_Strict):
+    """How a person hears of the ticket events that concern them (which do is the cloud's
+    rule: their tickets' assignments, warnings and reminders; escalations that name them;
+    new tickets, for supervisors and property managers)."""
+
+    email: bool = Field(default=True, description="by e-mail to their address (when they have one)")
+    mqtt: bool = Field(
+        default=False,
+        description="pushed over MQTT to linli/community/<community>/people/<person>/notices/"
+        "<kind> (an app on their phone subscribes to it)",
+    )
+    kinds: tuple[NoticeKind, ...] | None = Field(
+        default=None,
+        max_length=50,
+        description="only these kinds of event; none: every kind that concerns them",
+    )
+
+
 class Person(_Strict):
     """Someone who works in the community (accounts and passwords are not in the file)."""
 
@@ -140,6 +177,11 @@ class Person(_Strict):
         default=None,
         description="the calendar of their duty hours: tickets are assigned to maintainers "
         "on duty; none: always on duty",
+    )
+    channels: Channels | None = Field(
+        default=None,
+        description="how they hear of ticket events (e-mail, MQTT push, which kinds); none: "
+        "as they set it themselves through the API, else by e-mail, every kind",
     )
 
 
@@ -213,6 +255,50 @@ class PreventivePlan(_Strict):
 
 
 PlanSlug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,49}$")]
+_Priority = Literal["low", "normal", "high", "urgent"]
+
+
+class Grouping(_Strict):
+    """Facilities of a category in one zone failing together: from ``at_least`` of them
+    within ``within`` on, one zone ticket lists them instead of a ticket each."""
+
+    title: Name = Field(description="the zone ticket's title")
+    category: str = Field(
+        min_length=1, max_length=64, description="the facilities it groups, by their category"
+    )
+    zone: Slug | None = Field(
+        default=None, description="the zone it watches; none: each zone on its own"
+    )
+    faults: tuple[Annotated[str, Field(min_length=1, max_length=64)], ...] = Field(
+        default=(), description="the faults it groups; none: every fault the data shows"
+    )
+    at_least: int = Field(ge=2, le=10_000, description="how many facilities make a zone ticket")
+    within: Duration = Field(description="how close together their faults must start")
+    skill: str = Field(
+        default="electrical", min_length=1, max_length=64, description="the skill it needs"
+    )
+    sla: Slug = Field(default="urgent", description="the SLA class it is measured by")
+    priority: _Priority = "high"
+
+
+class GatewayOffline(_Strict):
+    """When a gateway not heard from is down, and the one ticket that opens for it (its
+    devices are then unknown, not faulty)."""
+
+    after: Duration = Field(
+        default=120.0, ge=30.0, description="how long a gateway may be silent before it is down"
+    )
+    skill: str = Field(
+        default="general-repair",
+        min_length=1,
+        max_length=64,
+        description="the skill its ticket needs",
+    )
+    sla: Slug = Field(default="urgent", description="the SLA class its ticket is measured by")
+    priority: _Priority = "high"
+    verify_for: Duration = Field(
+        default=300.0, description="how long it must stay up after a repair for it to hold"
+    )
 
 
 class Site(_Strict):
@@ -229,6 +315,14 @@ class Site(_Strict):
     facilities: dict[Slug, Facility] = {}
     people: dict[Slug, Person] = {}
     preventive: dict[PlanSlug, PreventivePlan] = {}
+    grouping: dict[PlanSlug, Grouping] = Field(
+        default_factory=dict,
+        description="facilities of a zone failing together: one zone ticket that lists them",
+    )
+    gateway_offline: GatewayOffline = Field(
+        default_factory=GatewayOffline,
+        description="a gateway not heard from: one gateway ticket, not one per device",
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Site:
@@ -302,6 +396,10 @@ def site_reference_problems(plain: dict[str, Any]) -> list[tuple[tuple[str | int
         duty = person.get("duty")
         if duty is not None and duty not in calendars:
             problems.append((("people", key, "duty"), _unknown("calendar", duty, calendars)))
+    for key, rule in entries("grouping"):
+        zone = rule.get("zone")
+        if zone is not None and zone not in zones:
+            problems.append((("grouping", key, "zone"), _unknown("zone", zone, zones)))
     for key, sla in entries("sla"):
         calendar = sla.get("calendar")
         if calendar is not None and calendar not in calendars:

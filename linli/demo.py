@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from ruamel.yaml import YAML
 
 from cloud.access.desk import PASSWORD_FILE
 from linli.mosquitto import BrokerError, Mosquitto
@@ -142,14 +143,24 @@ def apply_simulated_site(
     gateway_id: str,
     community_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    edit: Callable[[dict[str, Any]], None] | None = None,
 ) -> str:
     """The simulated community (``linli sim site`` with ``community_args``: seed, device
     counts, profile directories) as ``site.yaml`` in ``data``, applied to the register of the
     cloud whose data directory is ``cloud_data``: its zones, buildings, facilities, gateway
-    (provisioned) and people. What ``linli site apply`` said."""
+    (provisioned) and people. ``edit`` changes the file first, as an operator would write the
+    sections ``linli sim site`` has no options for. What ``linli site apply`` said."""
     data.mkdir(parents=True, exist_ok=True)
     path = data / "site.yaml"
-    path.write_text(_linli(env, "sim", "site", "--gateway-id", gateway_id, *community_args))
+    text = _linli(env, "sim", "site", "--gateway-id", gateway_id, *community_args)
+    if edit is not None:
+        yaml = YAML(typ="safe")
+        site: dict[str, Any] = yaml.load(text)
+        edit(site)
+        with path.open("w", encoding="utf-8") as file:
+            yaml.dump(site, file)
+    else:
+        path.write_text(text)
     return _linli(env, "site", "apply", str(path), "--data-dir", str(cloud_data)).strip()
 
 

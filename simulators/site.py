@@ -140,5 +140,16 @@ def community_site(
                     "skill": "fire-safety",
                 },
             },
+            "grouping": {
+                "lights-out": {
+                    "title": "Street lights out in the zone (power supply?)",
+                    "category": "lighting",
+                    "faults": ["offline", "lamp_failure", "lamp_out"],
+                    "at_least": 3,
+                    "within": "5m",
+                    "skill": "electrical",
+                },
+            },
+            "gateway_offline": {"after": "2m", "skill": "electrical"},
         }
     )

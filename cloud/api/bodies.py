@@ -18,6 +18,7 @@ from cloud.access.passwords import MIN_LENGTH
 from cloud.api.schemas import ID_MAX, NO_NUL
 from cloud.db.models import NewDevices
 from device_profiles import Priority
+from device_profiles.site import NoticeKind
 
 
 @cache
@@ -314,3 +315,45 @@ class MaintenanceCreate(_Body):
         description="seconds from now until it begins (planned maintenance); default: now",
     )
     reason: Note = Field(default="", description="what is being done")
+
+
+WebhookName = Annotated[
+    str, Field(min_length=1, max_length=100, pattern=NO_NUL, description="what it is for")
+]
+WebhookUrl = Annotated[
+    str,
+    Field(
+        min_length=10,
+        max_length=2000,
+        pattern=r"^https?://[A-Za-z0-9][A-Za-z0-9.-]{0,252}(:[0-9]{1,5})?"
+        r"(/[A-Za-z0-9._~:/?#@!$&'()*+,;=%-]*)?$",
+        description="where ticket events are POSTed: an http or https URL",
+    ),
+]
+WebhookKinds = Annotated[
+    list[NoticeKind],
+    Field(
+        max_length=50,
+        description="the kinds of ticket event it takes (opened, assigned, …); empty: all",
+    ),
+]
+
+
+class WebhookCreate(_Body):
+    """A webhook subscription of a community: its ticket events POSTed to ``url``, signed
+    with a secret made for it (shown once, in the answer)."""
+
+    community_id: CommunityRef | None = Field(
+        default=None, description="its community; default: yours (an operator must say which)"
+    )
+    name: WebhookName
+    url: WebhookUrl
+    kinds: WebhookKinds = []
+
+
+class WebhookChange(_Change):
+    name: WebhookName | None = Field(default=None, description="its name; omit to keep")
+    url: WebhookUrl | None = Field(default=None, description="its URL; omit to keep")
+    kinds: WebhookKinds | None = Field(
+        default=None, description="the kinds it takes (empty: all); omit to keep"
+    )

@@ -20,6 +20,10 @@ class _Public(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+Status = Literal["ok", "degraded", "faulty", "unknown"]
+GATEWAY_OFFLINE = "gateway offline"
+
+
 class DevicePublic(_Public):
     id: int = Field(description="the device's id in the cloud (the `device_pk` of paths)")
     gateway_id: str = Field(description="the gateway it is behind")
@@ -31,6 +35,14 @@ class DevicePublic(_Public):
     profile: str = Field(description="the device profile its readings are judged by")
     profile_version: str = Field(description="the profile version of its latest reading")
     health: Health = Field(description="ok, degraded or faulty, by its active faults")
+    status: Status = Field(
+        default="ok",
+        description="what can be said of it now: its health, or unknown while its gateway "
+        "is offline (its data cannot come; the gateway's ticket is the repair)",
+    )
+    status_reason: str | None = Field(
+        default=None, description="why it is unknown: `gateway offline`; null otherwise"
+    )
     faults: list[str] = Field(description="its active faults")
     metrics: dict[str, Any] = Field(description="its latest value of each metric")
     last_ts: datetime | None = Field(description="event time of its latest reading judged")
@@ -51,11 +63,22 @@ class FacilityPublic(_Public):
     )
     zone_id: int | None = Field(description="the zone or building it is in")
     health: Health = Field(description="as healthy as its worst device")
+    status: Status = Field(
+        default="ok",
+        description="what can be said of it now: its health, or unknown while every device "
+        "of it is behind a gateway that is offline",
+    )
+    status_reason: str | None = Field(
+        default=None, description="why it is unknown: `gateway offline`; null otherwise"
+    )
     health_since: datetime = Field(description="when its health last changed")
     archived_at: datetime | None = Field(
         default=None, description="when it was taken out of use; null: in use"
     )
-    open_tickets: int = Field(default=0, description="its tickets not yet closed or cancelled")
+    open_tickets: int = Field(
+        default=0,
+        description="its tickets not yet closed or cancelled, and the zone tickets listing it",
+    )
     devices: list[str] = Field(default=[], description="its devices, as their gateways name them")
 
 
@@ -86,8 +109,20 @@ ESCALATIONS: tuple[Escalation, ...] = ("maintainer", "supervisor", "property_man
 
 class TicketPublic(_Public):
     id: int = Field(description="the ticket's id")
-    facility_id: int = Field(description="the facility that needs repair")
-    facility_name: str = Field(description="its name")
+    scope: Literal["facility", "zone", "gateway"] = Field(
+        description="what failed: a facility; a zone whose facilities failed together (its "
+        "`facilities` in the detail); a gateway gone offline (its devices are unknown then)"
+    )
+    name: str = Field(description="the name of what failed: the facility, zone or gateway")
+    community_id: int | None = Field(description="the community of what failed")
+    zone_id: int | None = Field(
+        description="its zone: the facility's, the zone of a zone ticket, the gateway's"
+    )
+    facility_id: int | None = Field(
+        description="the facility that needs repair; null for a zone's or a gateway's ticket"
+    )
+    facility_name: str | None = Field(description="its name")
+    gateway_id: str | None = Field(description="the gateway of a gateway ticket")
     device_id: str | None = Field(
         description="the device that reported the fault, as its gateway names it; null: a "
         "ticket opened by hand for what no device reports (fault `reported`)"
@@ -160,6 +195,14 @@ class TicketPublic(_Public):
     )
 
 
+class TicketFacilityPublic(_Public):
+    facility_id: int = Field(description="a facility of the zone that failed")
+    name: str = Field(description="its name")
+    fault: str = Field(description="the fault it showed")
+    joined_at: datetime = Field(description="when it joined the zone ticket")
+    cleared_at: datetime | None = Field(description="when its fault cleared; null: failing")
+
+
 class TicketDetail(TicketPublic):
     events: list[TicketEventPublic] = Field(description="what happened to it, oldest first")
     moves: list[Move] = Field(
@@ -170,6 +213,10 @@ class TicketDetail(TicketPublic):
     linked: list[int] = Field(
         description="the other tickets of the same repair: the ticket opened by hand it is "
         "part of, the tickets that are part of it, and theirs"
+    )
+    facilities: list[TicketFacilityPublic] = Field(
+        description="a zone ticket: the facilities that failed together, in the order they "
+        "joined; empty for the others"
     )
 
 
@@ -524,7 +571,9 @@ class RepairFigureSet(_Public):
     )
 
 
-class RepairFigureGroup(RepairFigureSet):
+class FigureGroup(_Public):
+    """Which group figures are of (repair and utilisation figures alike)."""
+
     key: str = Field(
         description="the group: a community's, zone's or facility's id (`none`: of none), or "
         "a category"
@@ -532,9 +581,8 @@ class RepairFigureGroup(RepairFigureSet):
     name: str = Field(description="the community's, zone's, category's or facility's name")
 
 
-class RepairFigures(RepairFigureSet):
-    """Repair figures of the caller's community (or the one an operator chose), filtered by
-    zone and category, over a period; with ``group_by``, per group as well."""
+class FigureScope(_Public):
+    """What figures were asked for (repair and utilisation figures alike)."""
 
     community_id: int | None = Field(
         description="the community they are of; null: every community you see"
@@ -550,6 +598,16 @@ class RepairFigures(RepairFigureSet):
     group_by: Literal["community", "zone", "category", "facility"] | None = Field(
         description="how `groups` are made; null: no groups"
     )
+
+
+class RepairFigureGroup(RepairFigureSet, FigureGroup):
+    pass
+
+
+class RepairFigures(RepairFigureSet, FigureScope):
+    """Repair figures of the caller's community (or the one an operator chose), filtered by
+    zone and category, over a period; with ``group_by``, per group as well."""
+
     groups: list[RepairFigureGroup] = Field(
         description="the same figures per community, zone, category or facility, by name"
     )
@@ -564,3 +622,66 @@ class CalendarPublic(_Public):
         "time zone; a day not named is closed"
     )
     holidays: list[str] = Field(description="closed dates, ISO")
+
+
+class WebhookPublic(_Public):
+    id: int = Field(description="the webhook's id")
+    community_id: int = Field(description="the community whose ticket events it takes")
+    name: str = Field(description="what it is for")
+    url: str = Field(description="where ticket events are POSTed")
+    kinds: list[str] = Field(description="the kinds of ticket event it takes; empty: all")
+    created_by: str = Field(description="who made it")
+    created_at: datetime = Field(description="when it was made")
+    archived_at: datetime | None = Field(
+        default=None, description="when it was archived (nothing is sent to it since); null: in use"
+    )
+
+
+class WebhookIssued(WebhookPublic):
+    secret: str = Field(
+        description="the secret its deliveries are signed with (Linli-Signature): shown this "
+        "once, never again"
+    )
+
+
+DeliveryState = Literal["pending", "delivered", "dead"]
+
+
+class DeliveryPublic(_Public):
+    id: int = Field(description="the delivery's id")
+    key: str = Field(
+        description="its idempotency key, `<event id>:<channel>:<target>`, sent with every "
+        "attempt (Linli-Delivery, Message-ID, `delivery` in MQTT payloads)"
+    )
+    channel: str = Field(description="webhook, email or mqtt")
+    target: str = Field(description="the webhook's id, `person-<id>`, or `community`")
+    community_id: int | None = Field(description="its community")
+    webhook_id: int | None = Field(description="the webhook it goes to")
+    person_id: int | None = Field(description="the person it goes to")
+    address: str = Field(description="the e-mail address or MQTT topic (a webhook's: its url)")
+    kind: str = Field(description="the ticket event's kind")
+    ticket_id: int = Field(description="the ticket the event happened to")
+    state: DeliveryState = Field(
+        description="pending (not yet taken by its receiver), delivered, or dead (given up)"
+    )
+    attempts: int = Field(description="attempts made so far")
+    next_attempt_at: datetime = Field(description="when it is (or was) tried next")
+    delivered_at: datetime | None = Field(description="when its receiver took it")
+    dead_at: datetime | None = Field(description="when it was given up after its last attempt")
+    last_error: str = Field(description="why its last attempt failed; empty: none did")
+    created_at: datetime = Field(description="when the event was fanned out into it")
+
+
+class ChannelsPublic(BaseModel):
+    person_id: int = Field(description="whose channels")
+    email: bool = Field(description="by e-mail (to `email_address`)")
+    mqtt: bool = Field(description="pushed over MQTT, on `mqtt_topics`")
+    kinds: list[str] | None = Field(
+        description="only these kinds of ticket event; null: every kind that concerns them"
+    )
+    email_address: str | None = Field(
+        description="their e-mail address; null: none, so e-mail cannot reach them"
+    )
+    mqtt_topics: str = Field(
+        description="the MQTT topic filter their notices are pushed on (`+`: any kind)"
+    )

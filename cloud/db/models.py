@@ -24,9 +24,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloud.db.access import Account, ApiToken, WebSession
 from cloud.db.base import Base, Timestamp, UtcDateTime
+from cloud.db.notices import Delivery, Notice, Webhook
 from cloud.db.register import (
     BusinessCalendar,
     Community,
+    GroupingRule,
     Person,
     PersonZone,
     PreventivePlan,
@@ -42,6 +44,9 @@ __all__ = [
     "Base",
     "BusinessCalendar",
     "Community",
+    "Delivery",
+    "GroupingRule",
+    "Notice",
     "Person",
     "PersonZone",
     "PreventivePlan",
@@ -50,6 +55,7 @@ __all__ = [
     "Timestamp",
     "UtcDateTime",
     "WebSession",
+    "Webhook",
     "Zone",
 ]
 
@@ -73,6 +79,8 @@ class Gateway(Base):
     status_at: Mapped[datetime | None] = mapped_column(Timestamp)
     online_since: Mapped[datetime | None] = mapped_column(Timestamp)
     """When it last came online: its devices' silence is counted from then at the earliest."""
+    heard_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    """When a batch of it was last stored: with ``status_at``, when it was last heard."""
     counters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     epoch: Mapped[str | None] = mapped_column(String(32))
     """The gateway's current epoch: the one of the latest batch from an epoch not seen before."""
@@ -304,18 +312,41 @@ class DataGap(Base):
 
 
 NOT_CLOSED = "state NOT IN ('closed', 'cancelled')"
-"""The tickets still being worked on (or verified): at most one per (facility, fault)."""
+"""The tickets still being worked on (or verified): at most one per (subject, fault)."""
+
+
+def facility_subject(facility_id: int) -> str:
+    return f"facility:{facility_id}"
+
+
+def zone_subject(zone_id: int) -> str:
+    return f"zone:{zone_id}"
+
+
+def gateway_subject(gateway_id: str) -> str:
+    return f"gateway:{gateway_id}"
+
+
+def _facility_subject_default(context: Any) -> str:
+    facility_id = context.get_current_parameters()["facility_id"]
+    if facility_id is None:
+        raise ValueError("a ticket with no facility needs its subject")
+    return facility_subject(facility_id)
 
 
 class Ticket(Base):
-    """A repair ticket: one not yet closed per (facility, fault); its life is
-    :mod:`cloud.repair.lifecycle`."""
+    """A repair ticket: one not yet closed per (subject, fault); its life is
+    :mod:`cloud.repair.lifecycle`.
+
+    Its **subject** is what failed: a facility (most tickets), a zone whose facilities
+    failed together (:mod:`cloud.repair.grouping`; the facilities are its ``members``), or
+    a gateway gone offline (its devices are then unknown, not faulty)."""
 
     __tablename__ = "tickets"
     __table_args__ = (
         Index(
             "uq_tickets_one_not_closed",
-            "facility_id",
+            "subject",
             "fault",
             unique=True,
             sqlite_where=text(NOT_CLOSED),
@@ -325,10 +356,20 @@ class Ticket(Base):
         Index("ix_tickets_wake_at", "wake_at"),
         Index("ix_tickets_assignee", "assignee_id", "state"),
         Index("ix_tickets_closed", "facility_id", "fault", "reopen_until"),
+        Index("ix_tickets_community", "community_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"))
+    subject: Mapped[str] = mapped_column(String(80), default=_facility_subject_default)
+    """``facility:<id>``, ``zone:<id>`` or ``gateway:<id>`` (by default its facility's)"""
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    """its subject's community (None: a facility of a gateway never provisioned)"""
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id"))
+    """its subject's zone: the facility's, the zone of a zone ticket, the gateway's"""
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facilities.id"))
+    """the facility of a facility ticket; None for a zone's or a gateway's"""
+    gateway_id: Mapped[str | None] = mapped_column(ForeignKey("gateways.id"))
+    """the gateway of a gateway ticket"""
     device_pk: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
     """the device whose data shows the fault; None for a fault no device reports"""
     fault: Mapped[str] = mapped_column(String(64))
@@ -381,12 +422,41 @@ class Ticket(Base):
     wake_at: Mapped[datetime | None] = mapped_column(Timestamp)
     """when the repair rounds must look at it next (a reminder, escalation, verification)"""
 
-    facility: Mapped[Facility] = relationship()
+    facility: Mapped[Facility | None] = relationship()
     device: Mapped[Device | None] = relationship()
     assignee: Mapped[Person | None] = relationship()
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id"
     )
+    members: Mapped[list[TicketFacility]] = relationship(
+        back_populates="ticket", order_by="TicketFacility.joined_at"
+    )
+
+    @property
+    def scope(self) -> str:
+        """facility, zone or gateway: what its subject is"""
+        return self.subject.partition(":")[0]
+
+
+class TicketFacility(Base):
+    """A facility of a zone ticket: it failed with the others of its zone."""
+
+    __tablename__ = "ticket_facilities"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    facility_id: Mapped[int] = mapped_column(
+        ForeignKey("facilities.id"), primary_key=True, index=True
+    )
+    device_pk: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    fault: Mapped[str] = mapped_column(String(64))
+    """the fault it showed"""
+    joined_at: Mapped[datetime] = mapped_column(Timestamp)
+    cleared_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    """when its fault cleared (None: still failing)"""
+
+    ticket: Mapped[Ticket] = relationship(back_populates="members")
+    facility: Mapped[Facility] = relationship()
+    device: Mapped[Device | None] = relationship()
 
 
 class TicketEvent(Base):

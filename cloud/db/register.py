@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.db.base import Base, Timestamp
@@ -30,6 +30,8 @@ class Community(Base):
     address: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     archived_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    gateway_offline: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    """the site file's ``gateway_offline``: after how long, and the ticket it opens"""
 
 
 class Zone(Base):
@@ -62,6 +64,9 @@ class Person(Base):
     skills: Mapped[list[str]] = mapped_column(default=list)
     duty_calendar_id: Mapped[int | None] = mapped_column(ForeignKey("calendars.id"))
     """when they are on duty (its opening hours); None: always"""
+    channels: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    """how they hear of the ticket events that concern them (a site file's ``channels``,
+    :class:`device_profiles.site.Channels`); empty: the defaults"""
     archived_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
@@ -125,3 +130,26 @@ class PreventivePlan(Base):
     priority: Mapped[str] = mapped_column(String(16))
     since: Mapped[datetime] = mapped_column(Timestamp)
     """when it was made: the first service falls due ``every_s`` after"""
+
+
+class GroupingRule(Base):
+    """Facilities of a category in one zone failing together within ``within_s``: from
+    ``at_least`` of them on, one zone ticket lists them (:mod:`cloud.repair.grouping`)."""
+
+    __tablename__ = "grouping_rules"
+    __table_args__ = (UniqueConstraint("community_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    slug: Mapped[str] = mapped_column(String(63))
+    title: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(64))
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id"))
+    """the zone it watches; None: each zone of the community"""
+    faults: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """the faults it groups; empty: every fault that opens a ticket"""
+    at_least: Mapped[int] = mapped_column(Integer)
+    within_s: Mapped[float] = mapped_column(Float)
+    skill: Mapped[str] = mapped_column(String(64))
+    sla: Mapped[str] = mapped_column(String(63))
+    priority: Mapped[str] = mapped_column(String(16))

@@ -111,7 +111,8 @@ class Claims:
                 last_seq=case(
                     (or_(last_seq.is_(None), last_seq < bindparam("b_seq")), bindparam("b_seq")),
                     else_=last_seq,
-                )
+                ),
+                heard_at=bindparam("b_now"),
             )
         )
 
@@ -134,17 +135,19 @@ class Claims:
         """After the commit: these gateways were heard."""
         self._heard.update(gateway_ids)
 
-    def advance(self, connection: Connection, batches: Sequence[SomeBatch]) -> None:
-        """Move each gateway's (epoch, last_seq) on for the batches claimed. An epoch seen
-        for the first time is the gateway's new one (it lost its data and started afresh);
-        a late batch of an earlier epoch is stored but moves nothing."""
+    def advance(self, connection: Connection, batches: Sequence[SomeBatch], now: datetime) -> None:
+        """Move each gateway's (epoch, last_seq) on for the batches claimed, and note it
+        heard at ``now``. An epoch seen for the first time is the gateway's new one (it lost
+        its data and started afresh); a late batch of an earlier epoch is stored but moves
+        nothing."""
         seqs: dict[tuple[str, str], list[int]] = {}
         for batch in batches:
             seqs.setdefault((batch.gateway_id, batch.epoch), []).append(batch.seq)
         for (gateway_id, epoch), numbers in sorted(seqs.items()):  # rows locked in one order
             top = max(numbers)
             moved = connection.execute(
-                self._advance, {"b_id": gateway_id, "b_epoch": epoch, "b_seq": top}
+                self._advance,
+                {"b_id": gateway_id, "b_epoch": epoch, "b_seq": top, "b_now": now},
             )
             if moved.rowcount:
                 continue
@@ -161,7 +164,7 @@ class Claims:
                 connection.execute(
                     update(GATEWAYS)
                     .where(GATEWAYS.c.id == gateway_id)
-                    .values(epoch=epoch, last_seq=top)
+                    .values(epoch=epoch, last_seq=top, heard_at=now)
                 )
 
     # ------------------------------------------------------------------ batch identities

@@ -1,5 +1,6 @@
-"""The cloud's only contact with MQTT: the ingest subscription, the acknowledgements, and
-the commands for devices (:mod:`cloud.ingest.commands`).
+"""The cloud's only contact with MQTT: the ingest subscription, the acknowledgements, the
+commands for devices (:mod:`cloud.ingest.commands`), and the notices pushed to integrations
+(:class:`Publisher`, for :mod:`cloud.notify.push`).
 
 One connection per worker, on :class:`plumbing.mqtt.Client`:
 
@@ -14,15 +15,17 @@ One connection per worker, on :class:`plumbing.mqtt.Client`:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from cloud.ingest.acks import Ack
 from device_profiles.protocol import BATCH_FILTER, STATUS_FILTER
 from plumbing.mqtt import Client, Message, MqttError
 
-__all__ = ["Endpoint", "IngestLink", "Message", "MqttError", "connect"]
+__all__ = ["Endpoint", "IngestLink", "Message", "MqttError", "Publisher", "connect"]
 
 
 @dataclass(frozen=True)
@@ -87,3 +90,55 @@ async def connect(endpoint: Endpoint) -> AsyncIterator[IngestLink]:
     ) as client:
         await client.subscribe(endpoint.filters, qos=1)
         yield IngestLink(client)
+
+
+class Publisher:
+    """A connection to the cloud broker that only publishes, QoS 1 (a clean session: it
+    receives nothing): made when first needed, and made anew at the next publish after it
+    broke. One publish at a time."""
+
+    def __init__(self, host: str, port: int, client_id: str, *, timeout_s: float = 10.0) -> None:
+        self._host = host
+        self._port = port
+        self._client_id = client_id
+        self._timeout_s = timeout_s
+        self._client: Client | None = None
+        self._stack: AsyncExitStack | None = None
+        self._lock = asyncio.Lock()
+
+    async def publish(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Publish ``(topic, payload)`` messages in order (not retained); returns once the
+        broker has them all, MqttError if it could not be reached or the connection broke."""
+        async with self._lock:
+            client = self._client
+            if client is None or not client.is_connected:
+                await self._disconnect()
+                stack = AsyncExitStack()
+                client = await stack.enter_async_context(
+                    Client(
+                        self._host,
+                        self._port,
+                        client_id=self._client_id,
+                        timeout_s=self._timeout_s,
+                    )
+                )
+                self._client, self._stack = client, stack
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    await client.publish_all(messages, qos=1)
+            except TimeoutError:
+                await self._disconnect()
+                raise MqttError(f"no PUBACK within {self._timeout_s:g} s") from None
+            except MqttError:
+                await self._disconnect()
+                raise
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._disconnect()
+
+    async def _disconnect(self) -> None:
+        stack, self._stack, self._client = self._stack, None, None
+        if stack is not None:
+            with contextlib.suppress(MqttError):  # it broke already
+                await stack.aclose()

@@ -150,7 +150,7 @@ class BatchWriter:
             else:
                 claims.claim(connection, batches, now)
                 claimed = [True] * len(batches)
-            claims.advance(connection, [b for b, c in zip(batches, claimed, strict=True) if c])
+            claims.advance(connection, [b for b, c in zip(batches, claimed, strict=True) if c], now)
             if careful:
                 gaps = claims.gaps_carefully(connection, batches, now)
             else:

@@ -26,6 +26,7 @@ from cloud.db.models import (
     DeviceBinding,
     Facility,
     Gateway,
+    GroupingRule,
     NewDevices,
     Person,
     PersonZone,
@@ -105,6 +106,13 @@ class _Applier:
         return row
 
 
+def channels_of(person: fmt.Person) -> dict[str, Any]:
+    """The person's ``channels`` as stored, if the site file names them."""
+    if person.channels is None:
+        return {}
+    return {"channels": person.channels.model_dump(mode="json")}
+
+
 def apply_site(
     session: Session,
     site: fmt.Site,
@@ -178,6 +186,8 @@ def apply_site(
                 "skills": list(person.skills),
                 "duty_calendar_id": calendars[person.duty].id if person.duty else None,
                 "archived_at": None,
+                # not named: as they set it themselves (through the API)
+                **channels_of(person),
             },
         )
         wanted = {zone_id[z] for z in person.zones}
@@ -209,8 +219,56 @@ def apply_site(
                 "since": kept or now,
             },
         )
+    _grouping(applier, site)
     session.flush()
     return result
+
+
+def _grouping(applier: _Applier, site: fmt.Site) -> None:
+    """The site's grouping rules (those it no longer names go) and its gateway_offline."""
+    session, community = applier.session, applier.community
+    zones = {
+        z.slug: z.id for z in session.scalars(select(Zone).where(Zone.community_id == community.id))
+    }
+    for slug, rule in site.grouping.items():
+        applier.upsert(
+            GroupingRule,
+            "grouping",
+            slug,
+            {
+                "title": rule.title,
+                "category": rule.category,
+                "zone_id": zones[rule.zone] if rule.zone is not None else None,
+                "faults": list(rule.faults),
+                "at_least": rule.at_least,
+                "within_s": rule.within,
+                "skill": rule.skill,
+                "sla": rule.sla,
+                "priority": rule.priority,
+            },
+        )
+    gone = session.execute(
+        delete(GroupingRule).where(
+            GroupingRule.community_id == community.id,
+            GroupingRule.slug.not_in(sorted(site.grouping)),
+        )
+    )
+    if gone.rowcount:  # type: ignore[attr-defined]
+        applier.result.updated["grouping"] += gone.rowcount  # type: ignore[attr-defined]
+    offline = site.gateway_offline
+    _set(
+        community,
+        {
+            "gateway_offline": {
+                "after_s": offline.after,
+                "skill": offline.skill,
+                "sla": offline.sla,
+                "priority": offline.priority,
+                "verify_s": offline.verify_for,
+            }
+        },
+    )
+    applier.tickets.zones.forget()
 
 
 def _gateways(
@@ -415,9 +473,29 @@ def export_site(session: Session, slug: str) -> fmt.Site:
                     "skills": p.skills,
                     "zones": sorted(person_zones.get(p.id, [])),
                     "duty": calendars[p.duty_calendar_id].slug if p.duty_calendar_id else None,
+                    "channels": p.channels or None,
                 }
                 for p in people
             },
+            "grouping": {
+                rule.slug: {
+                    "title": rule.title,
+                    "category": rule.category,
+                    "zone": zone_slug(rule.zone_id),
+                    "faults": rule.faults,
+                    "at_least": rule.at_least,
+                    "within": rule.within_s,
+                    "skill": rule.skill,
+                    "sla": rule.sla,
+                    "priority": rule.priority,
+                }
+                for rule in session.scalars(
+                    select(GroupingRule)
+                    .where(GroupingRule.community_id == cid)
+                    .order_by(GroupingRule.slug)
+                )
+            },
+            "gateway_offline": _offline_of(community.gateway_offline),
             "preventive": {
                 plan.slug: {
                     "title": plan.title,
@@ -435,3 +513,9 @@ def export_site(session: Session, slug: str) -> fmt.Site:
             },
         }
     )
+
+
+def _offline_of(stored: dict[str, Any] | None) -> dict[str, Any]:
+    """The site file's ``gateway_offline`` from what the community row keeps."""
+    names = {"after_s": "after", "verify_s": "verify_for"}
+    return {names.get(k, k): v for k, v in (stored or {}).items()}

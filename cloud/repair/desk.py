@@ -33,17 +33,22 @@ from cloud.access.roles import Principal, Role
 from cloud.db.models import (
     Device,
     Facility,
+    Gateway,
     OutboundCommand,
     Person,
     Ticket,
-    TicketEvent,
     TicketState,
+    facility_subject,
+    gateway_subject,
+    zone_subject,
 )
 from cloud.metrics import CloudMetrics
+from cloud.repair.events import record
 from cloud.repair.lifecycle import FINAL, Actor, Move, MoveRefused, State, moves_from, target
 from cloud.repair.maintenance import MaintenanceBook
 from cloud.repair.sla import phase_of
 from cloud.repair.team import SlaBooks
+from cloud.repair.zones import MEMBERS, ZoneGrouping
 from device_profiles import Catalogue, Priority, Profile, health_of
 from device_profiles.rules import RuleState, serviced
 
@@ -137,6 +142,43 @@ def moves_for(by: By, state: State, assignee_id: int | None) -> list[Move]:
     return [m for m in moves_from(state, by.actor) if not_theirs(by, assignee_id, m) is None]
 
 
+@dataclass(frozen=True)
+class Subject:
+    """What a ticket is about: a facility, a zone whose facilities failed together, or a
+    gateway; with the community and zone it belongs to."""
+
+    key: str
+    community_id: int | None
+    zone_id: int | None
+    facility_id: int | None = None
+    gateway_id: str | None = None
+
+    @classmethod
+    def facility(cls, session: Session, facility_id: int) -> Subject:
+        found = session.get(Facility, facility_id)
+        if found is None:
+            raise TicketError(f"no facility {facility_id}")
+        return cls(
+            facility_subject(facility_id),
+            found.community_id,
+            found.zone_id,
+            facility_id=facility_id,
+        )
+
+    @classmethod
+    def zone(cls, community_id: int, zone_id: int) -> Subject:
+        return cls(zone_subject(zone_id), community_id, zone_id)
+
+    @classmethod
+    def gateway(cls, gateway: Gateway) -> Subject:
+        return cls(
+            gateway_subject(gateway.id),
+            gateway.community_id,
+            gateway.zone_id,
+            gateway_id=gateway.id,
+        )
+
+
 class TicketDesk:
     def __init__(
         self,
@@ -151,6 +193,8 @@ class TicketDesk:
         """the communities' SLA classes (reopen windows, targets)"""
         self.maintenance = maintenance or MaintenanceBook()
         """the facilities under maintenance, whose faults open no tickets"""
+        self.zones = ZoneGrouping()
+        """the grouping rules: facilities of a zone failing together get one ticket"""
 
     def profile(self, profile_id: str) -> Profile | None:
         """The profile tickets of ``profile_id``'s faults are made from, if known."""
@@ -182,9 +226,23 @@ class TicketDesk:
                 Ticket.facility_id.in_(facilities[start : start + 500]), Ticket.state.in_(LIVE)
             )
             for ticket in session.scalars(query):
-                known[(ticket.facility_id, ticket.fault)] = ticket
+                if ticket.facility_id is not None:
+                    known[(ticket.facility_id, ticket.fault)] = ticket
+        missing = sorted({f for f, fault in wanted if known.get((f, fault)) is None})
+        ZoneGrouping.preload(session, missing)
+        members = session.info[MEMBERS]
         for pair in wanted:
             known.setdefault(pair, None)
+            members.setdefault(pair, None)
+
+    @staticmethod
+    def live_of(session: Session, subject: str, fault: str) -> Ticket | None:
+        """The ticket of ``fault`` on ``subject`` (a :class:`Subject` key) not yet closed."""
+        return session.scalar(
+            select(Ticket).where(
+                Ticket.subject == subject, Ticket.fault == fault, Ticket.state.in_(LIVE)
+            )
+        )
 
     @staticmethod
     def opened(session: Session) -> list[str]:
@@ -232,11 +290,42 @@ class TicketDesk:
         ) and self.maintenance.covers(session, facility_id, at):
             return ticket  # people are working on it: recorded, no ticket moves
         if ticket is None:
+            zone = self.zones.ticket_of(session, facility_id, fault)
+            if zone is not None:  # one of the facilities of a zone ticket
+                if self.maintenance.covers(session, facility_id, at):
+                    return zone
+                resolved = zone.resolved_at
+                if (
+                    zone.state in (State.VERIFYING.value, State.RESOLVED.value)
+                    and resolved is not None
+                    and at > resolved
+                ):
+                    self.reopen_by_data(session, zone, at, evidence())
+                self.zones.again(session, zone, facility_id, at)
+                return zone
             closed = None if due else self._reopenable(session, facility_id, fault, at)
-            if closed is not None and self._reopen_by_data(session, closed, at, evidence()):
+            if closed is not None and self.reopen_by_data(session, closed, at, evidence()):
                 return closed
+            if onset and not due:
+                grouped = self.zones.consider(
+                    self,
+                    session,
+                    facility_id,
+                    device_pk,
+                    fault,
+                    at=at,
+                    verify_s=profile.ticket.verify_s,
+                )
+                if grouped is not None:
+                    return grouped
             ticket = self._open(
-                session, facility_id, device_pk, profile, fault, at=at, item_id=item_id
+                session,
+                Subject.facility(session, facility_id),
+                device_pk,
+                profile,
+                fault,
+                at=at,
+                item_id=item_id,
             )
             if ticket is not None:
                 return ticket
@@ -251,12 +340,12 @@ class TicketDesk:
             and ticket.resolved_at is not None
             and at > ticket.resolved_at
         ):
-            self._reopen_by_data(session, ticket, at, evidence())
+            self.reopen_by_data(session, ticket, at, evidence())
             return ticket
         if onset:
             ticket.occurrences += 1
             ticket.fault_cleared_at = None
-            session.add(TicketEvent(ticket=ticket, at=at, kind="repeated", item_id=item_id))
+            record(session, ticket, "repeated", at=at, item_id=item_id)
         if at > ticket.last_seen_at:
             ticket.last_seen_at = at
         return ticket
@@ -278,7 +367,7 @@ class TicketDesk:
             .limit(1)
         )
 
-    def _reopen_by_data(
+    def reopen_by_data(
         self, session: Session, ticket: Ticket, at: datetime, evidence: dict[str, Any]
     ) -> bool:
         """Reopen ``ticket`` because its fault is back; False if another worker moved it
@@ -297,7 +386,7 @@ class TicketDesk:
     def _open(
         self,
         session: Session,
-        facility_id: int,
+        subject: Subject,
         device_pk: int | None,
         profile: Profile | None,
         fault: str,
@@ -310,6 +399,7 @@ class TicketDesk:
         note: str = "",
         skill: str = "general-repair",
         sla: str = "standard",
+        verify_s: float | None = None,
     ) -> Ticket | None:
         if profile is not None:
             spec = profile.faults[fault]
@@ -330,14 +420,19 @@ class TicketDesk:
                 "priority": priority or Priority.NORMAL.value,
                 "skill": skill,
                 "sla": sla,
-                "verify_s": 0.0,
-                "observable": False,
+                "verify_s": verify_s or 0.0,
+                "observable": verify_s is not None,
             }
         reported = None
-        if fault != REPORTED:  # part of the repair of what was reported by hand, if any
+        facility_id = subject.facility_id
+        if fault != REPORTED and facility_id is not None:  # part of a repair reported by hand
             reported = self.live(session, facility_id, REPORTED)
         ticket = Ticket(
+            subject=subject.key,
+            community_id=subject.community_id,
+            zone_id=subject.zone_id,
             facility_id=facility_id,
+            gateway_id=subject.gateway_id,
             device_pk=device_pk,
             fault=fault,
             state=TicketState.OPEN.value,
@@ -357,18 +452,17 @@ class TicketDesk:
                 session.flush()
         except IntegrityError:
             return None  # another worker opened it first
-        session.add(
-            TicketEvent(
-                ticket=ticket,
-                at=at,
-                kind="opened",
-                item_id=item_id,
-                note=note,
-                actor=by.name,
-                actor_kind=by.kind,
-            )
+        record(
+            session,
+            ticket,
+            "opened",
+            at=at,
+            item_id=item_id,
+            note=note,
+            actor=by.name,
+            actor_kind=by.kind,
         )
-        if _KNOWN in session.info:
+        if _KNOWN in session.info and facility_id is not None:
             session.info[_KNOWN][(facility_id, fault)] = ticket
         session.info.setdefault(_OPENED, []).append(fault)
         return ticket
@@ -389,7 +483,7 @@ class TicketDesk:
         it: a supervisor confirms it done); None if one is open already."""
         return self._open(
             session,
-            facility_id,
+            Subject.facility(session, facility_id),
             None,
             None,
             fault,
@@ -401,13 +495,62 @@ class TicketDesk:
             note="preventive maintenance due",
         )
 
+    def open_root_cause(
+        self,
+        session: Session,
+        subject: Subject,
+        fault: str,
+        *,
+        title: str,
+        skill: str,
+        sla: str,
+        priority: str,
+        at: datetime,
+        verify_s: float,
+        note: str,
+    ) -> Ticket | None:
+        """Open a ticket for what failed beyond one facility — a zone whose facilities failed
+        together, a gateway gone offline — verified by the data (``verify_s``); None if one is
+        open already."""
+        return self._open(
+            session,
+            subject,
+            None,
+            None,
+            fault,
+            at=at,
+            title=title,
+            priority=priority,
+            skill=skill,
+            sla=sla,
+            note=note,
+            verify_s=verify_s,
+        )
+
     def fault_cleared(self, session: Session, facility_id: int, fault: str, at: datetime) -> None:
         """A device of the facility no longer reports ``fault``; note it on the live
         ticket."""
         ticket = self.live(session, facility_id, fault)
-        if ticket is not None and ticket.fault_cleared_at is None:
+        if ticket is None:
+            zone = self.zones.ticket_of(session, facility_id, fault)
+            if zone is not None:
+                self.zones.cleared(session, zone, facility_id, at)
+            return
+        if ticket.fault_cleared_at is None:
             ticket.fault_cleared_at = at
-            session.add(TicketEvent(ticket=ticket, at=at, kind="fault_cleared"))
+            record(session, ticket, "fault_cleared", at=at)
+
+    def fold(self, session: Session, ticket: Ticket, into: Ticket, at: datetime) -> None:
+        """Cancel ``ticket``: its facility is one of zone ticket ``into``'s."""
+        ticket.linked_id = into.id
+        self.move(
+            session,
+            ticket.id,
+            Move.CANCEL,
+            RULE,
+            at=at,
+            note=f"one of the facilities of zone ticket {into.id}: {into.title}",
+        )
 
     # -- by hand --------------------------------------------------------------------------
 
@@ -453,7 +596,7 @@ class TicketDesk:
             )
         ticket = self._open(
             session,
-            facility.id,
+            Subject.facility(session, facility.id),
             device.id if device is not None else None,
             profile,
             fault,
@@ -547,16 +690,15 @@ class TicketDesk:
                 "assignee_id": assignee,
                 "assignee": person.name if person else None,
             }
-        session.add(
-            TicketEvent(
-                ticket=ticket,
-                at=at,
-                kind=DONE[move],
-                note=note,
-                actor=by.name,
-                actor_kind=by.kind,
-                evidence=evidence,
-            )
+        record(
+            session,
+            ticket,
+            DONE[move],
+            at=at,
+            note=note,
+            actor=by.name,
+            actor_kind=by.kind,
+            evidence=evidence,
         )
         if move is Move.RESOLVE:
             self._maintenance_done(ticket)
@@ -575,7 +717,7 @@ class TicketDesk:
         if assignee_id is None:
             raise InvalidTransition("assign needs assignee_id: the maintainer to assign")
         person = session.get(Person, assignee_id)
-        community = ticket.facility.community_id
+        community = ticket.community_id
         if (
             person is None
             or person.archived_at is not None
@@ -601,7 +743,7 @@ class TicketDesk:
                 stamps |= {"verify_until": until, "wake_at": until}
             return stamps
         if move in (Move.VERIFY, Move.CONFIRM):
-            book = self.books.book(session, ticket.facility.community_id)
+            book = self.books.book(session, ticket.community_id)
             reopen_s = book.targets(ticket.sla, ticket.priority).reopen_s
             return {
                 "closed_at": at,
@@ -653,14 +795,13 @@ class TicketDesk:
                 created_at=at,
             )
         )
-        session.add(
-            TicketEvent(
-                ticket=ticket,
-                at=at,
-                kind="self_test",
-                note=f"asked {device.device_id} to run {command}",
-                evidence={"device_pk": device.id, "command": command},
-            )
+        record(
+            session,
+            ticket,
+            "self_test",
+            at=at,
+            note=f"asked {device.device_id} to run {command}",
+            evidence={"device_pk": device.id, "command": command},
         )
 
     def _maintenance_done(self, ticket: Ticket) -> None:

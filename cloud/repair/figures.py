@@ -65,23 +65,22 @@ not ranked.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Literal
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from cloud.db.models import Community, Facility, Ticket, TicketEvent, Zone
+from cloud.db.models import Ticket, TicketEvent, TicketFacility
+from cloud.register.scope import FacilityRow, GroupBy, Period, Scope, groups, in_scope
+from cloud.register.scope import facilities as facilities_of
 from cloud.repair.desk import LIVE
 from cloud.repair.history import (
     KINDS,
     Cycle,
     EventRow,
-    FacilityRow,
-    Period,
     TicketRow,
     cycles_of,
     downtime,
@@ -90,13 +89,6 @@ from cloud.repair.history import (
 from cloud.repair.lifecycle import State
 
 MtbfStatus = Literal["measured", "no_failure", "no_interval"]
-
-
-class GroupBy(StrEnum):
-    COMMUNITY = "community"
-    ZONE = "zone"
-    CATEGORY = "category"
-    FACILITY = "facility"
 
 
 @dataclass(frozen=True)
@@ -215,9 +207,10 @@ def figures(
 
     ranked: list[FacilityFailures] = []
     all_intervals: list[float] = []
-    failures = failed = tickets_opened = cancelled = 0
+    failures = failed = cancelled = 0
+    opened_tickets: set[int] = set()
     repeat_tickets: set[int] = set()
-    repeats = 0
+    repeats: set[tuple[int, datetime]] = set()
     for facility in facilities:
         own = cycles.get(facility.id, [])
         live = [c for c in own if c.cancelled is None]
@@ -228,8 +221,8 @@ def figures(
         intervals, down = downtime(own, period, now)
         all_intervals.extend(intervals)
         failures += len(starts)
-        tickets_opened += opened
-        repeats += len(reopened)
+        opened_tickets.update(c.ticket_id for c in starts if c.opening)
+        repeats.update(reopened)
         repeat_tickets.update(ticket_id for ticket_id, _ in reopened)
         if starts:
             failed += 1
@@ -259,9 +252,11 @@ def figures(
     )
 
     counted = met = respond_due = respond_met = resolve_due = resolve_met = 0
+    judged: set[int] = set()
     for ticket in tickets:
-        if ticket.state == State.CANCELLED.value:
-            continue
+        if ticket.state == State.CANCELLED.value or ticket.id in judged:
+            continue  # a zone ticket is judged once, not for each of its facilities
+        judged.add(ticket.id)
         respond, resolve = sla_of(ticket, period, now)
         respond_due += respond.counts
         respond_met += respond.counts and not respond.missed
@@ -279,28 +274,14 @@ def figures(
     )
     return Figures(
         facilities=len(facilities),
-        tickets=tickets_opened,
+        tickets=len(opened_tickets),
         cancelled=cancelled,
         mttr=mttr,
         mtbf=mtbf,
         sla=sla,
-        repeats=Repeats(len(repeat_tickets), repeats),
+        repeats=Repeats(len(repeat_tickets), len(repeats)),
         most_failing=tuple(ranked[:top]),
     )
-
-
-_KEYS: dict[GroupBy, Callable[[FacilityRow], tuple[str, str]]] = {
-    GroupBy.COMMUNITY: lambda f: (
-        str(f.community_id) if f.community_id is not None else "none",
-        f.community_name or "(no community)",
-    ),
-    GroupBy.ZONE: lambda f: (
-        str(f.zone_id) if f.zone_id is not None else "none",
-        f.zone_name or "(no zone)",
-    ),
-    GroupBy.CATEGORY: lambda f: (f.category, f.category),
-    GroupBy.FACILITY: lambda f: (str(f.id), f.name),
-}
 
 
 def grouped(
@@ -315,74 +296,39 @@ def grouped(
     """The figures of each group of ``facilities`` (by community, zone, category or each
     facility), ordered by name then key; a group is made of its facilities, so one with no
     facility in scope does not show."""
-    key = _KEYS[by]
-    members: dict[tuple[str, str], list[FacilityRow]] = defaultdict(list)
-    for facility in facilities:
-        members[key(facility)].append(facility)
     of_facility: dict[int, list[TicketRow]] = defaultdict(list)
     for ticket in tickets:
         of_facility[ticket.facility_id].append(ticket)
-    groups = []
-    for (group_key, name), rows in sorted(members.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    found = []
+    for group_key, name, rows in groups(facilities, by):
         own = [t for f in rows for t in of_facility.get(f.id, [])]
-        groups.append(Group(group_key, name, figures(rows, own, period, now, top=top)))
-    return groups
+        found.append(Group(group_key, name, figures(rows, own, period, now, top=top)))
+    return found
 
 
 # -- reading the rows ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Scope:
-    """Which facilities: of a community (None: every community), in zones, of a category."""
-
-    community_id: int | None = None
-    zone_id: int | None = None
-    category: str | None = None
-    zones: frozenset[int] | None = None
-    """a maintainer's zones: only the facilities there"""
-    communities: tuple[int, ...] = ()
-    """held to these too (the caller's own, and the one asked for)"""
-
-
 def load(
     session: Session, scope: Scope, period: Period
 ) -> tuple[list[FacilityRow], list[TicketRow]]:
-    """The facilities of ``scope`` in use in the period, and their tickets whose life
-    touches it, with the events the figures read."""
-    where: list[ColumnElement[bool]] = [
-        or_(Facility.archived_at.is_(None), Facility.archived_at >= period.start)
-    ]
-    for community in {*scope.communities, scope.community_id} - {None}:
-        where.append(Facility.community_id == community)
-    if scope.zone_id is not None:
-        where.append(Facility.zone_id == scope.zone_id)
-    if scope.zones is not None:
-        where.append(Facility.zone_id.in_(sorted(scope.zones)))
-    if scope.category is not None:
-        where.append(Facility.category == scope.category)
-    query = (
-        select(
-            Facility.id,
-            Facility.code,
-            Facility.name,
-            Facility.category,
-            Facility.zone_id,
-            Zone.name,
-            Facility.community_id,
-            Community.name,
-        )
-        .outerjoin(Zone, Zone.id == Facility.zone_id)
-        .outerjoin(Community, Community.id == Facility.community_id)
-        .where(*where)
-        .order_by(Facility.id)
-    )
-    facilities = [FacilityRow(*row) for row in session.execute(query)]
+    """The facilities of ``scope`` in use in the period (:mod:`cloud.register.scope`), and
+    their tickets whose life touches it, with the events the figures read."""
+    facilities = facilities_of(session, scope, period)
     if not facilities:
         return [], []
-    in_scope = select(Facility.id).where(*where).scalar_subquery()
+    members = select(TicketFacility.ticket_id).where(
+        TicketFacility.facility_id.in_(in_scope(scope, period))
+    )
+    zone_tickets = select(Ticket.id).where(Ticket.subject.like("zone:%")).scalar_subquery()
     touching = (
-        Ticket.facility_id.in_(in_scope),
+        or_(Ticket.facility_id.in_(in_scope(scope, period)), Ticket.id.in_(members)),
+        # a ticket folded into a zone ticket: its facility's outage is the zone ticket's
+        or_(
+            Ticket.state != State.CANCELLED.value,
+            Ticket.linked_id.is_(None),
+            Ticket.linked_id.not_in(zone_tickets),
+        ),
         Ticket.opened_at < period.end,
         or_(
             Ticket.state.in_(LIVE),
@@ -416,5 +362,21 @@ def load(
     for ticket_id, event_id, at, kind, evidence in session.execute(found.order_by(TicketEvent.id)):
         target = evidence.get("target") if isinstance(evidence, dict) else None
         events[ticket_id].append(EventRow(event_id, at, kind, target))
-    tickets = [TicketRow(**row._asdict(), events=tuple(events.get(row.id, ()))) for row in rows]
+    tickets = [
+        TicketRow(**row._asdict(), events=tuple(events.get(row.id, ())))
+        for row in rows
+        if row.facility_id is not None
+    ]
+    grouped_rows = {row.id: row for row in rows if row.facility_id is None}
+    if grouped_rows:  # a zone ticket is an outage of each facility it lists, from its joining
+        listed = session.execute(
+            select(TicketFacility.ticket_id, TicketFacility.facility_id, TicketFacility.joined_at)
+            .where(TicketFacility.ticket_id.in_(sorted(grouped_rows)))
+            .order_by(TicketFacility.ticket_id, TicketFacility.facility_id)
+        ).tuples()
+        for ticket_id, facility_id, joined_at in listed:
+            row = grouped_rows[ticket_id]._asdict()
+            row["facility_id"] = facility_id
+            row["opened_at"] = min(row["opened_at"], joined_at)
+            tickets.append(TicketRow(**row, events=tuple(events.get(ticket_id, ()))))
     return facilities, tickets

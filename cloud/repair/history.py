@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 
+from cloud.register.scope import Period
 from cloud.repair.lifecycle import State
 
 KINDS = (
@@ -24,21 +25,6 @@ KINDS = (
     "sla_breached",
 )
 """The ticket events the figures read (reminders and warnings are not needed)."""
-
-
-@dataclass(frozen=True)
-class Period:
-    """``[start, end)``; empty when ``end`` is not after ``start``."""
-
-    start: datetime
-    end: datetime
-
-    def holds(self, moment: datetime | None) -> bool:
-        return moment is not None and self.start <= moment < self.end
-
-    @property
-    def empty(self) -> bool:
-        return self.end <= self.start
 
 
 @dataclass(frozen=True)
@@ -67,18 +53,6 @@ class TicketRow:
     respond_breached_at: datetime | None = None
     resolve_breached_at: datetime | None = None
     events: tuple[EventRow, ...] = ()
-
-
-@dataclass(frozen=True)
-class FacilityRow:
-    id: int
-    code: str
-    name: str
-    category: str
-    zone_id: int | None = None
-    zone_name: str | None = None
-    community_id: int | None = None
-    community_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,9 @@ RULES: dict[Move, Rule] = {
         None,
         _PEOPLE | {Actor.RULE},
     ),
-    Move.CANCEL: Rule(frozenset(State) - FINAL - {State.VERIFYING}, State.CANCELLED, _PEOPLE),
+    Move.CANCEL: Rule(
+        frozenset(State) - FINAL - {State.VERIFYING}, State.CANCELLED, _PEOPLE | {Actor.RULE}
+    ),
 }
 
 

@@ -75,6 +75,8 @@ class PreventiveSchedule:
                 Ticket.fault == fault, Ticket.facility_id.in_(facilities)
             )
         ).tuples():
+            if facility_id is None:
+                continue
             if state not in final:
                 live.add(facility_id)
                 continue

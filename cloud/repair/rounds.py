@@ -34,14 +34,17 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.db.models import Person, Ticket, TicketEvent
+from cloud.db.models import Person, Ticket
 from cloud.repair.desk import LIVE, RULE, InvalidTransition, TicketDesk
 from cloud.repair.dispatch import DispatchPolicy, LeastLoaded, Maintainer, Need
+from cloud.repair.events import record
+from cloud.repair.gateways import GatewayWatch
 from cloud.repair.lifecycle import Move, State
 from cloud.repair.maintenance import settle_ended
 from cloud.repair.preventive import PreventiveSchedule
 from cloud.repair.sla import BREACH, STEPS, Level, Phase, Targets, phase_of
 from cloud.repair.team import chain, team
+from cloud.repair.witness import Verdict, verdict
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,10 @@ class RoundResult:
     """maintenance windows that ended, whose facilities' faults opened tickets"""
     services_due: int = 0
     """preventive-maintenance tickets opened, their services having fallen due"""
+    gateways_down: int = 0
+    """gateway tickets opened, repeated or reopened: gateways not heard"""
+    gateways_back: int = 0
+    """gateways heard again whose tickets noted it"""
 
 
 def _aware(moment: datetime) -> datetime:
@@ -78,6 +85,7 @@ class RepairRounds:
         self._desk = desk
         self.policy: DispatchPolicy = policy or LeastLoaded()
         self.preventive = PreventiveSchedule()
+        self.gateways = GatewayWatch(desk)
         self._batch = batch
 
     def run(self, sessions: sessionmaker[Session], now: datetime) -> RoundResult:
@@ -98,6 +106,9 @@ class RepairRounds:
         result = RoundResult()
         result.maintenance_ended = settle_ended(session, self._desk, now)
         result.services_due = self.preventive.open_due(session, self._desk, now)
+        gateways = self.gateways.round(session, now)
+        result.gateways_down = gateways.opened + gateways.again
+        result.gateways_back = gateways.back
         teams: dict[int, list[Maintainer]] = {}
         for ticket in session.scalars(query).all():
             result.looked_at += 1
@@ -121,7 +132,7 @@ class RepairRounds:
         teams: dict[int, list[Maintainer]],
         result: RoundResult,
     ) -> None:
-        community = ticket.facility.community_id
+        community = ticket.community_id
         targets = self._desk.books.book(session, community).targets(ticket.sla, ticket.priority)
         since = _aware(ticket.sla_since or ticket.opened_at)
         respond_from = _aware(ticket.respond_from or since)
@@ -167,7 +178,7 @@ class RepairRounds:
         if linked is not None and linked.assignee_id is not None:
             chosen, why = linked.assignee_id, f"part of the repair of ticket {linked.id}"
         else:
-            need = Need(ticket.skill, ticket.facility.zone_id)
+            need = Need(ticket.skill, ticket.zone_id)
             found = self.policy.choose(need, maintainers)
             if found is not None:
                 chosen = found.person_id
@@ -186,36 +197,24 @@ class RepairRounds:
         if until is not None and _aware(until) > now:
             ticket.wake_at = until
             return
-        device = ticket.device
         resolved = _aware(ticket.resolved_at or now)
-        if device is None:  # nothing to verify with: a supervisor confirms
+        said = verdict(session, ticket, resolved)
+        if said.verdict is Verdict.NONE:  # nothing to verify with: a supervisor confirms
             ticket.wake_at = None
             return
-        heard = device.last_seen_at
-        if heard is None or _aware(heard) <= resolved:  # its data since the repair decides
+        if said.verdict is Verdict.WAIT:  # its data since the repair decides
             ticket.wake_at = now + WAIT_FOR_DATA
             return
-        if ticket.fault in device.faults:
-            evidence = {
-                "device_pk": device.id,
-                "faults": list(device.faults),
-                "metrics": dict(device.metrics),
-            }
+        if said.verdict is Verdict.STILL:
             note = f"{ticket.fault} still there {ticket.verify_s:g} s after the repair"
             self._desk.move(
-                session, ticket.id, Move.REOPEN, RULE, at=now, note=note, evidence=evidence
+                session, ticket.id, Move.REOPEN, RULE, at=now, note=note, evidence=said.evidence
             )
             result.reopened += 1
             return
         note = f"{ticket.fault} stayed away {ticket.verify_s:g} s after the repair, by the data"
         self._desk.move(
-            session,
-            ticket.id,
-            Move.VERIFY,
-            RULE,
-            at=now,
-            note=note,
-            evidence={"device_pk": device.id, "last_seen_at": _aware(heard).isoformat()},
+            session, ticket.id, Move.VERIFY, RULE, at=now, note=note, evidence=said.evidence
         )
         result.verified += 1
 
@@ -279,23 +278,22 @@ class RepairRounds:
         people: list[Person] = []
         if ticket.assignee is not None:
             people.append(ticket.assignee)
-        community = ticket.facility.community_id
+        community = ticket.community_id
         for up in (Level.SUPERVISOR, Level.PROPERTY_MANAGER):
             if up <= level or (up is Level.SUPERVISOR and not people):
                 people.extend(chain(session, community, up))
-        session.add(
-            TicketEvent(
-                ticket=ticket,
-                at=now,
-                kind=kind,
-                note=f"{phase.value} by {deadline.isoformat(timespec='minutes')}",
-                evidence={
-                    "target": phase.value,
-                    "deadline": deadline.isoformat(),
-                    "level": level.name.lower(),
-                    "to": [{"person_id": p.id, "name": p.name, "role": p.role} for p in people],
-                },
-            )
+        record(
+            session,
+            ticket,
+            kind,
+            at=now,
+            note=f"{phase.value} by {deadline.isoformat(timespec='minutes')}",
+            evidence={
+                "target": phase.value,
+                "deadline": deadline.isoformat(),
+                "level": level.name.lower(),
+                "to": [{"person_id": p.id, "name": p.name, "role": p.role} for p in people],
+            },
         )
 
 
@@ -320,5 +318,7 @@ async def watch_repairs(
             or result.escalations
             or result.maintenance_ended
             or result.services_due
+            or result.gateways_down
+            or result.gateways_back
         ):
             log.info("repair round: %s", result)

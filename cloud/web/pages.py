@@ -26,6 +26,7 @@ from cloud.access.roles import Action, Principal
 from cloud.api.deps import ServicesDep, SessionDep, client_address, set_session_cookie
 from cloud.api.routers.tickets import make_move
 from cloud.api.schemas import ID_MAX, NO_NUL
+from cloud.notify.rules import NOTIFYING
 from cloud.repair.desk import LIVE
 from cloud.repair.lifecycle import Move
 
@@ -117,7 +118,11 @@ def make_router() -> APIRouter:
             limit=200,
         )
         moves = {t.id: queries.moves_for(principal, t.state, t.assignee_id) for t in open_tickets}
-        assigning = [t.facility_id for t in open_tickets if Move.ASSIGN in moves[t.id]]
+        assigning = [
+            t.community_id
+            for t in open_tickets
+            if Move.ASSIGN in moves[t.id] and t.community_id is not None
+        ]
         counts = {
             h: sum(1 for f in facilities if f.health == h) for h in ("faulty", "degraded", "ok")
         }
@@ -138,6 +143,7 @@ def make_router() -> APIRouter:
                     else []
                 ),
                 "unassigned": queries.unassigned_devices(session, community=community),
+                "notice_kinds": sorted(NOTIFYING),
             },
         )
 

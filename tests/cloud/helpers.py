@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.repair.desk import By
 from cloud.repair.lifecycle import Actor, Move
+from cloud.telemetry.upkeep import TelemetryUpkeep
 from device_profiles import Catalogue, decode, evaluate, match_topic
+from device_profiles.encode import encode
 from device_profiles.protocol import Batch, Item, new_item_id
 from device_profiles.schema import Example, Profile
 
@@ -147,3 +149,21 @@ def move(
             assignee_id=assignee_id,
         )
         return str(ticket.state)
+
+
+def reported(
+    catalogue: Catalogue, profile_id: str, device_id: str, ts: datetime, **metrics: Any
+) -> Item:
+    """An Item of ``device_id`` reporting ``metrics`` at ``ts`` in its profile's dialect (the
+    rest as its first healthy example), no fault of its own."""
+    profile = catalogue[profile_id]
+    topic, payload = encode(profile, device_id, metrics, (), ts)
+    return item_from_payload(catalogue, profile_id, topic, payload.decode(), ts=ts)
+
+
+def rolled_up(upkeep: TelemetryUpkeep, now: datetime) -> None:
+    """Everything marked due rolled up as of ``now``: minutes, then their hours."""
+    while True:
+        done = upkeep.run(now)
+        if not (done.minutes or done.hours):
+            return

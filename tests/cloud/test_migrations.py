@@ -81,7 +81,7 @@ def test_partial_unique_index_survives_migration(url: str) -> None:
         migrate(engine)
         indexes = {i["name"]: i for i in inspect(engine).get_indexes("tickets")}
         assert indexes["uq_tickets_one_not_closed"]["unique"]
-        assert indexes["uq_tickets_one_not_closed"]["column_names"] == ["facility_id", "fault"]
+        assert indexes["uq_tickets_one_not_closed"]["column_names"] == ["subject", "fault"]
         with engine.connect() as connection:
             if engine.dialect.name == "sqlite":
                 query = "SELECT sql FROM sqlite_master WHERE name = 'uq_tickets_one_not_closed'"

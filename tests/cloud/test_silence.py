@@ -39,6 +39,11 @@ def hear(services: Services, catalogue: Catalogue, seq: int, at: datetime, *devi
     writer_at(services, catalogue, at).write(batch("gw-1", seq, readings))
 
 
+def gateway_heard(services: Services, catalogue: Catalogue, at: datetime) -> None:
+    """gw-1's status at ``at``: the gateway is alive (it says so every half minute)."""
+    writer_at(services, catalogue, at).record_status(GatewayStatus(gateway_id="gw-1", online=True))
+
+
 def faults(services: Services, device_id: str) -> list[str]:
     with services.sessions() as session:
         device = session.scalars(select(Device).where(Device.device_id == device_id)).one()
@@ -55,6 +60,7 @@ def test_a_silent_device_goes_offline_once_and_is_not_read_again(
     services.health.sweep(services.sessions, heard + SPAN - timedelta(seconds=5))
     assert faults(services, "gate-01") == []
     hear(services, catalogue, 2, heard + timedelta(seconds=60), "gate-02")  # it keeps talking
+    gateway_heard(services, catalogue, heard + SPAN + timedelta(seconds=2))
     assert services.health.sweep(services.sessions, heard + SPAN + timedelta(seconds=5)) == 1
     assert faults(services, "gate-01") == ["offline"]
     assert faults(services, "gate-02") == []
@@ -69,6 +75,7 @@ def test_a_device_heard_again_and_silent_again_is_found_again(
 ) -> None:
     first = BASE
     hear(services, catalogue, 1, first, "gate-01")
+    gateway_heard(services, catalogue, first + SPAN)
     services.health.sweep(services.sessions, first + SPAN + timedelta(seconds=1))
     assert faults(services, "gate-01") == ["offline"]
 
@@ -77,6 +84,7 @@ def test_a_device_heard_again_and_silent_again_is_found_again(
     assert faults(services, "gate-01") == []
     services.health.sweep(services.sessions, again + timedelta(seconds=30))
     assert faults(services, "gate-01") == []
+    gateway_heard(services, catalogue, again + SPAN)
     services.health.sweep(services.sessions, again + SPAN + timedelta(seconds=1))
     assert faults(services, "gate-01") == ["offline"]
 
@@ -96,8 +104,27 @@ def test_devices_behind_a_gateway_that_was_down_count_silence_from_its_return(
     up.record_status(GatewayStatus(gateway_id="gw-1", online=True))
     services.health.sweep(services.sessions, back + SPAN - timedelta(seconds=5))
     assert faults(services, "gate-01") == []  # not yet: silence counts from its return
+    gateway_heard(services, catalogue, back + SPAN)
     services.health.sweep(services.sessions, back + SPAN + timedelta(seconds=5))
     assert faults(services, "gate-01") == ["offline"]
+
+
+def test_devices_of_a_gateway_not_heard_since_they_fell_silent_are_not_blamed(
+    services: Services, catalogue: Catalogue
+) -> None:
+    """A cut cable: the gateway and its devices fall silent together, and the gateway's last
+    will may come only after the devices' spans have passed. Until the gateway is heard
+    again, its devices are not offline: it is what failed."""
+    hear(services, catalogue, 1, BASE, "gate-01", "gate-02")
+    assert services.health.sweep(services.sessions, BASE + SPAN + timedelta(seconds=1)) == 0
+    assert services.health.sweep(services.sessions, BASE + 2 * SPAN) == 0  # still nothing
+    assert faults(services, "gate-01") == []
+
+    # the gateway speaks again, gate-02 with it; gate-01 stays silent: it is gate-01's fault
+    hear(services, catalogue, 2, BASE + 2 * SPAN + timedelta(seconds=5), "gate-02")
+    assert services.health.sweep(services.sessions, BASE + 2 * SPAN + timedelta(seconds=6)) == 1
+    assert faults(services, "gate-01") == ["offline"]
+    assert faults(services, "gate-02") == []
 
 
 # --------------------------------------------------------------------- a million devices
@@ -111,10 +138,15 @@ def _fill(connection: sa.Connection, engine_name: str) -> None:
     """A gateway, its facilities, and a million gates all heard from at BASE."""
     connection.execute(
         sa.text(
-            "INSERT INTO gateways (id, online, counters, first_seen_at, online_since)"
-            " VALUES ('gw', true, '{}', :at, :since)"
+            "INSERT INTO gateways (id, online, counters, first_seen_at, online_since, status_at)"
+            " VALUES ('gw', true, '{}', :at, :since, :status)"
         ),
-        {"at": BASE - timedelta(days=1), "since": BASE - timedelta(days=1)},
+        # its last status a day ahead: the gateway is heard after any device fell silent
+        {
+            "at": BASE - timedelta(days=1),
+            "since": BASE - timedelta(days=1),
+            "status": BASE + timedelta(days=1),
+        },
     )
     connection.execute(
         sa.text(
@@ -214,6 +246,7 @@ def test_a_device_the_sweep_changed_is_judged_from_its_new_state_by_a_warm_write
     )
     reading = item(catalogue, GATE, "normal", ts=BASE, device_id="gate-01")
     writer.write(batch("gw-1", 1, [reading]))  # the writer now holds gate-01 in memory
+    gateway_heard(services, catalogue, BASE + SPAN)
     assert services.health.sweep(services.sessions, BASE + SPAN + timedelta(seconds=1)) == 1
 
     clock[0] = BASE + SPAN + timedelta(seconds=2)  # heard again, by the same writer

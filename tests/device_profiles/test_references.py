@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from ruamel.yaml import YAML
 
 from device_profiles.references import reference_problems
+from device_profiles.schema import Usage
 from tests.device_profiles.profile_texts import VALID
 
 
@@ -90,3 +92,76 @@ def test_a_self_test_names_a_command_of_the_profile() -> None:
     ]
     data["ticket"]["self_test"] = "reboot"
     assert reference_problems(data) == []
+
+
+def _with_metrics(usage: dict[str, Any]) -> dict[str, Any]:
+    """VALID with a counter (int), a running flag (bool) and a mode (str, mapped), and
+    ``usage``."""
+    data = document(usage=usage)
+    data["decode"]["metrics"].update(
+        {
+            "starts": {"source": {"path": "n", "type": "int"}},
+            "running": {"source": {"path": "run", "type": "bool"}},
+            "mode": {"source": {"path": "m", "type": "str", "map": {"A": "auto", "H": "hand"}}},
+        }
+    )
+    return data
+
+
+@pytest.mark.parametrize(
+    ("usage", "problem"),
+    [
+        ({"counter": "starts"}, None),
+        ({"state": {"metric": "running", "value": True}}, None),
+        ({"state": {"metric": "mode", "value": "auto"}}, None),
+        ({"counter": "stars"}, (("usage", "counter"), "usage counts unknown metric 'stars'")),
+        (
+            {"counter": "pressure"},
+            (("usage", "counter"), "usage counter 'pressure' must be an int metric, not float"),
+        ),
+        (
+            {"state": {"metric": "runing", "value": True}},
+            (("usage", "state", "metric"), "usage reads unknown metric 'runing'"),
+        ),
+        (
+            {"state": {"metric": "starts", "value": 1}},
+            (
+                ("usage", "state", "metric"),
+                "usage state 'starts' must be a bool or str metric, not int",
+            ),
+        ),
+        (
+            {"state": {"metric": "running", "value": "yes"}},
+            (
+                ("usage", "state", "value"),
+                "usage state 'running' is a bool metric: its value is true or false",
+            ),
+        ),
+        (
+            {"state": {"metric": "mode", "value": True}},
+            (("usage", "state", "value"), "usage state 'mode' is a str metric: its value is text"),
+        ),
+        (
+            {"state": {"metric": "mode", "value": "AUTO"}},
+            (
+                ("usage", "state", "value"),
+                "'mode' never decodes to 'AUTO' (its values: auto, hand)",
+            ),
+        ),
+    ],
+)
+def test_usage_names_a_metric_of_its_kind(
+    usage: dict[str, Any], problem: tuple[Any, str] | None
+) -> None:
+    """The utilisation figures count a counter's increase and a state's time: a usage that
+    names no metric, or one of the wrong kind or with a value it never has, would count
+    nothing in silence."""
+    assert reference_problems(_with_metrics(usage)) == ([problem] if problem else [])
+
+
+def test_usage_is_either_a_counter_or_a_state() -> None:
+    for neither_or_both in ({}, {"counter": "n", "state": {"metric": "on", "value": True}}):
+        with pytest.raises(ValidationError, match="exactly one of 'counter' or 'state'"):
+            Usage.model_validate(neither_or_both)
+    assert Usage.model_validate({"counter": "n"}).metric == "n"
+    assert Usage.model_validate({"state": {"metric": "on", "value": True}}).metric == "on"

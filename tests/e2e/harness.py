@@ -94,6 +94,7 @@ def running_system(
     env: Mapping[str, str] | None = None,
     site_args: Sequence[str] | None = None,
     new_devices: str = "unassigned",
+    site_edit: Callable[[dict[str, Any]], None] | None = None,
 ) -> Iterator[System]:
     """Cloud, edge agent and simulator running, the cloud healthy and ingesting, its
     register made from the simulated community's site file (``linli sim site``).
@@ -101,7 +102,9 @@ def running_system(
     ``env`` adds environment variables for the three processes (settings such as
     ``LINLI_EDGE_STATUS_INTERVAL_S`` or ``LINLI_CLOUD_SILENCE_CHECK_S``); ``site_args`` the
     community the register is made from, if not the simulator's (``sim_args``);
-    ``new_devices`` what a device the simulator does not run becomes when first heard from."""
+    ``new_devices`` what a device the simulator does not run becomes when first heard from;
+    ``site_edit`` a change to the site file before it is applied (sections ``linli sim site``
+    has no options for), so the cloud reads them from its start."""
     http_port = free_port()
     uplink_port = free_port()  # the edge agent reaches the cloud through the simulator's uplink
     site = ["--profiles-dir", str(profiles_dir)] if profiles_dir else []
@@ -118,6 +121,7 @@ def running_system(
             new_devices,
         ],
         env=environment,
+        edit=site_edit,
     )
     with ProcessGroup(workdir / "logs", env=environment) as processes:
         processes.start(

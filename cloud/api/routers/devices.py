@@ -87,7 +87,7 @@ def list_devices(
 @router.get("/{device_pk}", response_model=DevicePublic, responses={404: {"model": Problem}})
 def get_device(session: SessionDep, principal: PrincipalDep, device_pk: DevicePk) -> DevicePublic:
     allowed(principal, Action.READ_REGISTER)
-    return DevicePublic.model_validate(device_for(session, principal, device_pk))
+    return queries.device(session, device_for(session, principal, device_pk))
 
 
 @router.get(

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
@@ -15,6 +17,25 @@ from cloud.telemetry.store import HOUR, MINUTE, RAW, TelemetryRejected, Telemetr
 
 router = APIRouter(prefix="/devices", tags=["telemetry"])
 
+STORE_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    502: {"model": Problem, "description": "the telemetry store refused the query"},
+    503: {"model": Problem, "description": "the telemetry store cannot answer now"},
+}
+"""The answers of an operation that reads the telemetry store, when it fails."""
+
+
+@contextmanager
+def store_failures() -> Iterator[None]:
+    """The telemetry store's failures as answers: 503 while it cannot answer (down, timing
+    out), 502 when it refused the query."""
+    try:
+        yield
+    except TelemetryUnavailable as exc:
+        raise HTTPException(503, f"the telemetry store cannot answer now: {exc}") from None
+    except TelemetryRejected as exc:
+        raise HTTPException(502, f"the telemetry store refused the query: {exc}") from None
+
+
 DEFAULT_SPAN = timedelta(hours=24)
 MAX_STEP_S = 31 * 86400
 RESOLUTIONS = {MINUTE: "1m", HOUR: "1h"}
@@ -24,7 +45,7 @@ RESOLUTIONS = {MINUTE: "1m", HOUR: "1h"}
     "/{device_pk}/telemetry",
     response_model=TelemetrySeries,
     response_model_by_alias=True,
-    responses={404: {"model": Problem}, 422: {"model": Problem}, 503: {"model": Problem}},
+    responses={404: {"model": Problem}, 422: {"model": Problem}, **STORE_PROBLEMS},
     summary="One metric of the device over a span, for charts: raw readings for a short "
     "span, else 1-minute or 1-hour roll-ups (min, max, mean, count; for states, the "
     "time-weighted share of each value), chosen by the span",
@@ -68,16 +89,12 @@ def device_telemetry(
     now = datetime.now(UTC)
     start, end = period_of(start, end, now, DEFAULT_SPAN)
     charts = Charts(services.telemetry, services.upkeep.retention)
-    try:
+    with store_failures():
         series = (
             charts.series(device_pk, device.profile, metric, start, end, step, now)
             if start < end
             else Series(RAW, step, [], [])
         )
-    except TelemetryUnavailable as exc:
-        raise HTTPException(503, f"the telemetry store cannot answer now: {exc}") from None
-    except TelemetryRejected as exc:
-        raise HTTPException(502, f"the telemetry store refused the query: {exc}") from None
     state = spec.source.type in ("bool", "str")
     return TelemetrySeries(
         device_id=device_pk,

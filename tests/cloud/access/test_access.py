@@ -16,6 +16,7 @@ from cloud.access.desk import PASSWORD_FILE, AccessError
 from cloud.access.roles import Role
 from cloud.app import create_app
 from cloud.db.models import Account, Device, MaintenanceWindow, Person, Ticket, Zone
+from cloud.db.notices import Delivery, Notice, Webhook
 from cloud.services import Services
 from device_profiles import Catalogue
 from tests.cloud.communities import client_as, two_communities
@@ -49,6 +50,7 @@ def test_nothing_of_the_api_answers_without_a_login(app: TestClient) -> None:
         path = template.replace("{ticket_id}", "1").replace("{action}", "acknowledge")
         path = path.replace("{device_pk}", "1").replace("{facility_id}", "1")
         path = path.replace("{gateway_id}", "gw").replace("{token_id}", "1")
+        path = path.replace("{webhook_id}", "1").replace("{delivery_id}", "1")
         for name in ("{community_id}", "{zone_id}", "{person_id}"):
             path = path.replace(name, "1")
         answer = app.request(method.upper(), path, params={"metric": "on"}, json={})
@@ -220,6 +222,37 @@ def test_no_operation_reaches_another_communitys_objects(
         session.flush()
         elm_zone = session.scalar(select(Zone.id).where(Zone.community_id == two["elm"]))
         elm_person = session.scalar(select(Person.id).where(Person.community_id == two["elm"]))
+        elm_hook = Webhook(
+            community_id=two["elm"],
+            name="elm's board",
+            url="https://board.elm.example/hooks",
+            secret="whsec_elm",
+            kinds=[],
+            created_by="elm's manager",
+            created_at=at,
+        )
+        session.add(elm_hook)
+        session.flush()
+        elm_notice = session.scalars(
+            select(Notice).where(Notice.community_id == two["elm"])
+        ).first()
+        assert elm_notice is not None
+        elm_delivery = Delivery(
+            notice_id=elm_notice.id,
+            key=f"{elm_notice.event_id}:webhook:{elm_hook.id}",
+            channel="webhook",
+            target=str(elm_hook.id),
+            community_id=two["elm"],
+            webhook_id=elm_hook.id,
+            address="",
+            attempts=10,
+            next_attempt_at=at,
+            dead_at=at,
+            last_error="HTTP 500",
+            created_at=at,
+        )
+        session.add(elm_delivery)
+        session.flush()
         elm = {
             "{ticket_id}": str(elm_ticket.id),
             "{device_pk}": str(elm_ticket.device_pk),
@@ -231,6 +264,8 @@ def test_no_operation_reaches_another_communitys_objects(
             "{zone_id}": str(elm_zone),
             "{person_id}": str(elm_person),
             "{window_id}": str(window.id),
+            "{webhook_id}": str(elm_hook.id),
+            "{delivery_id}": str(elm_delivery.id),
         }
     with client_as(services, f"{role.value}-of-oak", role, two["oak"]) as person:
         paths = person.get("/openapi.json").json()["paths"]
@@ -249,6 +284,8 @@ def test_no_operation_reaches_another_communitys_objects(
                     body = {"for_s": 3600}
                 elif path.endswith("/account"):
                     body = {"username": "someone", "password": "a-long-enough-password"}
+                elif path.endswith("/channels"):
+                    body = {}
                 elif method == "patch":
                     body = {"name": "renamed"}  # every change of the register may rename
                 answer = person.request(
@@ -268,6 +305,11 @@ def test_no_operation_reaches_another_communitys_objects(
                 "role": "maintainer",
             },
             "/api/v1/gateways": {"id": "gw-x", "community_id": elm_id},
+            "/api/v1/webhooks": {
+                "community_id": elm_id,
+                "name": "X",
+                "url": "https://x.example/hooks",
+            },
         }.items():
             answer = person.post(path, json=body)
             assert answer.status_code in (403, 404), (role, path, answer.text)

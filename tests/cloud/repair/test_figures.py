@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from cloud.db.models import Facility, Ticket
+from cloud.register.scope import FacilityRow
 from cloud.repair import figures as f
 from cloud.repair import history as h
 from cloud.repair.desk import REPORTED, By
@@ -142,7 +143,7 @@ def thursday(sqlite_services: Services) -> Iterator[Services]:
     yield services
 
 
-def _figures(services: Services, *, top: int = 3) -> tuple[f.Figures, list[h.FacilityRow]]:
+def _figures(services: Services, *, top: int = 3) -> tuple[f.Figures, list[FacilityRow]]:
     with services.sessions() as session:
         facilities, tickets = f.load(session, f.Scope(), DAY)
     return f.figures(facilities, tickets, DAY, DAY.end, top=top), facilities
@@ -289,7 +290,7 @@ def test_a_cancelled_cycle_counts_only_as_cancelled() -> None:
     first, second = h.cycles_of(row)
     assert (first.recovered, first.cancelled) == (at(1), None)
     assert (second.start, second.cancelled, second.opening) == (at(5), at(6), False)
-    facility = h.FacilityRow(7, "g", "G", "access")
+    facility = FacilityRow(7, "g", "G", "access")
     found = f.figures([facility], [row], h.Period(at(-1), at(24)), at(24))
     assert (found.mtbf.failures, found.repeats.repeats, found.cancelled) == (1, 0, 1)
     assert found.mttr.mttr_s == 1 * H
