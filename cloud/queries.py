@@ -30,10 +30,10 @@ from cloud.db.models import (
     UnknownGateway,
     Zone,
 )
-from cloud.repair.desk import LIVE, By
-from cloud.repair.desk import moves_for as desk_moves_for
 from cloud.repair.lifecycle import Move, State
 from cloud.repair.team import open_work
+from cloud.repair.tickets import LIVE, By
+from cloud.repair.tickets import moves_for as desk_moves_for
 
 _HEALTH_ORDER = case({"faulty": 0, "degraded": 1, "ok": 2}, value=Facility.health, else_=3)
 _PRIORITY_ORDER = case(

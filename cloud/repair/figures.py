@@ -76,7 +76,6 @@ from sqlalchemy.orm import Session
 from cloud.db.models import Ticket, TicketEvent, TicketFacility
 from cloud.register.scope import FacilityRow, GroupBy, Period, Scope, groups, in_scope
 from cloud.register.scope import facilities as facilities_of
-from cloud.repair.desk import LIVE
 from cloud.repair.history import (
     KINDS,
     Cycle,
@@ -87,6 +86,7 @@ from cloud.repair.history import (
     sla_of,
 )
 from cloud.repair.lifecycle import State
+from cloud.repair.tickets import LIVE
 
 MtbfStatus = Literal["measured", "no_failure", "no_interval"]
 

@@ -29,9 +29,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cloud.db.models import Community, Gateway, Ticket
-from cloud.repair.desk import LIVE, Subject, TicketDesk
+from cloud.repair.desk import TicketDesk
 from cloud.repair.events import record
 from cloud.repair.lifecycle import State
+from cloud.repair.tickets import LIVE, Subject
 
 GATEWAY_OFFLINE = "gateway_offline"
 """The fault of a gateway ticket."""

@@ -35,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.db.models import Person, Ticket
-from cloud.repair.desk import LIVE, RULE, InvalidTransition, TicketDesk
+from cloud.repair.desk import TicketDesk
 from cloud.repair.dispatch import DispatchPolicy, LeastLoaded, Maintainer, Need
 from cloud.repair.events import record
 from cloud.repair.gateways import GatewayWatch
@@ -44,6 +44,7 @@ from cloud.repair.maintenance import settle_ended
 from cloud.repair.preventive import PreventiveSchedule
 from cloud.repair.sla import BREACH, STEPS, Level, Phase, Targets, phase_of
 from cloud.repair.team import chain, team
+from cloud.repair.tickets import LIVE, RULE, InvalidTransition
 from cloud.repair.witness import Verdict, verdict
 
 log = logging.getLogger(__name__)

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from cloud.db.models import Facility, GroupingRule, Ticket, TicketFacility
 from cloud.repair.events import record
 from cloud.repair.lifecycle import FINAL, State
+from cloud.repair.tickets import Subject
 
 if TYPE_CHECKING:
     from cloud.repair.desk import TicketDesk
@@ -192,8 +193,6 @@ class ZoneGrouping:
         for rule in self.rules(session, community_id, facility.category):
             if not rule.groups(zone_id, fault):
                 continue
-            from cloud.repair.desk import Subject  # the desk imports this module
-
             subject = Subject.zone(community_id, zone_id)
             live = desk.live_of(session, subject.key, rule.fault)
             if live is not None:

@@ -27,8 +27,8 @@ from cloud.api.deps import ServicesDep, SessionDep, client_address, set_session_
 from cloud.api.routers.tickets import make_move
 from cloud.api.schemas import ID_MAX, NO_NUL
 from cloud.notify.rules import NOTIFYING
-from cloud.repair.desk import LIVE
 from cloud.repair.lifecycle import Move
+from cloud.repair.tickets import LIVE
 
 LOGIN_CSRF_COOKIE = "linli_login_csrf"
 CsrfField = Annotated[str, Form(max_length=100)]

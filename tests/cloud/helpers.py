@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.repair.desk import By
 from cloud.repair.lifecycle import Actor, Move
+from cloud.repair.tickets import By
 from cloud.telemetry.upkeep import TelemetryUpkeep
 from device_profiles import Catalogue, decode, evaluate, match_topic
 from device_profiles.encode import encode

@@ -14,8 +14,9 @@ from sqlalchemy.exc import IntegrityError
 
 from cloud.db.models import Device, Ticket, TicketEvent, TicketState
 from cloud.ingest.writer import WriteResult
-from cloud.repair.desk import InvalidTransition, TicketDesk, TicketNotFound
+from cloud.repair.desk import TicketDesk
 from cloud.repair.lifecycle import Move
+from cloud.repair.tickets import InvalidTransition, TicketNotFound
 from cloud.services import Services
 from device_profiles import Catalogue
 from device_profiles.catalogue import builtin_dir

@@ -18,8 +18,8 @@ from cloud.api.paging import PAGED, Limit, Offset, count_into
 from cloud.api.references import in_use
 from cloud.api.schemas import ID_MAX, Problem, TicketDetail, TicketPublic
 from cloud.db.models import Facility, Ticket, TicketState
-from cloud.repair.desk import By, InvalidTransition, TicketConflict, TicketError, TicketNotFound
 from cloud.repair.lifecycle import Move
+from cloud.repair.tickets import By, InvalidTransition, TicketConflict, TicketError, TicketNotFound
 from device_profiles import Priority
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])

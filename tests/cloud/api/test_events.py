@@ -21,8 +21,8 @@ from fastapi.testclient import TestClient
 
 from cloud.access.roles import Role
 from cloud.app import create_app
-from cloud.repair.desk import By
 from cloud.repair.lifecycle import Actor, Move
+from cloud.repair.tickets import By
 from cloud.services import Services
 from device_profiles import Catalogue
 from linli.ports import free_port

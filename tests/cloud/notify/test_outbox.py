@@ -15,8 +15,8 @@ from cloud.db.notices import Delivery, Notice, Webhook
 from cloud.notify.deliveries import Deliveries, Outcome, RetryPolicy
 from cloud.notify.fanout import Fanout, Routes
 from cloud.notify.rules import NOTIFYING
-from cloud.repair.desk import By
 from cloud.repair.lifecycle import Actor, Move
+from cloud.repair.tickets import By
 from cloud.services import Services
 from tests.cloud.notify.conftest import Clock
 from tests.cloud.repair.community import FRIDAY_1630, events, fault

@@ -22,8 +22,8 @@ from cloud.notify.rules import (
 )
 from cloud.notify.stream import Reach, frame
 from cloud.notify.webhooks import new_secret, sign, verify
-from cloud.repair.desk import DONE
 from cloud.repair.sla import STEPS
+from cloud.repair.tickets import DONE
 from device_profiles.site import Channels
 
 TEAM = Team(supervisors=(2, 3), property_managers=(4,))

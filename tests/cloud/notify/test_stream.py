@@ -10,8 +10,8 @@ from sqlalchemy import delete, select
 
 from cloud.db.notices import Notice
 from cloud.notify.stream import HOLD_S, Cursor, Reach, latest
-from cloud.repair.desk import By
 from cloud.repair.lifecycle import Actor, Move
+from cloud.repair.tickets import By
 from cloud.services import Services
 from tests.cloud.repair.community import FRIDAY_1630, fault
 

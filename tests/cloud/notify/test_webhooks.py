@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from cloud.db.notices import Delivery, Notice, Webhook
 from cloud.notify.webhooks import new_secret
-from cloud.repair.desk import By
 from cloud.repair.lifecycle import Actor, Move
+from cloud.repair.tickets import By
 from cloud.services import Services
 from tests.cloud.notify.conftest import Clock, notifier_of
 from tests.cloud.notify.receivers import WebhookReceiver

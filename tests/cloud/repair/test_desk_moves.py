@@ -13,8 +13,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_sta
 from sqlalchemy import func, select, update
 
 from cloud.db.models import Facility, Ticket, TicketEvent
-from cloud.repair.desk import DONE, REPORTED, By, InvalidTransition, not_theirs
 from cloud.repair.lifecycle import FINAL, Actor, Move, MoveRefused, State, target
+from cloud.repair.tickets import DONE, REPORTED, By, InvalidTransition, not_theirs
 from cloud.services import Services
 from tests.cloud.repair.community import GATE_FIXERS, community, fault, person, set_up
 

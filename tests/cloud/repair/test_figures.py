@@ -14,8 +14,8 @@ from cloud.db.models import Facility, Ticket
 from cloud.register.scope import FacilityRow
 from cloud.repair import figures as f
 from cloud.repair import history as h
-from cloud.repair.desk import REPORTED, By
 from cloud.repair.lifecycle import Actor, Move
+from cloud.repair.tickets import REPORTED, By
 from cloud.services import Services
 from tests.cloud.helpers import GATE, batch, item
 from tests.cloud.repair.community import GATE_FIXERS, SHANGHAI, community, person, set_up

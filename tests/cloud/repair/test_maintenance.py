@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from cloud.db.models import Device, Facility, MaintenanceWindow, Ticket, Zone
-from cloud.repair.desk import By
 from cloud.repair.lifecycle import Actor, Move, State
+from cloud.repair.tickets import By
 from cloud.services import Services
 from tests.cloud.repair.community import GATE_FIXERS, community, fault, set_up, ticket
 

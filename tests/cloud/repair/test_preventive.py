@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from cloud.db.models import PreventivePlan, Ticket
 from cloud.register.sites import export_site
-from cloud.repair.desk import By
 from cloud.repair.lifecycle import Actor, Move, State
+from cloud.repair.tickets import By
 from cloud.services import Services
 from device_profiles.site import Site
 from tests.cloud.repair.community import GATE_FIXERS, community, fault, set_up

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from cloud.access.roles import Role
 from cloud.db.models import Device, Ticket, TicketFacility
 from cloud.ingest.writer import BatchWriter
-from cloud.repair.desk import LIVE
 from cloud.repair.gateways import GATEWAY_OFFLINE
 from cloud.repair.lifecycle import Move
+from cloud.repair.tickets import LIVE
 from cloud.services import Services
 from device_profiles.protocol import GatewayStatus
 from device_profiles.site import Site

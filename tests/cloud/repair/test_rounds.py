@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from cloud.db.models import Device, Ticket
-from cloud.repair.desk import REPORTED, By, InvalidTransition
 from cloud.repair.dispatch import Maintainer, Need
 from cloud.repair.lifecycle import Actor, Move, State
+from cloud.repair.tickets import REPORTED, By, InvalidTransition
 from cloud.services import Services
 from tests.cloud.helpers import move
 from tests.cloud.repair.community import (
