@@ -1,5 +1,5 @@
-"""Deliveries taken for an attempt and settled after it, each in a short transaction of its
-own — no transaction is open while a channel waits on the network.
+"""Deliveries taken for an attempt and settled after it, a batch in a short transaction —
+no transaction is open while a channel waits on the network.
 
 Taking a delivery counts the attempt and moves its ``next_attempt_at`` a lease ahead; the
 sending notifier owns it until then. Settling it sets ``delivered_at``; or, after a failure,
@@ -15,7 +15,7 @@ one takes each delivery.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -128,31 +128,39 @@ class Deliveries:
 
     def settle(self, outgoing: Outgoing, error: str | None) -> Outcome:
         """Record how the attempt ``outgoing`` went: None, delivered; else the error."""
+        return self.settle_all([(outgoing, error)])[0]
+
+    def settle_all(self, attempts: Sequence[tuple[Outgoing, str | None]]) -> list[Outcome]:
+        """Record how each attempt went (None: delivered; else the error), all in one
+        transaction: a round of attempts costs the database one commit, not one each."""
         now = self._clock()
-        values: dict[str, Any]
-        if error is None:
-            outcome = Outcome.SENT
-            values = {"delivered_at": now, "last_error": ""}
-        elif outgoing.attempt >= self.policy.max_attempts:
-            outcome = Outcome.DEAD
-            values = {"dead_at": now, "last_error": error[:2000]}
-        else:
-            outcome = Outcome.FAILED
-            values = {
-                "next_attempt_at": now + self.policy.delay(outgoing.attempt),
-                "last_error": error[:2000],
-            }
-        where = [Delivery.id == outgoing.id, Delivery.delivered_at.is_(None)]
-        if error is not None:  # unless it was taken again meanwhile (this attempt ran late)
-            where.append(Delivery.attempts == outgoing.attempt)
+        outcomes: list[Outcome] = []
         with self._sessions.begin() as session:
-            session.execute(
-                update(Delivery)
-                .where(*where)
-                .values(values)
-                .execution_options(synchronize_session=False)
-            )
-        return outcome
+            for outgoing, error in attempts:
+                values: dict[str, Any]
+                if error is None:
+                    outcome = Outcome.SENT
+                    values = {"delivered_at": now, "last_error": ""}
+                elif outgoing.attempt >= self.policy.max_attempts:
+                    outcome = Outcome.DEAD
+                    values = {"dead_at": now, "last_error": error[:2000]}
+                else:
+                    outcome = Outcome.FAILED
+                    values = {
+                        "next_attempt_at": now + self.policy.delay(outgoing.attempt),
+                        "last_error": error[:2000],
+                    }
+                where = [Delivery.id == outgoing.id, Delivery.delivered_at.is_(None)]
+                if error is not None:  # unless taken again meanwhile (this attempt ran late)
+                    where.append(Delivery.attempts == outgoing.attempt)
+                session.execute(
+                    update(Delivery)
+                    .where(*where)
+                    .values(values)
+                    .execution_options(synchronize_session=False)
+                )
+                outcomes.append(outcome)
+        return outcomes
 
 
 def revive(delivery: Delivery, now: datetime) -> None:

@@ -1,6 +1,8 @@
 """The notifier: every ``notify_check_s`` it fans the new notices out into deliveries
 (:mod:`cloud.notify.fanout`), then takes the deliveries due and sends them by their channels,
-a few at once, each settled as soon as its attempt ends (:mod:`cloud.notify.deliveries`).
+a few at once, and settles the batch's attempts in one transaction once they have all ended
+(:mod:`cloud.notify.deliveries`): one commit per batch, not per delivery, so a burst of
+tickets costs ingest's database little.
 
 Delivery is at least once: a delivery is settled only after its receiver took it, so one
 whose notifier died in between is sent again — with the same idempotency key, by which its
@@ -129,8 +131,11 @@ class Notifier:
                 break
         while True:
             taken = await asyncio.to_thread(self.deliveries.take)
-            outcomes = await asyncio.gather(*(self._deliver(o) for o in taken))
-            for outcome in outcomes:
+            errors = await asyncio.gather(*(self._attempt_one(o) for o in taken))
+            attempts = list(zip(taken, errors, strict=True))
+            outcomes = await asyncio.to_thread(self.deliveries.settle_all, attempts)
+            for (outgoing, error), outcome in zip(attempts, outcomes, strict=True):
+                self._count(outgoing, error, outcome)
                 if outcome is Outcome.SENT:
                     result.sent += 1
                 elif outcome is Outcome.DEAD:
@@ -140,11 +145,11 @@ class Notifier:
             if len(taken) < self.deliveries.batch:
                 return result
 
-    async def _deliver(self, outgoing: Outgoing) -> Outcome:
-        """One attempt of ``outgoing``, settled at once."""
+    async def _attempt_one(self, outgoing: Outgoing) -> str | None:
         async with self._at_once:
-            error = await self._attempt(outgoing)
-        outcome = await asyncio.to_thread(self.deliveries.settle, outgoing, error)
+            return await self._attempt(outgoing)
+
+    def _count(self, outgoing: Outgoing, error: str | None, outcome: Outcome) -> None:
         channel = outgoing.channel.value
         if outcome is Outcome.SENT:
             self._metrics.notifications_sent.labels(channel=channel).inc()
@@ -161,7 +166,6 @@ class Notifier:
             log.info(
                 "notification %s: attempt %d failed: %s", outgoing.key, outgoing.attempt, error
             )
-        return outcome
 
     async def _attempt(self, outgoing: Outgoing) -> str | None:
         sender = self._senders.get(outgoing.channel)
