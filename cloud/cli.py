@@ -222,6 +222,23 @@ def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     typer.echo("database schema is up to date")
 
 
+@app.command(
+    help="List the web UI's messages (templates and web modules) that a language's catalogue "
+    "(cloud/web/locales) lacks; exits 1 if there is one."
+)
+def untranslated() -> None:
+    from cloud.web.i18n import Languages, package_root
+    from cloud.web.i18n import untranslated as lacking
+
+    missing = lacking(package_root(), Languages())
+    for code, messages in missing.items():
+        for message in messages:
+            typer.echo(f"{code}: {message}")
+    if any(missing.values()):
+        raise typer.Exit(1)
+    typer.echo("every message is translated")
+
+
 admin_app = typer.Typer(help="The operator admin's account.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 

@@ -13,12 +13,10 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import UTC, datetime
-from pathlib import Path as FilePath
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from cloud import queries
 from cloud.access.desk import SESSION_COOKIE, LoginRefused, TooManyAttempts
@@ -29,6 +27,7 @@ from cloud.api.schemas import ID_MAX, NO_NUL
 from cloud.notify.rules import NOTIFYING
 from cloud.repair.lifecycle import Move
 from cloud.repair.tickets import LIVE
+from cloud.web.render import Renderer
 
 LOGIN_CSRF_COOKIE = "linli_login_csrf"
 CsrfField = Annotated[str, Form(max_length=100)]
@@ -49,15 +48,20 @@ def _checked(principal: Principal | None, csrf_token: str) -> Principal:
     return principal
 
 
-def make_router() -> APIRouter:
-    templates = Jinja2Templates(directory=FilePath(__file__).parent / "templates")
+def _(message: str) -> str:
+    """Marks ``message`` for the catalogues; the page translates it when it shows it."""
+    return message
+
+
+def make_router(renderer: Renderer | None = None) -> APIRouter:
+    renderer = renderer or Renderer()
     router = APIRouter(include_in_schema=False)
 
     def login_page(
         request: Request, error: str = "", username: str = "", status: int = 200
     ) -> Response:
         token = secrets.token_urlsafe(24)
-        page = templates.TemplateResponse(
+        page = renderer.page(
             request,
             "login.html",
             {"csrf_token": token, "error": error, "username": username},
@@ -80,14 +84,16 @@ def make_router() -> APIRouter:
     ) -> Response:
         expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         if not expected or not hmac.compare_digest(csrf_token, expected):
-            return login_page(request, "This form is stale: try again.", username, 403)
+            return login_page(request, _("This form is stale: try again."), username, 403)
         client = client_address(request)
         try:
             done = services.access.login(username, password, client, datetime.now(UTC))
-        except TooManyAttempts as exc:
-            return login_page(request, str(exc).capitalize() + ".", username, 429)
+        except TooManyAttempts:
+            return login_page(
+                request, _("Too many failed log-ins: wait a while, then try again."), username, 429
+            )
         except LoginRefused:
-            return login_page(request, "Wrong user name or password.", username, 401)
+            return login_page(request, _("Wrong user name or password."), username, 401)
         page = RedirectResponse("/", status_code=303)
         set_session_cookie(page, request, done)
         page.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
@@ -126,7 +132,7 @@ def make_router() -> APIRouter:
         counts = {
             h: sum(1 for f in facilities if f.health == h) for h in ("faulty", "degraded", "ok")
         }
-        return templates.TemplateResponse(
+        return renderer.page(
             request,
             "overview.html",
             {
