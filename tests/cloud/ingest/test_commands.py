@@ -170,7 +170,7 @@ async def test_a_command_that_cannot_be_marked_is_sent_again_with_its_id_and_ing
     again, with the same id (the edge and device tell the repeat); batches are still
     stored and acknowledged meanwhile."""
     services = sqlite_services
-    with sqlite3.connect(database_file(services)) as db:
+    with sqlite3.connect(database_file(services), timeout=30) as db:
         db.execute(
             "CREATE TRIGGER refuse BEFORE UPDATE ON outbound_commands "
             "BEGIN SELECT RAISE(ABORT, 'refused for the test'); END"
@@ -188,7 +188,7 @@ async def test_a_command_that_cannot_be_marked_is_sent_again_with_its_id_and_ing
         assert ack.result == "stored"
         assert sent_at(services, "cmd-stubborn-01") is None
 
-        with sqlite3.connect(database_file(services)) as db:
+        with sqlite3.connect(database_file(services), timeout=30) as db:
             db.execute("DROP TRIGGER refuse")
         await eventually(lambda: sent_at(services, "cmd-stubborn-01"), 5, "marked at last")
         settled = len(gateway.messages)
