@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,6 +26,7 @@ from cloud.api.routers import (
     deliveries,
     devices,
     events,
+    exports,
     facilities,
     figures,
     gateways,
@@ -43,6 +45,8 @@ from cloud.notify.notifier import Notifier, watch_notices
 from cloud.repair.rounds import watch_repairs
 from cloud.services import Services
 from cloud.telemetry.upkeep import keep_telemetry
+from cloud.web import maintainer
+from cloud.web.dashboard import STATIC
 from cloud.web.pages import make_router
 
 log = logging.getLogger(__name__)
@@ -113,6 +117,7 @@ def create_app(services: Services, *, api: bool = True) -> FastAPI:
             tickets,
             maintenance,
             figures,
+            exports,
             gateways,
             unknown_gateways,
             people,
@@ -124,6 +129,8 @@ def create_app(services: Services, *, api: bool = True) -> FastAPI:
         ):
             app.include_router(module.router, prefix="/api/v1", responses=PROBLEM_ANSWERS)
         app.include_router(make_router())
+        app.include_router(maintainer.make_router())
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:

@@ -254,6 +254,30 @@ class CloudSettings(BaseSettings):
         "unset: one is generated, written to admin-password in the data directory (owner "
         "only) and printed once",
     )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]+$",
+        max_length=300,
+        description="the cloud's address as residents reach it (https://linli.example.org): "
+        "the links in the facilities' QR codes start with it; unset: the address the QR "
+        "sheet was asked for at",
+    )
+    photo_max_bytes: int = Field(
+        default=5_000_000,
+        ge=1000,
+        le=50_000_000,
+        description="largest photo a resident may attach to a report (JPEG, PNG or WebP); "
+        "photos are kept in photos/ of the data directory",
+    )
+    resident_reports_per_window: int = Field(
+        default=5,
+        ge=1,
+        description="reports (and their tries) one client address may send from resident "
+        "pages within resident_report_window_s; more are answered 429",
+    )
+    resident_report_window_s: float = Field(
+        default=600.0, gt=0, description="the window resident_reports_per_window counts in"
+    )
     profiles_dirs: ProfilesDirs
     log_level: LogLevelSetting = LogLevel.INFO
 

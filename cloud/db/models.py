@@ -577,3 +577,50 @@ class MaintenanceWindow(Base):
     """who ended it before its time, if someone did"""
     settled_at: Mapped[datetime | None] = mapped_column(Timestamp)
     """when the tickets of what was still faulty at its end were opened"""
+
+
+class TicketPhoto(Base):
+    """A photo a maintainer took of a repair (resolving a ticket from their phone): the
+    file is in the cloud's photo store under ``photo_id``; ``event_id`` is the move's
+    event, whose evidence names it too."""
+
+    __tablename__ = "ticket_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("ticket_events.id"))
+    photo_id: Mapped[str] = mapped_column(String(64), unique=True)
+    taken_by: Mapped[str] = mapped_column(String(100))
+    """the user name of who sent it"""
+    at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class FacilityLink(Base):
+    """The unguessable link of a facility's resident page (``/r/<token>``, its QR code):
+    made when first asked for, replaced when a manager rotates it."""
+
+    __tablename__ = "facility_links"
+
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class ResidentReport(Base):
+    """A resident's report of a broken facility, or their "me too", from its page: the
+    ticket it became part of, and the unguessable token of its status page."""
+
+    __tablename__ = "resident_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    """of its status page, ``/r/status/<token>``"""
+    kind: Mapped[str] = mapped_column(String(16))
+    """``report`` or ``me_too``"""
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[datetime] = mapped_column(Timestamp)
+    description: Mapped[str] = mapped_column(Text, default="")
+    photo_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    """for the maintainer to call back; never shown on a resident's page"""

@@ -1,4 +1,4 @@
-"""The web UI: log in, the overview of facilities and open tickets, ticket moves.
+"""The web UI: log in, the manager dashboard (:mod:`cloud.web.dashboard`), ticket moves.
 
 Each ticket offers the moves its viewer may make now (as the API's ``moves`` says them), with
 a note and, for assign, the community's maintainers to choose from.
@@ -18,16 +18,15 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from cloud import queries
 from cloud.access.desk import SESSION_COOKIE, LoginRefused, TooManyAttempts
-from cloud.access.roles import Action, Principal
+from cloud.access.roles import Action, Principal, Role
 from cloud.api.deps import ServicesDep, SessionDep, client_address, set_session_cookie
 from cloud.api.routers.tickets import make_move
 from cloud.api.schemas import ID_MAX, NO_NUL
-from cloud.notify.rules import NOTIFYING
 from cloud.repair.lifecycle import Move
-from cloud.repair.tickets import LIVE
+from cloud.web import dashboard
 from cloud.web.render import Renderer
+from cloud.web.resident import make_resident_router
 
 LOGIN_CSRF_COOKIE = "linli_login_csrf"
 CsrfField = Annotated[str, Form(max_length=100)]
@@ -56,6 +55,8 @@ def _(message: str) -> str:
 def make_router(renderer: Renderer | None = None) -> APIRouter:
     renderer = renderer or Renderer()
     router = APIRouter(include_in_schema=False)
+    router.include_router(make_resident_router(renderer))  # no login: QR-code pages
+    router.include_router(dashboard.make_router(renderer))  # fragments, facility pages
 
     def login_page(
         request: Request, error: str = "", username: str = "", status: int = 200
@@ -112,46 +113,9 @@ def make_router(renderer: Renderer | None = None) -> APIRouter:
         principal = _principal(request, services)
         if principal is None:
             return RedirectResponse("/login", status_code=303)
-        community = principal.community_id
-        zones = principal.zone_ids
-        facilities, _ = queries.facilities(session, community=community, zones=zones)
-        open_tickets, total_open = queries.tickets(
-            session,
-            states=LIVE,
-            community=community,
-            zones=zones,
-            mine=principal.person_id,
-            limit=200,
-        )
-        moves = {t.id: queries.moves_for(principal, t.state, t.assignee_id) for t in open_tickets}
-        assigning = [
-            t.community_id
-            for t in open_tickets
-            if Move.ASSIGN in moves[t.id] and t.community_id is not None
-        ]
-        counts = {
-            h: sum(1 for f in facilities if f.health == h) for h in ("faulty", "degraded", "ok")
-        }
-        return renderer.page(
-            request,
-            "overview.html",
-            {
-                "facilities": facilities,
-                "tickets": open_tickets,
-                "total_open": total_open,
-                "moves": moves,
-                "assignable": queries.assignable(session, assigning) if assigning else {},
-                "counts": counts,
-                "principal": principal,
-                "unknown_gateways": (
-                    queries.unknown_gateways(session, limit=20)
-                    if principal.may(Action.OPERATE)
-                    else []
-                ),
-                "unassigned": queries.unassigned_devices(session, community=community),
-                "notice_kinds": sorted(NOTIFYING),
-            },
-        )
+        if principal.role is Role.MAINTAINER:  # their view is made for a phone
+            return RedirectResponse("/my", status_code=303)
+        return dashboard.page(renderer, request, services, session, principal)
 
     @router.post("/tickets/{ticket_id}/{move}")
     def move_ticket(

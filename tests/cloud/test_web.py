@@ -1,4 +1,4 @@
-"""The built-in web UI: overview page and ticket buttons — the moves the viewer may make."""
+"""The built-in web UI: the dashboard and ticket buttons — the moves the viewer may make."""
 
 from __future__ import annotations
 
@@ -39,6 +39,13 @@ def row(html: str, attribute: str, value: object) -> str:
     return found.group(1)
 
 
+def cell(html: str, facility: str) -> str:
+    """A facility's cell in the dashboard's zone grid."""
+    found = re.search(rf'<a [^>]*data-facility="{facility}"[^>]*>', html, re.S)
+    assert found, f"no cell of {facility}"
+    return found.group(0)
+
+
 def form(client: TestClient) -> dict[str, str]:
     """A form's fields as the page gives them: the session's CSRF token."""
     return {"csrf_token": client.headers["X-CSRF-Token"]}
@@ -64,15 +71,11 @@ def test_overview_shows_facilities_and_open_tickets(
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     html = response.text
-    gate = row(html, "data-facility", "gate-01")
-    assert "Pedestrian access gate gate-01" in gate
-    assert ">faulty<" in gate
-    assert re.search(r"<td>1</td>", gate), "one open ticket"
-    light = row(html, "data-facility", "light-01")
-    assert "Street and corridor light light-01" in light
-    assert ">ok<" in light
-    assert "<td>0</td>" in light
-    assert html.index('data-facility="gate-01"') < html.index('data-facility="light-01"')
+    gate = cell(html, "gate-01")  # the dashboard's zone grid: a cell per facility
+    assert 'data-status="faulty"' in gate
+    assert 'aria-label="Pedestrian access gate gate-01: faulty, open tickets: 1"' in gate
+    light = cell(html, "light-01")
+    assert 'aria-label="Street and corridor light light-01: ok, open tickets: 0"' in light
 
     ticket = row(html, "data-ticket", ids["motor_jammed"])
     assert "Gate motor jammed" in ticket
@@ -178,7 +181,11 @@ def test_the_buttons_are_the_moves_the_viewer_may_make(
             seen = {}
             for ticket in (gate, side):
                 moves = viewer.get(f"/api/v1/tickets/{ticket}").json()["moves"]
-                assert buttons(row(page, "data-ticket", ticket)) == moves
+                if viewer is li:  # a maintainer's is the phone view: a page per ticket
+                    mobile = viewer.get(f"/my/tickets/{ticket}").text
+                    assert re.findall(r'data-move="(\w+)"', mobile) == moves
+                else:
+                    assert buttons(row(page, "data-ticket", ticket)) == moves
                 seen[ticket] = moves
             return seen
 
@@ -187,14 +194,14 @@ def test_the_buttons_are_the_moves_the_viewer_may_make(
             side: ["assign", "acknowledge", "resolve", "cancel"],
         }
         assert check(li) == {gate: ["acknowledge", "start", "resolve"], side: ["acknowledge"]}
-        mine = row(li.get("/").text, "data-ticket", gate)
-        assert f'data-assignee="{li_id}">Li<' in mine and 'data-state="assigned"' in mine
-        assert "respond by" not in mine, "until the repair rounds work the deadlines out"
+        mine = li.get(f"/my/tickets/{gate}").text
+        assert "<dd>Li</dd>" in mine and 'data-state="assigned"' in mine
+        assert 'id="deadline"' not in mine, "until the repair rounds work the deadlines out"
         services.rounds.run(services.sessions, datetime.now(UTC))
-        mine = row(li.get("/").text, "data-ticket", gate)
+        mine = li.get(f"/my/tickets/{gate}").text
         # its reading is of 2025-11-27: the response target is long missed, and escalated
-        assert '<span class="missed">respond by 11-27 ' in mine and "— missed" in mine
-        assert "escalated to property manager" in mine
+        assert 'id="deadline">(Nov 27, 2025' in mine and "a deadline was missed" in mine
+        assert "escalated to the property manager" in mine
         escalated = li.get(f"/api/v1/tickets/{gate}").json()
         assert escalated["respond_breached_at"] and escalated["escalation"] == "property_manager"
         assert '<select name="assignee_id"' not in mine, "a maintainer assigns no one"

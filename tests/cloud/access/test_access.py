@@ -51,6 +51,7 @@ def test_nothing_of_the_api_answers_without_a_login(app: TestClient) -> None:
         path = path.replace("{device_pk}", "1").replace("{facility_id}", "1")
         path = path.replace("{gateway_id}", "gw").replace("{token_id}", "1")
         path = path.replace("{webhook_id}", "1").replace("{delivery_id}", "1")
+        path = path.replace("{format}", "csv")
         for name in ("{community_id}", "{zone_id}", "{person_id}"):
             path = path.replace(name, "1")
         answer = app.request(method.upper(), path, params={"metric": "on"}, json={})

@@ -5,6 +5,7 @@ cloud served by uvicorn on a free loopback port. Screenshots of each view are wr
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 import time
@@ -86,3 +87,24 @@ def log_in(page: Page, base: str, username: str, password: str) -> None:
     page.locator("input[name=password]").fill(password)
     page.locator("form.login button").click()
     page.wait_for_load_state()
+
+
+def english_left(page: Page) -> list[str]:
+    """The UI's English messages (:func:`cloud.web.i18n.said`) still on a page meant to be in
+    Chinese: each a string that was not translated."""
+    from cloud.web.i18n import package_root, said
+
+    text = page.locator("body").inner_text()
+    found = [
+        message
+        for message in said(package_root())
+        if len(message) > 3
+        and "{" not in message
+        and re.search(rf"(?<![\w-]){re.escape(message)}(?![\w-])", text)
+    ]
+    return sorted(found)
+
+
+def fits_the_screen(page: Page) -> bool:
+    """No horizontal scrolling: the page is no wider than its viewport."""
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))

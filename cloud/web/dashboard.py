@@ -1,0 +1,495 @@
+"""The manager dashboard: what property managers, supervisors and operator admins keep open.
+
+``GET /`` shows it to everyone but maintainers (:func:`page`, called by the web router):
+the zones with their facilities' health, the open tickets (most urgent first, missed
+targets marked) with the moves the viewer may make, the gateways' status, the repair loop's
+figures and the idle facilities over the last 7 or 30 days. A facility's page
+(``/dashboard/facilities/{id}``) shows its devices, its open tickets and each device's
+metrics over the last hour, day or week, drawn as SVG on the server (:mod:`charts_svg`).
+
+The page stays live without reloading: ``static/dashboard.js`` listens to the event stream
+(``/api/v1/events/stream``) and swaps the fragments ``/dashboard/fragments/{part}`` that a
+ticket event may change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path as FilePath
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_skeleton
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud import queries
+from cloud.access.desk import SESSION_COOKIE
+from cloud.access.roles import Action, Principal, Role
+from cloud.api.deps import ServicesDep, SessionDep
+from cloud.api.schemas import ID_MAX, DevicePublic, FacilityPublic
+from cloud.db.models import Gateway
+from cloud.db.register import Community, Zone
+from cloud.notify.rules import NOTIFYING
+from cloud.register.scope import Period, Scope
+from cloud.repair import figures as repairs
+from cloud.repair.lifecycle import Move
+from cloud.repair.tickets import LIVE
+from cloud.services import Services
+from cloud.telemetry import utilisation
+from cloud.telemetry.charts import Charts
+from cloud.telemetry.store import TelemetryRejected, TelemetryUnavailable
+from cloud.web.charts_svg import line_chart
+from cloud.web.i18n import Language
+from cloud.web.render import Renderer
+
+STATIC = FilePath(__file__).parent / "static"
+"""The web UI's scripts and style sheets, served at ``/static``."""
+PERIODS = (7, 30)
+"""The figures' periods the dashboard offers, in days."""
+SPANS: dict[str, timedelta] = {
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(weeks=1),
+}
+"""The charts' spans the facility page offers."""
+PARTS = ("zones", "tickets", "gateways")
+"""The fragments the page refreshes when a ticket event comes."""
+TICKETS_MAX = 200
+
+
+def _(message: str) -> str:
+    """Marks ``message`` for the catalogues; the page translates it when it shows it."""
+    return message
+
+
+STATUS_LABELS = {
+    "ok": _("ok"),
+    "degraded": _("degraded"),
+    "faulty": _("faulty"),
+    "unknown": _("unknown"),
+}
+STATUS_SIGNS = {"ok": "✓", "degraded": "!", "faulty": "✕", "unknown": "?"}
+"""A shape for each health, for who cannot tell the colours apart."""
+ROLE_LABELS = {
+    Role.OPERATOR_ADMIN: _("operator admin"),
+    Role.PROPERTY_MANAGER: _("property manager"),
+    Role.SUPERVISOR: _("supervisor"),
+    Role.MAINTAINER: _("maintainer"),
+    Role.TOKEN: _("token"),
+}
+STATE_LABELS = {
+    "open": _("open"),
+    "assigned": _("assigned"),
+    "acknowledged": _("acknowledged"),
+    "in_progress": _("in progress"),
+    "on_hold": _("on hold"),
+    "verifying": _("verifying"),
+    "resolved": _("resolved"),
+    "closed": _("closed"),
+    "cancelled": _("cancelled"),
+}
+PRIORITY_LABELS = {
+    "urgent": _("urgent"),
+    "high": _("high"),
+    "normal": _("normal"),
+    "low": _("low"),
+}
+SCOPE_LABELS = {"facility": _("facility"), "zone": _("zone"), "gateway": _("gateway")}
+ESCALATION_LABELS = {
+    "maintainer": _("maintainer"),
+    "supervisor": _("supervisor"),
+    "property_manager": _("property manager"),
+}
+MOVE_LABELS = {
+    "assign": _("Assign"),
+    "acknowledge": _("Acknowledge"),
+    "start": _("Start"),
+    "hold": _("Hold"),
+    "resolve": _("Resolve"),
+    "confirm": _("Confirm"),
+    "reopen": _("Reopen"),
+    "cancel": _("Cancel"),
+}
+SPAN_LABELS = {"hour": _("Last hour"), "day": _("Last day"), "week": _("Last week")}
+
+
+def viewer(request: Request, services: Services) -> Principal | None:
+    """Who the session cookie says is looking, if anyone."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    return services.access.session_principal(cookie, datetime.now(UTC))
+
+
+def shows_dashboard(principal: Principal) -> bool:
+    """Whether ``/`` is the dashboard for ``principal``: everyone but maintainers."""
+    return principal.role is not Role.MAINTAINER
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What a dashboard shows: whose community (an operator's choice, or every one) and
+    which zones (a maintainer's), in which time zone."""
+
+    principal: Principal
+    community_id: int | None
+    zones: frozenset[int] | None
+    time_zone: str
+    communities: list[Community]
+    """the communities an operator may choose among (empty for everyone else)"""
+
+    @property
+    def query(self) -> str:
+        """The choice, as the fragments' query string."""
+        return f"community={self.community_id}" if self.community_id is not None else ""
+
+
+def seen(session: Session, principal: Principal, community: int | None) -> Seen:
+    if principal.community_id is not None:
+        community = principal.community_id
+    choices: list[Community] = []
+    if principal.may(Action.OPERATE):
+        choices = list(
+            session.scalars(
+                select(Community).where(Community.archived_at.is_(None)).order_by(Community.name)
+            )
+        )
+    found = session.get(Community, community) if community is not None else None
+    if community is not None and found is None:
+        raise HTTPException(404, f"community {community} not found")
+    time_zone = found.time_zone if found is not None else "UTC"
+    return Seen(principal, community, principal.zone_ids, time_zone, choices)
+
+
+# -- the parts of the page ----------------------------------------------------------------
+
+
+@dataclass
+class ZoneTile:
+    id: int | None
+    name: str
+    kind: str
+    facilities: list[FacilityPublic]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {s: sum(1 for f in self.facilities if f.status == s) for s in STATUS_LABELS}
+
+
+def zones_part(session: Session, view: Seen) -> dict[str, Any]:
+    facilities, _total = queries.facilities(session, community=view.community_id, zones=view.zones)
+    query = select(Zone).where(Zone.archived_at.is_(None))
+    if view.community_id is not None:
+        query = query.where(Zone.community_id == view.community_id)
+    if view.zones is not None:
+        query = query.where(Zone.id.in_(sorted(view.zones)))
+    tiles = {
+        zone.id: ZoneTile(zone.id, zone.name, zone.kind, [])
+        for zone in session.scalars(query.order_by(Zone.name, Zone.id))
+    }
+    loose = ZoneTile(None, _("Not in a zone"), "zone", [])
+    for facility in sorted(facilities, key=lambda f: (f.name, f.id)):
+        tiles.get(facility.zone_id or 0, loose).facilities.append(facility)
+    shown = [t for t in tiles.values() if t.facilities] + ([loose] if loose.facilities else [])
+    counts = {s: sum(1 for f in facilities if f.status == s) for s in STATUS_LABELS}
+    return {
+        "tiles": shown,
+        "facilities_total": len(facilities),
+        "counts": counts,
+        "status_labels": STATUS_LABELS,
+        "status_signs": STATUS_SIGNS,
+    }
+
+
+def tickets_part(session: Session, view: Seen) -> dict[str, Any]:
+    principal = view.principal
+    open_tickets, total_open = queries.tickets(
+        session,
+        states=LIVE,
+        community=view.community_id,
+        zones=view.zones,
+        mine=principal.person_id,
+        limit=TICKETS_MAX,
+    )
+    moves = {t.id: queries.moves_for(principal, t.state, t.assignee_id) for t in open_tickets}
+    if not principal.may(Action.ACT_ON_TICKETS):
+        moves = {t: [] for t in moves}
+    assigning = [
+        t.community_id
+        for t in open_tickets
+        if Move.ASSIGN in moves[t.id] and t.community_id is not None
+    ]
+    breached = sum(1 for t in open_tickets if t.respond_breached_at or t.resolve_breached_at)
+    return {
+        "tickets": open_tickets,
+        "total_open": total_open,
+        "breached": breached,
+        "moves": moves,
+        "assignable": queries.assignable(session, assigning) if assigning else {},
+        "state_labels": STATE_LABELS,
+        "priority_labels": PRIORITY_LABELS,
+        "scope_labels": SCOPE_LABELS,
+        "escalation_labels": ESCALATION_LABELS,
+        "move_labels": MOVE_LABELS,
+    }
+
+
+def gateways_part(session: Session, view: Seen) -> dict[str, Any]:
+    query = select(Gateway).where(Gateway.retired_at.is_(None), Gateway.community_id.is_not(None))
+    if view.community_id is not None:
+        query = query.where(Gateway.community_id == view.community_id)
+    gateways = list(session.scalars(query.order_by(Gateway.online, Gateway.name, Gateway.id)))
+    operator = view.principal.may(Action.OPERATE)
+    return {
+        "gateways": gateways,
+        "offline": sum(1 for g in gateways if not g.online),
+        "unknown_gateways": queries.unknown_gateways(session, limit=20) if operator else [],
+        "unassigned": queries.unassigned_devices(session, community=view.community_id),
+    }
+
+
+def figures_part(
+    session: Session, services: Services, view: Seen, days: int, now: datetime
+) -> dict[str, Any]:
+    principal = view.principal
+    period = Period(now - timedelta(days=days), now)
+    scope = Scope(
+        community_id=view.community_id,
+        zones=view.zones,
+        communities=(principal.community_id,) if principal.community_id is not None else (),
+    )
+    found: dict[str, Any] = {"days": days, "periods": PERIODS}
+    if principal.may(Action.READ_TICKETS):
+        facilities, tickets = repairs.load(session, scope, period)
+        found["repairs"] = repairs.figures(facilities, tickets, period, now, top=5)
+    if principal.may(Action.READ_TELEMETRY):
+        try:
+            observed = utilisation.load(
+                session,
+                services.telemetry,
+                services.catalogue,
+                services.upkeep.retention,
+                scope,
+                period,
+                now,
+            )
+        except (TelemetryUnavailable, TelemetryRejected):
+            found["store_down"] = True
+        else:
+            used = utilisation.figures(observed, top=1000)
+            found["usage"] = used
+            found["idle"] = [f for f in used.least_used if f.idle]
+    return found
+
+
+# -- the facility page: devices, tickets, charts ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Chart:
+    device: DevicePublic
+    metric: str
+    unit: str
+    svg: Any
+
+
+def moment_format(language: Language, time_zone: str, span: timedelta) -> Callable[[datetime], str]:
+    """How the time axis writes a moment for ``span``: hours and minutes within a day, the
+    day beyond."""
+    skeleton = "Hm" if span <= timedelta(days=1) else "MMMd"
+    zone = ZoneInfo(time_zone)
+    return lambda t: format_skeleton(skeleton, t, tzinfo=zone, locale=language.locale)
+
+
+def charts(
+    services: Services,
+    devices: list[DevicePublic],
+    language: Language,
+    time_zone: str,
+    span: timedelta,
+    now: datetime,
+) -> tuple[list[Chart], bool]:
+    """Each number or yes/no metric of ``devices`` over the last ``span``, drawn; and
+    whether the telemetry store failed to answer."""
+    start = now - span
+    reader = Charts(services.telemetry, services.upkeep.retention)
+    moment = moment_format(language, time_zone, span)
+    drawn: list[Chart] = []
+    for device in devices:
+        profile = services.catalogue.get(device.profile)
+        metrics = profile.decode.metrics if profile is not None else {}
+        for metric, spec in sorted(metrics.items()):
+            kind = spec.source.type
+            if kind == "str":
+                continue
+            try:
+                series = reader.series(device.id, device.profile, metric, start, now, None, now)
+            except (TelemetryUnavailable, TelemetryRejected):
+                return drawn, True
+            points: list[tuple[datetime, float | None]]
+            if series.step is None:
+                points = [(t, _number(v)) for t, v in series.readings]
+            elif kind == "bool":
+                points = [
+                    (b.start, (b.shares or {}).get("true", 0.0) if b.covered else None)
+                    for b in series.buckets
+                ]
+            else:
+                points = [(b.start, b.mean if b.count else None) for b in series.buckets]
+            unit = spec.unit or ""
+            named = f"{metric} ({unit})" if unit else metric
+            title = language.gettext(
+                "{metric} of {device}, {span}",
+                metric=named,
+                device=device.device_id,
+                span=language.gettext(SPAN_LABELS[_span_name(span)]),
+            )
+            svg = line_chart(
+                points,
+                start=start,
+                end=now,
+                title=title,
+                number=language.number,
+                moment=moment,
+                empty=language.gettext("No data in this period"),
+                gap_s=None if series.step is None else series.step * 1.5,
+                fixed=(0.0, 1.0) if kind == "bool" else None,
+            )
+            drawn.append(Chart(device, metric, unit, svg))
+    return drawn, False
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int | float):
+        return float(value)
+    return None
+
+
+def _span_name(span: timedelta) -> str:
+    return next(name for name, length in SPANS.items() if length == span)
+
+
+# -- the routes ---------------------------------------------------------------------------
+
+
+def page(
+    renderer: Renderer,
+    request: Request,
+    services: Services,
+    session: Session,
+    principal: Principal,
+) -> Response:
+    """The dashboard, for ``GET /``: ``?community=`` (operators) and ``?days=`` (7 or 30)."""
+    community = _int_param(request, "community")
+    days = _int_param(request, "days") or PERIODS[0]
+    if days not in PERIODS:
+        days = PERIODS[0]
+    view = seen(session, principal, community)
+    now = datetime.now(UTC)
+    context = {
+        "principal": principal,
+        "role_label": ROLE_LABELS[principal.role],
+        "view": view,
+        "time_zone": view.time_zone,
+        "notice_kinds": sorted(NOTIFYING),
+        "parts": PARTS,
+        **zones_part(session, view),
+        **tickets_part(session, view),
+        **gateways_part(session, view),
+        **figures_part(session, services, view, days, now),
+    }
+    return renderer.page(request, "dashboard.html", context)
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name, "")
+    if raw.isdigit() and len(raw) <= 9:
+        return int(raw)
+    return None
+
+
+Part = Literal["zones", "tickets", "gateways"]
+
+
+def make_router(renderer: Renderer) -> APIRouter:
+    """The dashboard's own routes: its fragments and the facility page."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/dashboard/fragments/{part}", response_class=HTMLResponse)
+    def fragment(
+        request: Request,
+        services: ServicesDep,
+        session: SessionDep,
+        part: Part,
+        community: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None,
+    ) -> Response:
+        """One part of the dashboard, as the page swaps it in when a ticket event comes."""
+        principal = viewer(request, services)
+        if principal is None:
+            raise HTTPException(401, "log in first")
+        view = seen(session, principal, community)
+        build = {"zones": zones_part, "tickets": tickets_part, "gateways": gateways_part}[part]
+        context = {
+            "principal": principal,
+            "view": view,
+            "time_zone": view.time_zone,
+            **build(session, view),
+        }
+        answer = renderer.page(request, f"dashboard/{part}.html", context)
+        answer.headers["Cache-Control"] = "no-store"
+        return answer
+
+    @router.get("/dashboard/facilities/{facility_id}", response_class=HTMLResponse)
+    def facility_page(
+        request: Request,
+        services: ServicesDep,
+        session: SessionDep,
+        facility_id: Annotated[int, Path(ge=1, le=ID_MAX)],
+        span: Literal["hour", "day", "week"] = "day",
+    ) -> Response:
+        """A facility: its devices, its open tickets, its devices' data over a span."""
+        principal = viewer(request, services)
+        if principal is None:
+            return RedirectResponse("/login", status_code=303)
+        found = queries.facility(session, facility_id)
+        if found is None or not principal.reaches(found.community_id, found.zone_id):
+            raise HTTPException(404, f"facility {facility_id} not found")
+        view = seen(session, principal, found.community_id)
+        devices, _total = queries.devices(session, facility_id=facility_id)
+        tickets, _count = queries.tickets(
+            session, states=LIVE, facility_id=facility_id, limit=TICKETS_MAX
+        )
+        language = renderer.language(request)
+        now = datetime.now(UTC)
+        drawn, store_down = (
+            charts(services, devices, language, view.time_zone, SPANS[span], now)
+            if principal.may(Action.READ_TELEMETRY)
+            else ([], False)
+        )
+        context = {
+            "principal": principal,
+            "role_label": ROLE_LABELS[principal.role],
+            "view": view,
+            "time_zone": view.time_zone,
+            "facility": found,
+            "devices": devices,
+            "tickets": tickets,
+            "charts": drawn,
+            "store_down": store_down,
+            "span": span,
+            "spans": SPAN_LABELS,
+            "status_labels": STATUS_LABELS,
+            "status_signs": STATUS_SIGNS,
+            "state_labels": STATE_LABELS,
+            "priority_labels": PRIORITY_LABELS,
+        }
+        return renderer.page(request, "dashboard/facility.html", context)
+
+    return router
