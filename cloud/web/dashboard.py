@@ -44,7 +44,8 @@ from cloud.telemetry import utilisation
 from cloud.telemetry.charts import Charts
 from cloud.telemetry.store import TelemetryRejected, TelemetryUnavailable
 from cloud.web.charts_svg import line_chart
-from cloud.web.i18n import Language
+from cloud.web.i18n import Language, _
+from cloud.web.labels import PRIORITY_LABELS, SCOPE_LABELS, STATE_LABELS
 from cloud.web.render import Renderer
 
 STATIC = FilePath(__file__).parent / "static"
@@ -62,11 +63,6 @@ PARTS = ("zones", "tickets", "gateways")
 TICKETS_MAX = 200
 
 
-def _(message: str) -> str:
-    """Marks ``message`` for the catalogues; the page translates it when it shows it."""
-    return message
-
-
 STATUS_LABELS = {
     "ok": _("ok"),
     "degraded": _("degraded"),
@@ -82,24 +78,6 @@ ROLE_LABELS = {
     Role.MAINTAINER: _("maintainer"),
     Role.TOKEN: _("token"),
 }
-STATE_LABELS = {
-    "open": _("open"),
-    "assigned": _("assigned"),
-    "acknowledged": _("acknowledged"),
-    "in_progress": _("in progress"),
-    "on_hold": _("on hold"),
-    "verifying": _("verifying"),
-    "resolved": _("resolved"),
-    "closed": _("closed"),
-    "cancelled": _("cancelled"),
-}
-PRIORITY_LABELS = {
-    "urgent": _("urgent"),
-    "high": _("high"),
-    "normal": _("normal"),
-    "low": _("low"),
-}
-SCOPE_LABELS = {"facility": _("facility"), "zone": _("zone"), "gateway": _("gateway")}
 ESCALATION_LABELS = {
     "maintainer": _("maintainer"),
     "supervisor": _("supervisor"),

@@ -33,14 +33,10 @@ from cloud.repair.ticket_photos import Photo, has_photo, move_with_photo, photos
 from cloud.repair.tickets import By, InvalidTransition, TicketNotFound
 from cloud.services import Services
 from cloud.telemetry.store import TelemetryRejected, TelemetryUnavailable
+from cloud.web.i18n import _
+from cloud.web.labels import EVENT_LABELS, HEALTH_LABELS, PRIORITY_LABELS, STATE_LABELS
 from cloud.web.photos import PhotoNotFound, PhotoRefused, PhotoStore
 from cloud.web.render import Renderer
-
-
-def _(message: str) -> str:
-    """Marks ``message`` for the catalogues; the page translates it when it shows it."""
-    return message
-
 
 MOVES = (Move.ACKNOWLEDGE, Move.START, Move.HOLD, Move.RESOLVE)
 """The moves this view offers, in the order of a repair."""
@@ -66,44 +62,6 @@ MOVE_LABELS = {
     Move.HOLD: _("Put on hold"),
     Move.RESOLVE: _("Resolve"),
 }
-STATE_LABELS = {
-    "open": _("open"),
-    "assigned": _("assigned"),
-    "acknowledged": _("acknowledged"),
-    "in_progress": _("in progress"),
-    "on_hold": _("on hold"),
-    "resolved": _("resolved"),
-    "verifying": _("verifying"),
-    "closed": _("closed"),
-    "cancelled": _("cancelled"),
-}
-PRIORITY_LABELS = {
-    "urgent": _("urgent"),
-    "high": _("high"),
-    "normal": _("normal"),
-    "low": _("low"),
-}
-EVENT_LABELS = {
-    "opened": _("opened"),
-    "repeated": _("fault reported again"),
-    "fault_cleared": _("fault cleared"),
-    "assigned": _("assigned"),
-    "acknowledged": _("acknowledged"),
-    "started": _("repair started"),
-    "held": _("put on hold"),
-    "resolved": _("resolved"),
-    "verified": _("verified by the data"),
-    "confirmed": _("confirmed"),
-    "reopened": _("reopened"),
-    "cancelled": _("cancelled"),
-    "self_test": _("self-test asked"),
-    "sla_warning": _("deadline near"),
-    "sla_breached": _("deadline missed"),
-    "escalated": _("escalated"),
-    "reminded": _("reminded"),
-    "linked": _("linked"),
-}
-HEALTH_LABELS = {"ok": _("ok"), "degraded": _("degraded"), "faulty": _("faulty")}
 ZONE_KINDS = {"zone": _("Zone"), "building": _("Building")}
 _PHOTO_ID = re.compile(r"^[0-9a-f]{32}$")
 

@@ -25,6 +25,7 @@ from cloud.api.routers.tickets import make_move
 from cloud.api.schemas import ID_MAX, NO_NUL
 from cloud.repair.lifecycle import Move
 from cloud.web import dashboard
+from cloud.web.i18n import _
 from cloud.web.render import Renderer
 from cloud.web.resident import make_resident_router
 
@@ -45,11 +46,6 @@ def _checked(principal: Principal | None, csrf_token: str) -> Principal:
     if not hmac.compare_digest(csrf_token, principal.csrf_token or ""):
         raise HTTPException(403, "this form is stale: reload the page")
     return principal
-
-
-def _(message: str) -> str:
-    """Marks ``message`` for the catalogues; the page translates it when it shows it."""
-    return message
 
 
 def make_router(renderer: Renderer | None = None) -> APIRouter:

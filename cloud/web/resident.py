@@ -49,6 +49,7 @@ from cloud.repair.events import record
 from cloud.repair.lifecycle import Actor, State
 from cloud.repair.tickets import LIVE, REPORTED, By, TicketConflict
 from cloud.services import Services
+from cloud.web.i18n import _
 from cloud.web.photos import PhotoNotFound, PhotoRefused, PhotoStore, PhotoTooLarge
 from cloud.web.render import Renderer
 
@@ -63,11 +64,6 @@ ME_TOO_WINDOW_S = 3600.0
 STAFF = frozenset({Role.OPERATOR_ADMIN, Role.PROPERTY_MANAGER, Role.SUPERVISOR})
 """Who may print a zone's QR codes (of their own community)."""
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
-
-
-def _(message: str) -> str:
-    """Marks ``message`` for the catalogues; the page translates it when it shows it."""
-    return message
 
 
 HEALTH_WORDS = {

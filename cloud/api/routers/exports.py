@@ -19,13 +19,14 @@ from cloud.api.exports import Format, Table
 from cloud.api.paging import CommunityFilter
 from cloud.api.periods import period as period_of
 from cloud.api.routers.devices import device_for
-from cloud.api.routers.figures import AskedDep
+from cloud.api.routers.figures import AskedDep, observed_use
 from cloud.api.routers.telemetry import (
     DEFAULT_SPAN as TELEMETRY_SPAN,
 )
 from cloud.api.routers.telemetry import (
     MAX_STEP_S,
     RESOLUTIONS,
+    metric_of,
     store_failures,
 )
 from cloud.api.schemas import ID_MAX, NO_NUL
@@ -208,16 +209,7 @@ def export_utilisation(
 ) -> StreamingResponse:
     allowed(principal, Action.READ_TELEMETRY)
     _format(fmt)
-    with store_failures():
-        observed = utilisation.load(
-            session,
-            services.telemetry,
-            services.catalogue,
-            services.upkeep.retention,
-            wanted.scope,
-            wanted.period,
-            wanted.now,
-        )
+    observed = observed_use(services, session, wanted)
     whole = utilisation.figures(observed, top=0)
     by = wanted.group_by
     groups = utilisation.grouped(observed, by, top=0) if by else []
@@ -285,13 +277,7 @@ def export_telemetry(
     allowed(principal, Action.READ_TELEMETRY)
     _format(fmt)
     device = device_for(session, principal, device_pk)
-    profile = services.catalogue.get(device.profile)
-    known = profile.decode.metrics if profile is not None else {}
-    spec = known.get(metric)
-    if spec is None:
-        raise HTTPException(
-            404, f"{metric!r} is not a metric of device {device_pk}: {', '.join(sorted(known))}"
-        )
+    spec = metric_of(services, device, metric)
     now = datetime.now(UTC)
     start, end = period_of(start, end, now, TELEMETRY_SPAN)
     if step is not None and start < end:

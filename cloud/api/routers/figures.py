@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
 
 from cloud.access.roles import Action
 from cloud.api.deps import PrincipalDep, ServicesDep, SessionDep, allowed
@@ -22,6 +23,7 @@ from cloud.api.schemas import ID_MAX, NO_NUL, RepairFigures
 from cloud.api.utilisation_schemas import UtilisationFigures
 from cloud.register.scope import GroupBy, Period, Scope
 from cloud.repair import figures as repairs
+from cloud.services import Services
 from cloud.telemetry import utilisation
 
 router = APIRouter(prefix="/figures", tags=["figures"])
@@ -188,16 +190,7 @@ def utilisation_figures(
     ] = 100,
 ) -> UtilisationFigures:
     allowed(principal, Action.READ_TELEMETRY)
-    with store_failures():
-        observed = utilisation.load(
-            session,
-            services.telemetry,
-            services.catalogue,
-            services.upkeep.retention,
-            wanted.scope,
-            wanted.period,
-            wanted.now,
-        )
+    observed = observed_use(services, session, wanted)
     idle = utilisation.Idle(idle_uses, idle_s)
     whole = utilisation.figures(observed, idle=idle, top=top)
     by = wanted.group_by
@@ -218,3 +211,18 @@ def utilisation_figures(
 def _fields(found: Any) -> dict[str, object]:
     """Figures (a dataclass) as the schema's fields: the nested ones are read by attribute."""
     return {field.name: getattr(found, field.name) for field in fields(found)}
+
+
+def observed_use(services: Services, session: Session, wanted: Asked) -> utilisation.Observed:
+    """The use the telemetry store saw in the scope and period asked for; 502/503 when the
+    store refuses or is away."""
+    with store_failures():
+        return utilisation.load(
+            session,
+            services.telemetry,
+            services.catalogue,
+            services.upkeep.retention,
+            wanted.scope,
+            wanted.period,
+            wanted.now,
+        )

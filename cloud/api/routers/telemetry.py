@@ -12,8 +12,11 @@ from cloud.api.deps import PrincipalDep, ServicesDep, SessionDep, allowed
 from cloud.api.periods import period as period_of
 from cloud.api.routers.devices import DevicePk, device_for
 from cloud.api.schemas import Problem, TelemetryBucket, TelemetryReading, TelemetrySeries
+from cloud.db.models import Device
+from cloud.services import Services
 from cloud.telemetry.charts import Charts, Series
 from cloud.telemetry.store import HOUR, MINUTE, RAW, TelemetryRejected, TelemetryUnavailable
+from device_profiles.schema import Metric
 
 router = APIRouter(prefix="/devices", tags=["telemetry"])
 
@@ -79,13 +82,7 @@ def device_telemetry(
 ) -> TelemetrySeries:
     allowed(principal, Action.READ_TELEMETRY)
     device = device_for(session, principal, device_pk)
-    profile = services.catalogue.get(device.profile)
-    known = profile.decode.metrics if profile is not None else {}
-    spec = known.get(metric)
-    if spec is None:
-        raise HTTPException(
-            404, f"{metric!r} is not a metric of device {device_pk}: {', '.join(sorted(known))}"
-        )
+    spec = metric_of(services, device, metric)
     now = datetime.now(UTC)
     start, end = period_of(start, end, now, DEFAULT_SPAN)
     charts = Charts(services.telemetry, services.upkeep.retention)
@@ -124,3 +121,15 @@ def device_telemetry(
             for bucket in series.buckets
         ],
     )
+
+
+def metric_of(services: Services, device: Device, metric: str) -> Metric:
+    """``metric`` as the device's profile decodes it; 404 naming the metrics it has."""
+    profile = services.catalogue.get(device.profile)
+    known = profile.decode.metrics if profile is not None else {}
+    spec = known.get(metric)
+    if spec is None:
+        raise HTTPException(
+            404, f"{metric!r} is not a metric of device {device.id}: {', '.join(sorted(known))}"
+        )
+    return spec
