@@ -235,7 +235,13 @@ def test_a_token_without_tickets_read_gets_403(services: Services, two: dict[str
             assert token.get("/api/v1/events/stream", headers=bearer).status_code == 403
 
 
-def test_the_overview_page_reloads_on_ticket_events(client: TestClient) -> None:
+def test_the_dashboard_listens_to_ticket_events(client: TestClient) -> None:
+    """The dashboard's script subscribes to the stream for the kinds the page names (the
+    browser test sees it update in place)."""
     page = client.get("/").text
-    assert 'new EventSource("/api/v1/events/stream")' in page
-    assert '"assigned"' in page and '"sla_breached"' in page
+    assert "/static/dashboard.js" in page
+    kinds = page.split('data-kinds="', 1)[1].split('"', 1)[0].split()
+    assert "assigned" in kinds and "sla_breached" in kinds
+    script = client.get("/static/dashboard.js")
+    assert script.status_code == 200
+    assert 'new EventSource("/api/v1/events/stream")' in script.text

@@ -1,4 +1,4 @@
-"""Fixtures of the browser tests: one Chromium per test worker, a served cloud per test."""
+"""Fixtures of the browser tests: a Chromium and a served cloud per test."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ from tests.cloud.conftest import build_services
 from tests.cloud.web.browser import launched, served
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Browser]:
+    """A Chromium for one test. Not one per session: Playwright's sync API keeps an event
+    loop running in the thread while it is started, and the worker's other tests run
+    asyncio loops of their own."""
     with launched() as found:
         yield found
 
