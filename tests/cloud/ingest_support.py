@@ -135,6 +135,20 @@ def exclusive_lock(database: Path) -> Iterator[sqlite3.Connection]:
         connection.close()
 
 
+def change_schema(database: Path, statement: str) -> None:
+    """Run one DDL statement while the cloud's connections are busy. ``BEGIN IMMEDIATE``
+    takes the write lock first, waiting on the busy timeout; a bare statement reads the
+    schema, then wants the write lock, and fails at once with "database is locked" when
+    another connection committed in between (WAL snapshot conflict)."""
+    connection = sqlite3.connect(database, isolation_level=None, timeout=30)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute(statement)
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
+
+
 def sample(services: Services, name: str, **labels: str) -> float:
     return services.metrics.registry.get_sample_value(name, labels) or 0.0
 

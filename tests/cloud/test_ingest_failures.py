@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from tests.cloud.conftest import build_services
 from tests.cloud.helpers import count, eventually, wait_until
 from tests.cloud.ingest_support import (
     FAST,
+    change_schema,
     database_file,
     exclusive_lock,
     good_batch_json,
@@ -175,11 +175,11 @@ def test_ingest_that_fails_is_restarted_and_healthz_says_503_meanwhile(
         200,
         {"status": "ok", "ingest": "on", "ingest_connected": True},
     )
-    with sqlite3.connect(database_file(services)) as db:
-        db.execute(
-            "CREATE TRIGGER refuse BEFORE INSERT ON dead_letters "
-            "BEGIN SELECT RAISE(ABORT, 'dead letters refused'); END"
-        )
+    change_schema(
+        database_file(services),
+        "CREATE TRIGGER refuse BEFORE INSERT ON dead_letters "
+        "BEGIN SELECT RAISE(ABORT, 'dead letters refused'); END",
+    )
     poison = b'{"v": 1, "epoch": "0123456789abcdef", "seq": 5, "surprise": true}'
     asyncio.run(publish_batch(cloud_broker, "gw-1", poison))
 
@@ -197,8 +197,7 @@ def test_ingest_that_fails_is_restarted_and_healthz_says_503_meanwhile(
         what="restarted, and failed again on the same batch",
     )
 
-    with sqlite3.connect(database_file(services)) as db:
-        db.execute("DROP TRIGGER refuse")
+    change_schema(database_file(services), "DROP TRIGGER refuse")
 
     wait_until(lambda: count(services.sessions, DeadLetter) == 1, what="dead letter kept")
     wait_until(lambda: healthz(client)[0] == 200, what="consuming again")

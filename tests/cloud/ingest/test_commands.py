@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +22,7 @@ from linli.mosquitto import Mosquitto
 from plumbing.mqtt import Client, Message
 from tests.cloud.helpers import eventually
 from tests.cloud.ingest_support import (
+    change_schema,
     database_file,
     good_batch_json,
     make_worker,
@@ -170,11 +170,11 @@ async def test_a_command_that_cannot_be_marked_is_sent_again_with_its_id_and_ing
     again, with the same id (the edge and device tell the repeat); batches are still
     stored and acknowledged meanwhile."""
     services = sqlite_services
-    with sqlite3.connect(database_file(services), timeout=30) as db:
-        db.execute(
-            "CREATE TRIGGER refuse BEFORE UPDATE ON outbound_commands "
-            "BEGIN SELECT RAISE(ABORT, 'refused for the test'); END"
-        )
+    change_schema(
+        database_file(services),
+        "CREATE TRIGGER refuse BEFORE UPDATE ON outbound_commands "
+        "BEGIN SELECT RAISE(ABORT, 'refused for the test'); END",
+    )
     queue_command(services, "cmd-stubborn-01")
 
     async with (
@@ -188,8 +188,7 @@ async def test_a_command_that_cannot_be_marked_is_sent_again_with_its_id_and_ing
         assert ack.result == "stored"
         assert sent_at(services, "cmd-stubborn-01") is None
 
-        with sqlite3.connect(database_file(services), timeout=30) as db:
-            db.execute("DROP TRIGGER refuse")
+        change_schema(database_file(services), "DROP TRIGGER refuse")
         await eventually(lambda: sent_at(services, "cmd-stubborn-01"), 5, "marked at last")
         settled = len(gateway.messages)
         await asyncio.sleep(0.3)
