@@ -1,8 +1,8 @@
 """Names in a profile that refer to each other, checked on the plain document.
 
 A profile names its faults and metrics once and refers to them elsewhere: fault sources,
-rules and examples name faults, rules and ``usage`` name metrics (``usage`` one of the kind
-it measures by). :func:`reference_problems` finds every
+rules, examples and translations name faults, rules, ``usage`` and translations name
+metrics (``usage`` one of the kind it measures by). :func:`reference_problems` finds every
 name that does not resolve, with where it is written, so that a loader can report each on
 its line; :class:`device_profiles.schema.Profile` applies the same checks to a profile
 built in code.
@@ -94,6 +94,7 @@ def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
                 loc = ("examples", i, "expect", "faults", k)
                 problems.append((loc, f"example {name!r} expects undeclared fault {fault!r}"))
     problems += _usage_problems(data.get("usage"), metrics)
+    problems += _translation_problems(data.get("translations"), declared, metric_names)
     ticket = data.get("ticket")
     test = ticket.get("self_test") if isinstance(ticket, Mapping) else None
     commands = data.get("commands")
@@ -101,6 +102,29 @@ def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
         known = ", ".join(sorted(map(str, commands))) or "none"
         message = f"self_test names no command of the profile: {test!r} (its commands: {known})"
         problems.append((("ticket", "self_test"), message))
+    return problems
+
+
+def _translation_problems(
+    translations: Any, faults: set[str] | None, metrics: set[str] | None
+) -> list[tuple[Loc, str]]:
+    """A translation may only word the profile's own faults and metrics."""
+    problems: list[tuple[Loc, str]] = []
+    if not isinstance(translations, Mapping):
+        return problems
+    for language, words in translations.items():
+        if not isinstance(words, Mapping):
+            continue
+        for part, known in (("faults", faults), ("metrics", metrics)):
+            named = words.get(part)
+            if known is None or not isinstance(named, Mapping):
+                continue
+            for name in named:
+                if str(name) not in known:
+                    loc: Loc = ("translations", str(language), part, str(name))
+                    problems.append(
+                        (loc, f"translation {language} words unknown {part[:-1]} {name!r}")
+                    )
     return problems
 
 

@@ -380,6 +380,22 @@ class Usage(_Strict):
         return self.counter or ""
 
 
+class Translation(_Strict):
+    """A profile's words in one more language: what the people's views show instead of the
+    English ones. Any part left out is shown in English."""
+
+    name: str = Field(description="the profile's name")
+    metrics: dict[str, str] = Field(
+        default={}, description="per metric, its name (English shows the metric's id)"
+    )
+    faults: dict[str, str] = Field(default={}, description="per fault, its title")
+    usage: str | None = Field(default=None, description="the usage description")
+
+
+LanguageTag = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
+"""A BCP 47 language tag, e.g. ``zh-Hans``."""
+
+
 class Decoding(_Strict):
     timestamp: Field_ | None = Field(
         default=None, description="event time in the payload, unix seconds; else receipt time"
@@ -441,6 +457,11 @@ class Profile(_Strict):
         default=None,
         description="how the data measures the use of the device's facility, for the "
         "utilisation figures; none: its use is not measured",
+    )
+    translations: dict[LanguageTag, Translation] = Field(
+        default={},
+        description="the profile's words in other languages, by language tag (e.g. zh-Hans); "
+        "English is the profile's own",
     )
     examples: Annotated[tuple[Example, ...], Field(min_length=1)]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from device_profiles import Health, Profile
+from device_profiles import Catalogue, Health, Profile
 from device_profiles.examples import run_example
 from device_profiles.schema import Example, Scalar
 from tests.device_profiles.profiles_under_test import CATALOGUE, LOAD_ERROR, PROFILES
@@ -97,3 +97,14 @@ def test_subscriptions_cover_every_example() -> None:
     for profile in PROFILES:
         for spec in profile.topics:
             assert spec.subscription in subscriptions
+
+
+@pytest.mark.parametrize("profile", list(Catalogue.load()), ids=lambda p: p.id)
+def test_every_built_in_profile_speaks_chinese(profile: Profile) -> None:
+    """The people's views show a profile's name, faults and metrics in Simplified Chinese:
+    a built-in profile words each of them (a site's own may leave them in English)."""
+    words = profile.translations.get("zh-Hans")
+    assert words is not None, f"{profile.id}: no zh-Hans translation"
+    assert set(words.faults) == set(profile.faults), f"{profile.id}: faults not all worded"
+    assert set(words.metrics) == set(profile.decode.metrics), f"{profile.id}: metrics"
+    assert (words.usage is not None) == (profile.usage is not None), f"{profile.id}: usage"

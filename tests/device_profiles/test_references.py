@@ -165,3 +165,26 @@ def test_usage_is_either_a_counter_or_a_state() -> None:
             Usage.model_validate(neither_or_both)
     assert Usage.model_validate({"counter": "n"}).metric == "n"
     assert Usage.model_validate({"state": {"metric": "on", "value": True}}).metric == "on"
+
+
+def test_a_translation_words_only_the_profiles_own_faults_and_metrics() -> None:
+    """A misspelt name in a translation would leave that fault in English without a word."""
+    data = document(
+        translations={
+            "zh-Hans": {
+                "name": "水泵",
+                "faults": {"dry_run": "干转", "dry_runing": "干转"},
+                "metrics": {"pressure": "压力", "presure": "压力"},
+            }
+        }
+    )
+    assert reference_problems(data) == [
+        (
+            ("translations", "zh-Hans", "faults", "dry_runing"),
+            "translation zh-Hans words unknown fault 'dry_runing'",
+        ),
+        (
+            ("translations", "zh-Hans", "metrics", "presure"),
+            "translation zh-Hans words unknown metric 'presure'",
+        ),
+    ]
