@@ -47,7 +47,9 @@ from cloud.services import Services
 from cloud.telemetry.upkeep import keep_telemetry
 from cloud.web import maintainer
 from cloud.web.dashboard import STATIC
+from cloud.web.i18n import Languages
 from cloud.web.pages import make_router
+from cloud.web.render import Renderer
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +130,9 @@ def create_app(services: Services, *, api: bool = True) -> FastAPI:
             dead_letters,
         ):
             app.include_router(module.router, prefix="/api/v1", responses=PROBLEM_ANSWERS)
-        app.include_router(make_router())
-        app.include_router(maintainer.make_router())
+        renderer = Renderer(Languages(), services.catalogue)
+        app.include_router(make_router(renderer))
+        app.include_router(maintainer.make_router(renderer))
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", include_in_schema=False)

@@ -262,7 +262,15 @@ def tickets(
     # the facility's name, the device's id and the assignee's name come joined in (not whole
     # rows: a device row carries its metrics and rule memory, and the list is polled)
     query = (
-        select(Ticket, Facility.name, Device.device_id, Person.name, Zone.name, Gateway.name)
+        select(
+            Ticket,
+            Facility.name,
+            Device.device_id,
+            Device.profile,
+            Person.name,
+            Zone.name,
+            Gateway.name,
+        )
         .outerjoin(Facility, Facility.id == Ticket.facility_id)
         .outerjoin(Zone, Zone.id == Ticket.zone_id)
         .outerjoin(Gateway, Gateway.id == Ticket.gateway_id)
@@ -280,10 +288,11 @@ def tickets(
                 "name": _subject_name(ticket, facility_name, zone_name, gateway_name),
                 "facility_name": facility_name,
                 "device_id": device_id,
+                "profile": profile,
                 "assignee_name": assignee_name,
             }
         )
-        for ticket, facility_name, device_id, assignee_name, zone_name, gateway_name in (
+        for ticket, facility_name, device_id, profile, assignee_name, zone_name, gateway_name in (
             session.execute(query).tuples()
         )
     ]
@@ -343,6 +352,7 @@ def ticket_detail(session: Session, ticket_id: int, principal: Principal) -> Tic
                 {
                     "facility_id": member.facility_id,
                     "name": member.facility.name,
+                    "profile": member.device.profile if member.device is not None else None,
                     "fault": member.fault,
                     "joined_at": member.joined_at,
                     "cleared_at": member.cleared_at,
@@ -378,6 +388,7 @@ def _ticket_fields(session: Session, ticket: Ticket) -> dict[str, object]:
     fields["name"] = _subject_name(ticket, facility, zone, gateway)
     fields["facility_name"] = facility
     fields["device_id"] = ticket.device.device_id if ticket.device is not None else None
+    fields["profile"] = ticket.device.profile if ticket.device is not None else None
     fields["assignee_name"] = ticket.assignee.name if ticket.assignee is not None else None
     return fields
 

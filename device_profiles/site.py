@@ -138,6 +138,8 @@ NoticeKind = Literal[
     "sla_breached",
     "escalated",
     "reminded",
+    "resident_report",
+    "resident_me_too",
 ]
 """The kinds of ticket event Linli notifies of (``docs/repair-loop.md``, Notifications)."""
 

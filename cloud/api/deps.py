@@ -86,6 +86,12 @@ def reachable(
         raise HTTPException(404, f"{what} does not exist")
 
 
+def public_base(request: Request, services: Services) -> str:
+    """Where residents and integrations reach the cloud: the ``public_url`` setting, else
+    this request's own base URL."""
+    return (services.settings.public_url or str(request.base_url)).rstrip("/")
+
+
 def client_address(request: Request) -> str:
     """Who asks, as failed logins are counted by (with the user name)."""
     return request.client.host if request.client else "unknown"

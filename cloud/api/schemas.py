@@ -127,6 +127,9 @@ class TicketPublic(_Public):
         description="the device that reported the fault, as its gateway names it; null: a "
         "ticket opened by hand for what no device reports (fault `reported`)"
     )
+    profile: str | None = Field(
+        default=None, description="that device's profile, which names the fault"
+    )
     fault: str = Field(
         description="the fault, as the device's profile names it; `reported`: opened by hand "
         "for what no device reports"
@@ -195,9 +198,21 @@ class TicketPublic(_Public):
     )
 
 
+class ResidentLinkPublic(_Public):
+    facility_id: int = Field(description="the facility")
+    url: str = Field(
+        description="the resident page behind the facility's QR code: anyone with it may "
+        "report the facility broken, with no login"
+    )
+    created_at: datetime = Field(description="when this link was made (rotating makes a new one)")
+
+
 class TicketFacilityPublic(_Public):
     facility_id: int = Field(description="a facility of the zone that failed")
     name: str = Field(description="its name")
+    profile: str | None = Field(
+        default=None, description="the profile of the device that showed the fault"
+    )
     fault: str = Field(description="the fault it showed")
     joined_at: datetime = Field(description="when it joined the zone ticket")
     cleared_at: datetime | None = Field(description="when its fault cleared; null: failing")

@@ -10,6 +10,8 @@
 | reopened | its maintainer and the supervisors: the repair did not hold |
 | cancelled | its maintainer |
 | sla_warning, sla_breached, escalated, reminded | whom the event names (``evidence.to``) |
+| resident_report | its maintainer: a resident's word on what they are repairing |
+| resident_me_too | nobody; integrations and the live streams only |
 
 Every event of these kinds goes to the community's webhooks (each may filter by kind), its
 MQTT topic and the live streams, whoever it concerns. ``repeated`` (a fault seen again on a
@@ -33,7 +35,9 @@ NOTIFYING: frozenset[str] = frozenset(get_args(NoticeKind))
 """The kinds of ticket event that make a notice (in the event's transaction)."""
 
 _TO_SUPERVISION = frozenset({"opened"})
-_TO_ASSIGNEE = frozenset({"assigned", "verified", "confirmed", "reopened", "cancelled"})
+_TO_ASSIGNEE = frozenset(
+    {"assigned", "verified", "confirmed", "reopened", "cancelled", "resident_report"}
+)
 _TO_SUPERVISORS = frozenset({"reopened"})
 _NAMED = frozenset({"sla_warning", "sla_breached", "escalated", "reminded"})
 AWAITING_CONFIRMATION = "resolved"

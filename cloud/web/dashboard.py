@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton
@@ -47,6 +48,7 @@ from cloud.web.charts_svg import line_chart
 from cloud.web.i18n import Language, _
 from cloud.web.labels import PRIORITY_LABELS, SCOPE_LABELS, STATE_LABELS
 from cloud.web.render import Renderer
+from cloud.web.words import ProfileWords
 
 STATIC = FilePath(__file__).parent / "static"
 """The web UI's scripts and style sheets, served at ``/static``."""
@@ -262,6 +264,42 @@ def figures_part(
             used = utilisation.figures(observed, top=1000)
             found["usage"] = used
             found["idle"] = [f for f in used.least_used if f.idle]
+    found["downloads"] = downloads(principal, view.community_id, period)
+    return found
+
+
+@dataclass(frozen=True)
+class Download:
+    """An export of what the dashboard shows, for other parties (``/api/v1/exports``)."""
+
+    label: str
+    path: str
+    """without its extension: ``.csv`` or ``.json`` is added"""
+    query: str
+
+
+EXPORTS = (
+    (_("Tickets"), "tickets", Action.READ_TICKETS, True),
+    (_("Facility health"), "facilities", Action.READ_REGISTER, False),
+    (_("Repair figures"), "figures", Action.READ_TICKETS, True),
+    (_("Utilisation"), "utilisation", Action.READ_TELEMETRY, True),
+)
+"""What may be downloaded: label, export, what the viewer must be allowed, whether it
+covers a period (the facilities' health is of now)."""
+
+
+def downloads(principal: Principal, community_id: int | None, period: Period) -> list[Download]:
+    """The exports the viewer may download, of the community and period shown."""
+    found = []
+    for label, export, needs, of_period in EXPORTS:
+        if not principal.may(needs):
+            continue
+        params: dict[str, str] = {}
+        if of_period:
+            params |= {"from": period.start.isoformat(), "to": period.end.isoformat()}
+        if community_id is not None:
+            params["community_id"] = str(community_id)
+        found.append(Download(label, f"/api/v1/exports/{export}", urlencode(params)))
     return found
 
 
@@ -297,6 +335,7 @@ def charts(
     start = now - span
     reader = Charts(services.telemetry, services.upkeep.retention)
     moment = moment_format(language, time_zone, span)
+    words = ProfileWords(services.catalogue, language)
     drawn: list[Chart] = []
     for device in devices:
         profile = services.catalogue.get(device.profile)
@@ -320,7 +359,8 @@ def charts(
             else:
                 points = [(b.start, b.mean if b.count else None) for b in series.buckets]
             unit = spec.unit or ""
-            named = f"{metric} ({unit})" if unit else metric
+            label = words.metric(device.profile, metric)
+            named = f"{label} ({unit})" if unit else label
             title = language.gettext(
                 "{metric} of {device}, {span}",
                 metric=named,

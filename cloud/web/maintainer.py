@@ -108,6 +108,7 @@ class DeviceData:
     """A device of the ticket's facility: its latest state and recent values."""
 
     device_id: str
+    profile: str
     health: str
     faults: list[str]
     metrics: dict[str, Any]
@@ -177,6 +178,7 @@ def _recent(services: Services, device: Device) -> DeviceData:
             recent, unavailable = {}, True
     return DeviceData(
         device.device_id,
+        device.profile,
         device.health,
         list(device.faults),
         dict(sorted(device.metrics.items())),
@@ -186,8 +188,7 @@ def _recent(services: Services, device: Device) -> DeviceData:
     )
 
 
-def make_router(renderer: Renderer | None = None) -> APIRouter:
-    renderer = renderer or Renderer()
+def make_router(renderer: Renderer) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     def problem(request: Request, status: int, reason: str, ticket_id: int | None) -> Response:
@@ -303,7 +304,7 @@ def make_router(renderer: Renderer | None = None) -> APIRouter:
             _ticket(session, principal, ticket_id)
             if not has_photo(session, ticket_id, photo_id):
                 raise HTTPException(404, "no such photo")
-        store = _store(services)
+        store = PhotoStore.of(services.settings)
         try:
             path = store.path(photo_id)
         except PhotoNotFound:
@@ -340,7 +341,7 @@ def make_router(renderer: Renderer | None = None) -> APIRouter:
                 _ticket(session, principal, ticket_id)
             except HTTPException:
                 return problem(request, 404, _("There is no such ticket."), None)
-        store = _store(services)
+        store = PhotoStore.of(services.settings)
         photo_id = None
         if move is Move.RESOLVE and photo is not None and photo.filename:
             try:
@@ -369,11 +370,6 @@ def make_router(renderer: Renderer | None = None) -> APIRouter:
         return RedirectResponse(f"/my/tickets/{ticket_id}", status_code=303)
 
     return router
-
-
-def _store(services: Services) -> PhotoStore:
-    settings = services.settings
-    return PhotoStore(settings.data_dir / "photos", settings.photo_max_bytes)
 
 
 def _forget(store: PhotoStore, photo_id: str | None) -> None:

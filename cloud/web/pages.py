@@ -48,8 +48,7 @@ def _checked(principal: Principal | None, csrf_token: str) -> Principal:
     return principal
 
 
-def make_router(renderer: Renderer | None = None) -> APIRouter:
-    renderer = renderer or Renderer()
+def make_router(renderer: Renderer) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     router.include_router(make_resident_router(renderer))  # no login: QR-code pages
     router.include_router(dashboard.make_router(renderer))  # fragments, facility pages

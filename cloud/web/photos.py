@@ -15,6 +15,8 @@ import secrets
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from cloud.config import CloudSettings
+
 KINDS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 """The content types taken, and the extension each is stored with."""
 MEDIA_TYPES = {ext: media for media, ext in KINDS.items()}
@@ -65,6 +67,11 @@ class PhotoStore:
     def __init__(self, directory: Path, max_bytes: int = 5_000_000) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
+
+    @classmethod
+    def of(cls, settings: CloudSettings) -> PhotoStore:
+        """The cloud's photos: ``<data_dir>/photos``, each at most ``photo_max_bytes``."""
+        return cls(settings.data_dir / "photos", settings.photo_max_bytes)
 
     def save(self, upload: Upload) -> str:
         """Store the upload; its new id. :class:`PhotoRefused` for a type other than JPEG,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hmac
 import re
-import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -26,44 +25,44 @@ from typing import Annotated, Any
 import segno
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.access.desk import SESSION_COOKIE
 from cloud.access.limits import LoginLimiter
 from cloud.access.roles import Principal, Role
-from cloud.api.deps import ServicesDep, client_address
+from cloud.api.deps import ServicesDep, client_address, public_base
 from cloud.db.models import (
     Community,
     Facility,
-    FacilityLink,
     ResidentReport,
     Ticket,
-    TicketEvent,
-    TicketFacility,
     Zone,
 )
 from cloud.repair.desk import TicketDesk
-from cloud.repair.events import record
-from cloud.repair.lifecycle import Actor, State
-from cloud.repair.tickets import LIVE, REPORTED, By, TicketConflict
+from cloud.repair.lifecycle import State
+from cloud.repair.residents import (
+    facility_of_link,
+    link_of,
+    live_ticket,
+    me_too,
+    neighbours,
+    new_token,
+    report,
+    report_of_token,
+)
+from cloud.repair.tickets import LIVE
 from cloud.services import Services
 from cloud.web.i18n import _
 from cloud.web.photos import PhotoNotFound, PhotoRefused, PhotoStore, PhotoTooLarge
 from cloud.web.render import Renderer
 
 CSRF_COOKIE = "linli_resident_csrf"
-RESIDENT = By(Actor.RULE, "resident", "resident")
-"""How tickets and their events name a resident: no one in particular."""
-REPORT_EVENT = "resident_report"
-ME_TOO_EVENT = "resident_me_too"
 DESCRIPTION_MAX = 1000
 PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,18}[0-9]$")
 ME_TOO_WINDOW_S = 3600.0
 STAFF = frozenset({Role.OPERATOR_ADMIN, Role.PROPERTY_MANAGER, Role.SUPERVISOR})
 """Who may print a zone's QR codes (of their own community)."""
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 
 HEALTH_WORDS = {
@@ -83,157 +82,6 @@ STATE_WORDS = {
     State.CANCELLED: _("Closed without a repair"),
 }
 """A ticket's state as a resident understands it."""
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
-# -- links, tickets and reports ---------------------------------------------------------
-
-
-def link_of(session: Session, facility_id: int, at: datetime) -> str:
-    """The token of the facility's page, made the first time it is asked for."""
-    found = session.get(FacilityLink, facility_id)
-    if found is not None:
-        return found.token
-    made = FacilityLink(facility_id=facility_id, token=new_token(), created_at=at)
-    try:
-        with session.begin_nested():
-            session.add(made)
-    except IntegrityError:  # made meanwhile by another request
-        session.expunge(made)
-        again = session.get(FacilityLink, facility_id, populate_existing=True)
-        assert again is not None
-        return again.token
-    return made.token
-
-
-def rotate_link(session: Session, facility_id: int, at: datetime) -> str:
-    """A new token for the facility's page: the old link (and its printed QR code) stops
-    working."""
-    found = session.get(FacilityLink, facility_id)
-    if found is None:
-        return link_of(session, facility_id, at)
-    found.token = new_token()
-    found.created_at = at
-    return found.token
-
-
-def facility_of_link(session: Session, token: str) -> Facility | None:
-    """The facility in use whose page ``token`` is, if any."""
-    if not _TOKEN.match(token):
-        return None
-    facility = session.scalar(
-        select(Facility)
-        .join(FacilityLink, FacilityLink.facility_id == Facility.id)
-        .where(FacilityLink.token == token)
-    )
-    if facility is None or facility.archived_at is not None or facility.community_id is None:
-        return None
-    return facility
-
-
-def live_ticket(session: Session, facility_id: int) -> Ticket | None:
-    """The facility's repair under way, if any: its oldest ticket not closed, or that of
-    its zone when it failed with the others there."""
-    members = select(TicketFacility.ticket_id).where(TicketFacility.facility_id == facility_id)
-    return session.scalar(
-        select(Ticket)
-        .where(
-            Ticket.state.in_(LIVE),
-            or_(Ticket.facility_id == facility_id, Ticket.id.in_(members)),
-        )
-        .order_by(Ticket.opened_at, Ticket.id)
-        .limit(1)
-    )
-
-
-def neighbours(session: Session, ticket_id: int) -> int:
-    """How many reports and me-toos residents have added to the ticket."""
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(TicketEvent)
-            .where(
-                TicketEvent.ticket_id == ticket_id,
-                TicketEvent.kind.in_((REPORT_EVENT, ME_TOO_EVENT)),
-            )
-        )
-        or 0
-    )
-
-
-def report(
-    session: Session,
-    desk: TicketDesk,
-    facility: Facility,
-    description: str,
-    *,
-    at: datetime,
-    photo_id: str | None = None,
-    phone: str | None = None,
-) -> ResidentReport:
-    """A resident's report: an event of the facility's live ticket, or a new ``reported``
-    ticket opened by a resident."""
-    ticket = live_ticket(session, facility.id)
-    if ticket is None:
-        try:
-            ticket = desk.open_by_hand(
-                session,
-                facility,
-                REPORTED,
-                RESIDENT,
-                at=at,
-                title=f"Reported by a resident: {description}"[:200],
-                note=description,
-            )
-        except TicketConflict as conflict:  # a report opened it meanwhile
-            ticket = session.get(Ticket, conflict.ticket_id)
-            assert ticket is not None
-    made = ResidentReport(
-        token=new_token(),
-        kind="report",
-        facility_id=facility.id,
-        ticket_id=ticket.id,
-        at=at,
-        description=description,
-        photo_id=photo_id,
-        phone=phone,
-    )
-    session.add(made)
-    session.flush()
-    evidence = {"report_id": made.id, "photo_id": photo_id, "phone_left": phone is not None}
-    record(
-        session,
-        ticket,
-        REPORT_EVENT,
-        at=at,
-        note=description,
-        actor=RESIDENT.name,
-        actor_kind=RESIDENT.kind,
-        evidence=evidence,
-    )
-    return made
-
-
-def me_too(session: Session, facility: Facility, ticket: Ticket, at: datetime) -> ResidentReport:
-    """A resident's "me too" on the facility's live ticket."""
-    made = ResidentReport(
-        token=new_token(), kind="me_too", facility_id=facility.id, ticket_id=ticket.id, at=at
-    )
-    session.add(made)
-    session.flush()
-    record(
-        session,
-        ticket,
-        ME_TOO_EVENT,
-        at=at,
-        actor=RESIDENT.name,
-        actor_kind=RESIDENT.kind,
-        evidence={"report_id": made.id},
-    )
-    return made
 
 
 # -- what the pages show ----------------------------------------------------------------
@@ -282,11 +130,6 @@ def _session_principal(request: Request, services: Services) -> Principal | None
     return services.access.session_principal(cookie, datetime.now(UTC))
 
 
-def public_base(request: Request, services: Services) -> str:
-    """Where residents reach the cloud: the ``public_url`` setting, else this request's."""
-    return (services.settings.public_url or str(request.base_url)).rstrip("/")
-
-
 def qr_svg(link: str) -> str:
     """The QR code of ``link``, as inline SVG."""
     return str(segno.make(link, error="m").svg_inline(scale=4, svgclass="qr", title=link))
@@ -310,10 +153,6 @@ def make_resident_router(renderer: Renderer) -> APIRouter:
                 )
             )
         return limiters[name]
-
-    def photos(services: Services) -> PhotoStore:
-        settings = services.settings
-        return PhotoStore(settings.data_dir / "photos", settings.photo_max_bytes)
 
     def not_found(request: Request) -> Response:
         return renderer.page(request, "resident/missing.html", {}, status_code=404)
@@ -386,11 +225,7 @@ def make_resident_router(renderer: Renderer) -> APIRouter:
     @router.get("/r/status/{token}", response_class=HTMLResponse)
     def status_page(request: Request, services: ServicesDep, token: str) -> Response:
         with services.sessions() as session:
-            found = (
-                session.scalar(select(ResidentReport).where(ResidentReport.token == token))
-                if _TOKEN.match(token)
-                else None
-            )
+            found = report_of_token(session, token)
             if found is None:
                 return not_found(request)
             facility = session.get(Facility, found.facility_id)
@@ -461,7 +296,7 @@ def make_resident_router(renderer: Renderer) -> APIRouter:
         photo_id = None
         if photo is not None and (photo.filename or photo.size):
             try:
-                photo_id = photos(services).save(photo)
+                photo_id = PhotoStore.of(services.settings).save(photo)
             except PhotoTooLarge:
                 megabytes = services.settings.photo_max_bytes / 1_000_000
                 return again(
@@ -535,7 +370,7 @@ def make_resident_router(renderer: Renderer) -> APIRouter:
             ).first()
         if where is None or not principal.reaches(where[0], where[1]):
             raise HTTPException(404, "no such photo")
-        store = photos(services)
+        store = PhotoStore.of(services.settings)
         try:
             path = store.path(photo_id)
         except PhotoNotFound as exc:

@@ -1,22 +1,32 @@
 """Facilities: everyone reads their community's; its property managers and operator admins
-create, change and archive them."""
+create, change and archive them, and make a new resident link (QR code) when a printed one
+must stop working."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 from cloud import queries
-from cloud.access.roles import Action
+from cloud.access.roles import Action, Principal
 from cloud.api.bodies import FacilityChange, FacilityCreate
-from cloud.api.deps import PrincipalDep, ServicesDep, SessionDep, allowed, reachable
+from cloud.api.deps import (
+    PrincipalDep,
+    ServicesDep,
+    SessionDep,
+    allowed,
+    public_base,
+    reachable,
+)
 from cloud.api.paging import PAGED, Limit, Offset, count_into
 from cloud.api.references import community_for, in_use, row_of, set_fields, taken, unique, zone_of
-from cloud.api.schemas import ID_MAX, NO_NUL, FacilityPublic, Problem
-from cloud.db.models import Device, DeviceBinding, Facility
+from cloud.api.schemas import ID_MAX, NO_NUL, FacilityPublic, Problem, ResidentLinkPublic
+from cloud.db.models import Device, DeviceBinding, Facility, FacilityLink
+from cloud.repair.residents import link_of, rotate_link
 from device_profiles import Health
 
 router = APIRouter(prefix="/facilities", tags=["facilities"])
@@ -190,3 +200,59 @@ def archive_facility(
         found = queries.facility(session, facility_id)
         assert found is not None
         return found
+
+
+@router.get(
+    "/{facility_id}/resident-link",
+    response_model=ResidentLinkPublic,
+    responses={404: {"model": Problem}},
+    summary="The resident page behind the facility's QR code (made the first time it is asked for)",
+)
+def get_resident_link(
+    request: Request, services: ServicesDep, principal: PrincipalDep, facility_id: FacilityId
+) -> ResidentLinkPublic:
+    allowed(principal, Action.READ_REGISTER)
+    with services.sessions.begin() as session:
+        facility = _residents_reach(session, principal, facility_id)
+        link_of(session, facility.id, datetime.now(UTC))
+        return _resident_link(request, services, session.get_one(FacilityLink, facility.id))
+
+
+@router.post(
+    "/{facility_id}/resident-link/rotate",
+    response_model=ResidentLinkPublic,
+    responses={404: {"model": Problem}, 409: {"model": Problem}},
+    summary="A new resident link for the facility: the old one, and the QR codes printed "
+    "with it, stop working at once",
+)
+def rotate_resident_link(
+    request: Request, services: ServicesDep, principal: PrincipalDep, facility_id: FacilityId
+) -> ResidentLinkPublic:
+    allowed(principal, Action.WRITE_REGISTER)
+    with services.sessions.begin() as session:
+        facility = _residents_reach(session, principal, facility_id)
+        rotate_link(session, facility.id, datetime.now(UTC))
+        session.flush()
+        return _resident_link(request, services, session.get_one(FacilityLink, facility.id))
+
+
+def _residents_reach(session: Session, principal: Principal, facility_id: int) -> Facility:
+    """The facility, if the principal reaches it and residents may: 409 for one archived or
+    in no community (its page would say it does not exist)."""
+    what = f"facility {facility_id}"
+    facility = row_of(session, Facility, facility_id, principal, what)
+    reachable(principal, facility.community_id, facility.zone_id, what)
+    in_use(facility, what)
+    if facility.community_id is None:
+        raise HTTPException(409, f"{what} is in no community: residents have no page for it")
+    return facility
+
+
+def _resident_link(
+    request: Request, services: ServicesDep, link: FacilityLink
+) -> ResidentLinkPublic:
+    return ResidentLinkPublic(
+        facility_id=link.facility_id,
+        url=f"{public_base(request, services)}/r/{link.token}",
+        created_at=link.created_at,
+    )

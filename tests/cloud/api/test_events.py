@@ -163,9 +163,10 @@ def test_a_supervisor_sees_their_communitys_events_as_they_happen(
         act(services, elm, Move.ACKNOWLEDGE)
         act(services, oak, Move.ACKNOWLEDGE)
         act(services, oak, Move.START)
-        stream.wait(lambda s: len(s.events) >= 2, what="oak's two events")
-        time.sleep(0.3)
-        assert stream.kinds == [("acknowledged", oak), ("started", oak)]
+        act(services, elm, Move.START)
+        act(services, oak, Move.HOLD)  # a fence: what came before it has been sent
+        stream.wait(lambda s: len(s.events) >= 3, what="oak's three events")
+        assert stream.kinds == [("acknowledged", oak), ("started", oak), ("held", oak)]
         assert stream.ids == sorted(stream.ids)
         first = stream.events[0]
         assert (first["actor"], first["note"], first["ticket"]["state"]) == (
@@ -187,9 +188,9 @@ def test_a_maintainer_sees_their_zones_and_their_own_tickets(
     with serving(services) as base, logged_in(base, "li") as client, streaming(client) as stream:
         act(services, oak, Move.ACKNOWLEDGE)
         act(services, oak, Move.ASSIGN, assignee_id=li)
-        stream.wait(lambda s: len(s.events) >= 1, what="the assignment")
-        time.sleep(0.3)
-        assert stream.kinds == [("assigned", oak)]
+        act(services, oak, Move.ACKNOWLEDGE)  # a fence: what came before it has been sent
+        stream.wait(lambda s: len(s.events) >= 2, what="the assignment and the fence")
+        assert stream.kinds == [("assigned", oak), ("acknowledged", oak)]
 
 
 def test_a_stream_resumes_after_the_last_event_it_sent(

@@ -9,7 +9,7 @@ from cloud.access.roles import Role
 from cloud.db.models import Zone
 from cloud.services import Services
 from device_profiles import Catalogue
-from tests.cloud.communities import client_as, two_communities
+from tests.cloud.communities import client_as, maintainer_li, two_communities
 
 WORST_FIRST = [
     ("gate-01", "faulty", 1),
@@ -152,3 +152,38 @@ def test_a_facility_is_created_changed_and_archived(
     with client_as(services, "chen", Role.SUPERVISOR, ids["oak"]) as chen:
         assert chen.post("/api/v1/facilities", json={**lift, "code": "x"}).status_code == 403
         assert chen.post(f"/api/v1/facilities/{gate['id']}/archive").status_code == 403
+
+
+def test_a_resident_link_is_read_and_rotated_when_a_printed_one_must_stop(
+    services: Services, catalogue: Catalogue
+) -> None:
+    """A QR code torn off and stuck elsewhere, or posted online, is stopped by a new link:
+    the old one leads nowhere at once, the new one to the facility's page."""
+    ids = two_communities(services, catalogue)
+    side_gate = ids["oak_side_gate"]
+    with client_as(services, "zhang", Role.PROPERTY_MANAGER, ids["oak"]) as zhang:
+        first = zhang.get(f"/api/v1/facilities/{side_gate}/resident-link")
+        assert first.status_code == 200, first.text
+        link = first.json()
+        assert link["facility_id"] == side_gate
+        assert link["url"].startswith("http://testserver/r/")
+        assert zhang.get(f"/api/v1/facilities/{side_gate}/resident-link").json() == link
+
+        rotated = zhang.post(f"/api/v1/facilities/{side_gate}/resident-link/rotate")
+        assert rotated.status_code == 200, rotated.text
+        new = rotated.json()["url"]
+        assert new != link["url"]
+        old_path, new_path = (
+            link["url"].removeprefix("http://testserver"),
+            new.removeprefix("http://testserver"),
+        )
+        assert zhang.get(old_path).status_code == 404
+        assert zhang.get(new_path).status_code == 200
+        assert zhang.get(f"/api/v1/facilities/{side_gate}/resident-link").json()["url"] == new
+
+    with maintainer_li(services, ids) as (li, _):
+        assert li.get(f"/api/v1/facilities/{side_gate}/resident-link").status_code == 200
+        refused = li.post(f"/api/v1/facilities/{side_gate}/resident-link/rotate")
+        assert refused.status_code == 403, "maintainers do not change the register"
+    with client_as(services, "wu", Role.PROPERTY_MANAGER, ids["elm"]) as elm:
+        assert elm.get(f"/api/v1/facilities/{side_gate}/resident-link").status_code == 404

@@ -49,6 +49,8 @@ ESCALATION = {"to": [{"person_id": 7, "name": "Wang"}, {"person_id": 2, "name": 
         ("escalated", "assigned", ESCALATION, [7, 2]),
         ("reminded", "assigned", ESCALATION, [7, 2]),
         ("reminded", "assigned", None, [7]),  # written before recipients were named
+        ("resident_report", "in_progress", None, [7]),
+        ("resident_me_too", "in_progress", None, []),  # integrations and streams only
     ],
 )
 def test_each_event_concerns_whom_the_rule_says(
@@ -60,9 +62,12 @@ def test_each_event_concerns_whom_the_rule_says(
 
 
 def test_what_notifies_is_every_move_and_escalation_but_not_the_datas_news() -> None:
-    """Every move's event and every escalation step notify; ``repeated`` (per reading, on
-    ingest's hot path), ``fault_cleared`` and ``self_test`` do not."""
-    assert set(DONE.values()) | {s.kind for s in STEPS} | {"opened", "reminded"} == NOTIFYING
+    """Every move's event, every escalation step and residents' word notify; ``repeated``
+    (per reading, on ingest's hot path), ``fault_cleared`` and ``self_test`` do not."""
+    residents = {"resident_report", "resident_me_too"}
+    assert set(DONE.values()) | {s.kind for s in STEPS} | {"opened", "reminded"} | residents == (
+        NOTIFYING
+    )
     assert not {"repeated", "fault_cleared", "self_test"} & NOTIFYING
 
 

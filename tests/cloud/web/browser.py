@@ -90,14 +90,19 @@ def log_in(page: Page, base: str, username: str, password: str) -> None:
 
 
 def english_left(page: Page) -> list[str]:
-    """The UI's English messages (:func:`cloud.web.i18n.said`) still on a page meant to be in
-    Chinese: each a string that was not translated."""
+    """The UI's English messages (:func:`cloud.web.i18n.said`) and the catalogue profiles'
+    names and fault titles still on a page meant to be in Chinese: each a string that was
+    not translated."""
     from cloud.web.i18n import package_root, said
+    from device_profiles import Catalogue
 
     text = page.locator("body").inner_text()
+    english = set(said(package_root()))
+    for profile in Catalogue.load():
+        english |= {profile.name, *(fault.title for fault in profile.faults.values())}
     found = [
         message
-        for message in said(package_root())
+        for message in english
         if len(message) > 3
         and "{" not in message
         and re.search(rf"(?<![\w-]){re.escape(message)}(?![\w-])", text)
@@ -108,3 +113,102 @@ def english_left(page: Page) -> list[str]:
 def fits_the_screen(page: Page) -> bool:
     """No horizontal scrolling: the page is no wider than its viewport."""
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
+
+
+_ACCESSIBILITY = """
+() => {
+  const problems = [];
+  const shown = (el) => {
+    const style = getComputedStyle(el);
+    const box = el.getBoundingClientRect();
+    return style.visibility !== 'hidden' && style.display !== 'none'
+      && box.width > 0 && box.height > 0;
+  };
+  const named = (el) => {
+    if ((el.getAttribute('aria-label') || '').trim()) return true;
+    const by = el.getAttribute('aria-labelledby');
+    const text = (id) => (document.getElementById(id)?.textContent || '').trim();
+    if (by && by.split(/\\s+/).some(text)) return true;
+    if (el.labels && [...el.labels].some(l => l.textContent.trim())) return true;
+    return false;
+  };
+  const where = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+    (el.getAttribute('name') ? `[name=${el.getAttribute('name')}]` : '');
+  for (const el of document.querySelectorAll('input, select, textarea')) {
+    if (el.type === 'hidden' || !shown(el)) continue;
+    if (!named(el)) problems.push(`no label: ${where(el)}`);
+  }
+  for (const el of document.querySelectorAll('button, a[href]')) {
+    if (!shown(el)) continue;
+    if (!(el.textContent.trim() || named(el) || el.querySelector('img[alt], svg title')))
+      problems.push(`no name: ${where(el)}`);
+  }
+  for (const el of document.querySelectorAll('img')) {
+    if (!el.hasAttribute('alt')) problems.push(`no alt: ${el.src}`);
+  }
+  for (const el of document.querySelectorAll('svg')) {
+    if (el.closest('[aria-hidden=true]') || el.getAttribute('aria-hidden') === 'true') continue;
+    if (!(el.getAttribute('aria-label') || el.querySelector('title')))
+      problems.push(`svg without a title: ${where(el.parentElement)}`);
+  }
+  if (!document.documentElement.lang) problems.push('no lang on <html>');
+  // contrast of text against the first opaque background behind it (WCAG 2: 4.5:1, 3:1 large)
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] >= 0.99)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const seen = new Set();
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!node.textContent.trim() || !el || seen.has(el) || !shown(el)) continue;
+    seen.add(el);
+    const style = getComputedStyle(el);
+    const fg = rgb(style.color).slice(0, 3), bg = background(el);
+    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    const size = parseFloat(style.fontSize), bold = parseInt(style.fontWeight) >= 700;
+    const large = size >= 24 || (bold && size >= 18.66);
+    if (ratio < (large ? 3 : 4.5))
+      problems.push(`contrast ${ratio.toFixed(2)}: "${node.textContent.trim().slice(0, 40)}"`);
+  }
+  return problems;
+}
+"""
+
+
+def accessibility_problems(page: Page) -> list[str]:
+    """The basics a screen reader and a poor eye need, as found on ``page``: form fields,
+    buttons and links with names, images and drawings with a text, the page's language,
+    and text contrast of at least 4.5:1 (3:1 for large text)."""
+    return list(page.evaluate(_ACCESSIBILITY))
+
+
+def focus_unmarked(page: Page, presses: int = 12) -> list[str]:
+    """What the keyboard reaches on ``page`` (Tab, ``presses`` times) without a visible focus
+    mark (an outline or a shadow): each as its tag and text."""
+    missing = []
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        found = page.evaluate(
+            """() => {
+              const el = document.activeElement;
+              if (!el || el === document.body) return null;
+              const s = getComputedStyle(el);
+              const marked = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0)
+                || (s.boxShadow && s.boxShadow !== 'none');
+              const what = el.tagName.toLowerCase() + ': ' + el.textContent.trim().slice(0, 30);
+              return marked ? '' : what;
+            }"""
+        )
+        if found:
+            missing.append(found)
+    return missing

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from cloud.access.roles import Role
 from cloud.db.models import Facility, Person, Ticket
 from cloud.repair.lifecycle import Move
+from cloud.repair.residents import link_of
 from cloud.services import Services
-from cloud.web.resident import link_of
 from tests.cloud.communities import PASSWORD
 from tests.cloud.conftest import make_account
 from tests.cloud.helpers import ADMIN, GATE, batch, item
@@ -22,8 +22,10 @@ from tests.cloud.repair.community import GATE_FIXERS, community, set_up
 from tests.cloud.web.browser import (
     DESKTOP,
     PHONE,
+    accessibility_problems,
     english_left,
     fits_the_screen,
+    focus_unmarked,
     log_in,
     screenshot,
 )
@@ -82,6 +84,8 @@ def test_a_maintainer_resolves_a_ticket_on_a_phone(
         assert fits_the_screen(page)
         if name == "zh":
             assert english_left(page) == []
+        assert accessibility_problems(page) == []
+        assert focus_unmarked(page) == []
         screenshot(page, f"maintainer-ticket-{name}")
         context.close()
 
@@ -125,6 +129,8 @@ def test_a_resident_reports_through_the_qr_link_and_follows_it_to_the_end(
     assert page.locator("html").get_attribute("lang") == "zh-Hans"
     assert english_left(page) == []
     assert fits_the_screen(page)
+    assert accessibility_problems(page) == []
+    assert focus_unmarked(page) == []
     screenshot(page, "resident-report-zh")
     page.locator("form.report textarea[name=description]").fill("闸门打不开 刷卡没有反应")
     page.locator("form.report input[name=phone]").fill("13800138000")
@@ -133,6 +139,7 @@ def test_a_resident_reports_through_the_qr_link_and_follows_it_to_the_end(
     assert "/r/status/" in page.url
     status_url = page.url
     assert english_left(page) == []
+    assert accessibility_problems(page) == []
     screenshot(page, "resident-status-zh")
 
     reported = _ticket(services)
@@ -181,6 +188,8 @@ def test_a_manager_sees_a_fault_appear_without_reloading(
     page.wait_for_selector(f"tr[data-ticket='{ticket.id}']", timeout=20_000)
     assert page.evaluate("window.notReloaded === true")  # the same page, updated in place
     assert english_left(page) == []
+    assert accessibility_problems(page) == []
+    assert focus_unmarked(page, presses=25) == []
     screenshot(page, "dashboard-fault-zh")
     context.close()
 

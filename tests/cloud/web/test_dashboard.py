@@ -213,6 +213,33 @@ def test_operators_choose_a_community_and_maintainers_have_their_own_view(
         assert "oak side gate" in zones and "oak gate:" not in zones and "elm" not in zones
 
 
+def test_the_exports_of_what_the_dashboard_shows_are_a_click_away(
+    services: Services, catalogue: Catalogue
+) -> None:
+    """Other parties (an owners' committee, the city) get the tickets, the facilities'
+    health and the figures as files: the links download the period and community shown."""
+    ids = two_communities(services, catalogue)
+    with client_as(services, "ops", Role.OPERATOR_ADMIN, None) as ops:
+        figures = section(ops.get(f"/?community={ids['oak']}&days=30").text, "figures")
+        links = dict(
+            re.findall(r'<li data-export="(\w+)">.*?<a href="([^"]+\.csv[^"]*)"', figures, re.S)
+        )
+        assert set(links) == {"tickets", "facilities", "figures", "utilisation"}
+        tickets = links["tickets"].replace("&amp;", "&")
+        assert f"community_id={ids['oak']}" in tickets and "from=" in tickets
+        answer = ops.get(tickets)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"].startswith("text/csv")
+        rows = answer.text.splitlines()
+        assert len(rows) == 2 and "oak gate" in rows[1], "oak's one ticket of the 30 days"
+        health = ops.get(links["facilities"].replace("&amp;", "&"))
+        assert "oak gate" in health.text and "elm gate" not in health.text
+        for name in ("figures", "utilisation"):
+            assert ops.get(links[name].replace("&amp;", "&")).status_code == 200, name
+        json_links = re.findall(r'href="(/api/v1/exports/tickets\.json[^"]*)"', figures)
+        assert ops.get(json_links[0].replace("&amp;", "&")).json()[0]["name"] == "oak gate"
+
+
 def test_a_facility_shows_its_devices_tickets_and_data_as_charts(
     client: TestClient, services: Services, catalogue: Catalogue
 ) -> None:

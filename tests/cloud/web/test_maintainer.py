@@ -140,7 +140,7 @@ def test_detail_shows_place_history_data_and_moves(oak: Oak) -> None:
     assert "Gate motor jammed" in html and "oak gate" in html  # the fault, the facility
     assert re.search(r'data-kind="opened"><strong>opened', html)
     assert re.search(r'data-kind="assigned"><strong>assigned', html)
-    assert "Device g1" in html and "motor_jammed" in html  # its data: faults, metrics
+    assert "Device g1" in html and "<strong>Gate motor jammed</strong>" in html  # its faults
     assert 'data-metric="' in html
     assert moves(html) == ["acknowledge", "start", "resolve"]
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html

@@ -16,9 +16,10 @@ from cloud.access.roles import Role
 from cloud.app import create_app
 from cloud.db.models import Community, ResidentReport, Ticket, TicketEvent, Zone
 from cloud.repair.lifecycle import Move
+from cloud.repair.residents import link_of, rotate_link
 from cloud.repair.tickets import REPORTED
 from cloud.services import Services
-from cloud.web.resident import link_of, qr_svg, rotate_link
+from cloud.web.resident import qr_svg
 from device_profiles import Catalogue
 from tests.cloud.communities import client_as, maintainer_li, two_communities
 from tests.cloud.helpers import ADMIN
