@@ -16,14 +16,14 @@ catalogue lacks (or leaves empty); a test fails while one does.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_datetime, format_timedelta
+from babel.dates import format_datetime, format_skeleton, format_timedelta
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
@@ -51,6 +51,8 @@ class Language:
     code: str
     """``en`` or ``zh_Hans``"""
     messages: dict[str, str]
+    plurals: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """messages that depend on a count, by their English singular: the language's forms"""
 
     @property
     def tag(self) -> str:
@@ -66,11 +68,27 @@ class Language:
         found = self.messages.get(message) or message
         return found.format(**values) if values else found
 
+    def ngettext(self, singular: str, plural: str, n: int, **values: Any) -> str:
+        """The form of a message for the count ``n`` (``{n}`` is filled with it): English
+        says "1 failure", "2 failures"; a language without plurals has one form."""
+        forms = self.plurals.get(singular) or (singular, plural)
+        index = 0 if n == 1 or len(forms) == 1 else 1
+        return forms[min(index, len(forms) - 1)].format(n=self.number(n), **values)
+
     def when(self, moment: datetime | None, time_zone: str = "UTC") -> str:
         """A moment as people of this language write it, in ``time_zone``."""
         if moment is None:
             return ""
         return format_datetime(moment, "medium", tzinfo=ZoneInfo(time_zone), locale=self.locale)
+
+    def soon(self, moment: datetime | None, time_zone: str = "UTC") -> str:
+        """A moment of the coming days, short: its day and minute ("Dec 7, 04:30",
+        "12月7日 04:30"), in ``time_zone``."""
+        if moment is None:
+            return ""
+        local = moment.astimezone(ZoneInfo(time_zone))
+        day = format_skeleton("MMMd", local, locale=self.locale)
+        return f"{day} {format_skeleton('Hm', local, locale=self.locale)}"
 
     def number(self, value: float) -> str:
         return format_decimal(value, locale=self.locale)
@@ -87,8 +105,10 @@ class Language:
         """What templates use: ``_`` and the formatters, and the language itself."""
         return {
             "_": self.gettext,
+            "_n": self.ngettext,
             "lang": self,
             "when": self.when,
+            "soon": self.soon,
             "number": self.number,
             "share": self.share,
             "duration": self.duration,
@@ -99,7 +119,7 @@ class Languages:
     """The catalogues, read once."""
 
     def __init__(self, directory: Path = LOCALES) -> None:
-        self._by_code = {code: Language(code, _messages(directory, code)) for code in LANGUAGES}
+        self._by_code = {code: Language(code, *_messages(directory, code)) for code in LANGUAGES}
 
     def __getitem__(self, code: str) -> Language:
         return self._by_code[code]
@@ -139,19 +159,22 @@ def _accepted(header: str) -> list[str]:
     return [name for _, _, name in sorted(ranked)]
 
 
-def _messages(directory: Path, code: str) -> dict[str, str]:
-    if code == DEFAULT:  # the messages are English
-        return {}
+def _messages(directory: Path, code: str) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """A language's messages and its messages that depend on a count."""
     found: dict[str, str] = {}
+    plurals: dict[str, tuple[str, ...]] = {}
+    if code == DEFAULT:  # the messages are English
+        return found, plurals
     for path in sorted((directory / code).glob("*.po")):  # one file per part of the UI
         with path.open("rb") as file:
             catalog: Catalog = read_po(file, locale=code)
-        found.update(
-            (str(message.id), str(message.string))
-            for message in catalog
-            if message.id and isinstance(message.id, str) and message.string
-        )
-    return found
+        for message in catalog:
+            if isinstance(message.id, str) and message.id and message.string:
+                found[message.id] = str(message.string)
+            elif isinstance(message.id, tuple) and isinstance(message.string, tuple):
+                if all(message.string):
+                    plurals[str(message.id[0])] = tuple(str(f) for f in message.string)
+    return found, plurals
 
 
 # -- what the UI says, and what a catalogue lacks ----------------------------------------
@@ -160,7 +183,7 @@ _METHODS = [
     ("cloud/web/templates/**.html", "jinja2"),
     ("cloud/web/**.py", "python"),
 ]
-_KEYWORDS = {"_": None, "gettext": None}
+_KEYWORDS = {"_": None, "gettext": None, "_n": (1, 2), "ngettext": (1, 2)}
 
 
 def package_root() -> Path:
@@ -177,6 +200,8 @@ def said(root: Path) -> dict[str, list[str]]:
         keywords=_KEYWORDS,
         options_map={"cloud/web/templates/**.html": {"extensions": ""}},
     ):
+        if isinstance(message, tuple):  # one that depends on a count: by its singular
+            message = message[0]
         if isinstance(message, str) and message:
             found.setdefault(message, []).append(f"{filename}:{_line}")
     return found
@@ -187,7 +212,9 @@ def untranslated(root: Path, languages: Iterable[Language]) -> dict[str, list[st
     empty."""
     messages = said(root)
     return {
-        language.code: sorted(m for m in messages if not language.messages.get(m))
+        language.code: sorted(
+            m for m in messages if not (language.messages.get(m) or language.plurals.get(m))
+        )
         for language in languages
         if language.code != DEFAULT
     }

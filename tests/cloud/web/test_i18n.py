@@ -63,6 +63,10 @@ def test_dates_numbers_and_durations_are_written_for_the_language(languages: Lan
     moment = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
     assert zh.when(moment, "Asia/Shanghai") == "2026年12月4日 18:00:00"
     assert en.when(moment, "Asia/Shanghai").startswith("Dec 4, 2026")
+    assert (zh.soon(moment, "Asia/Shanghai"), en.soon(moment, "Asia/Shanghai")) == (
+        "12月4日 18:00",
+        "Dec 4 18:00",
+    )
     assert (zh.duration(3 * 3600), en.duration(3 * 3600)) == ("3小时", "3 hours")
     assert (zh.number(12345.5), en.share(0.934)) == ("12,345.5", "93%")
     assert zh.gettext("Log in") == "登录" and en.gettext("Log in") == "Log in"
@@ -86,3 +90,20 @@ def test_the_login_page_in_the_browsers_language_and_by_choice(services: Service
         data={"username": "nobody", "password": "wrong", "csrf_token": "stale"},
     )
     assert wrong.status_code == 403 and "表单已过期" in wrong.text
+
+
+def test_a_count_takes_the_form_its_language_gives_it(languages: Languages) -> None:
+    """English says "1 failure" and "2 failures"; Chinese has one form; the count is written
+    as the language writes numbers."""
+    english, chinese = languages["en"], languages["zh_Hans"]
+    forms = ("{n} failure", "{n} failures")
+    assert [english.ngettext(*forms, n) for n in (0, 1, 2)] == [
+        "0 failures",
+        "1 failure",
+        "2 failures",
+    ]
+    assert english.ngettext(*forms, 1234) == "1,234 failures"
+    assert [chinese.ngettext(*forms, n) for n in (1, 2)] == ["1 次故障", "2 次故障"]
+    met = ("{met} of {n} ticket met its targets", "{met} of {n} tickets met their targets")
+    assert chinese.ngettext(*met, 5, met=4) == "5 张工单中 4 张达标"
+    assert "{n} failure" in said(package_root()), "found by its singular"
