@@ -171,9 +171,12 @@ def _messages(directory: Path, code: str) -> tuple[dict[str, str], dict[str, tup
         for message in catalog:
             if isinstance(message.id, str) and message.id and message.string:
                 found[message.id] = str(message.string)
-            elif isinstance(message.id, tuple) and isinstance(message.string, tuple):
-                if all(message.string):
-                    plurals[str(message.id[0])] = tuple(str(f) for f in message.string)
+            elif (
+                isinstance(message.id, tuple)
+                and isinstance(message.string, tuple)
+                and all(message.string)
+            ):
+                plurals[str(message.id[0])] = tuple(str(f) for f in message.string)
     return found, plurals
 
 
