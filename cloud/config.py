@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from plumbing.mqtt import BrokerAccess
 from plumbing.settings import Host, LogLevel, LogLevelSetting, Port, ProfilesDirs
 
 
@@ -32,6 +33,31 @@ class CloudSettings(BaseSettings):
     )
     mqtt_host: Host = Field(default="127.0.0.1", description="host of the cloud MQTT broker")
     mqtt_port: Port = Field(default=1883, description="port of the cloud MQTT broker")
+    mqtt_username: str | None = Field(
+        default=None,
+        description="the cloud's user name on the broker (ingest and notices; linli broker "
+        "config grants it its topics); none: a broker that lets anyone in",
+    )
+    mqtt_password: SecretStr | None = Field(default=None, description="its password")
+    mqtt_tls: bool = Field(default=False, description="reach the broker over TLS")
+    mqtt_ca_file: Path | None = Field(
+        default=None,
+        description="the CA that signed the broker's certificate (TLS; default: the system's)",
+    )
+    mqtt_cert_file: Path | None = Field(
+        default=None, description="the cloud's own certificate, for a broker that asks for one"
+    )
+    mqtt_key_file: Path | None = Field(default=None, description="that certificate's key")
+    broker_dir: Path | None = Field(
+        default=None,
+        description="where linli gateway and linli broker write the broker's password file, "
+        "ACL and linli.conf (the broker's configuration includes linli.conf)",
+    )
+    broker_pid_file: Path | None = Field(
+        default=None,
+        description="the broker's pid file: after a change it is told to read its files again "
+        "(SIGHUP); none: reload it yourself",
+    )
     ingest: bool = Field(
         default=True, description="run an ingest worker in this process, beside the API"
     )
@@ -306,6 +332,23 @@ class CloudSettings(BaseSettings):
                 "hour_rollup_retention_days"
             )
         return self
+
+    @model_validator(mode="after")
+    def _broker_access_whole(self) -> CloudSettings:
+        self.broker_access()  # ValueError: a password without a user name, a key alone
+        return self
+
+    def broker_access(self) -> BrokerAccess:
+        """How the cloud logs in to its broker."""
+        password = self.mqtt_password
+        return BrokerAccess(
+            username=self.mqtt_username,
+            password=password.get_secret_value() if password else None,
+            tls=self.mqtt_tls,
+            ca_file=self.mqtt_ca_file,
+            cert_file=self.mqtt_cert_file,
+            key_file=self.mqtt_key_file,
+        )
 
     def sqlalchemy_url(self) -> str:
         if self.database_url:

@@ -25,6 +25,7 @@ invalid catalogue is logged issue by issue and counted; the previous one stays i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -42,6 +43,7 @@ from edge_agent.config import EdgeSettings
 from edge_agent.deadletter import DeadLetters
 from edge_agent.intake import DeviceRoutes, Intake, MemoryLimits
 from edge_agent.local_link import LocalLink
+from edge_agent.metrics import EdgeMetrics, MetricsServer
 from edge_agent.outbox import Entry, Outbox
 from edge_agent.profiles import ProfileWatcher, compare
 from edge_agent.status import (
@@ -76,6 +78,7 @@ class EdgeAgent:
             settings.data_dir / "deadletter.jsonl", max_bytes=settings.deadletter_max_bytes
         )
         self.stats = Counters()
+        self.metrics = EdgeMetrics(settings.gateway_id)
         self._stop = asyncio.Event()
         memory = MemoryLimits(settings.device_memory_max, settings.device_memory_idle_s)
         routes = DeviceRoutes(memory)
@@ -252,7 +255,8 @@ class EdgeAgent:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await self.outbox.open()
         try:
-            await self._run()
+            with self._serving_metrics():
+                await self._run()
         finally:
             await self._write_status(running=False)
             await self.outbox.close()
@@ -344,10 +348,20 @@ class EdgeAgent:
             await self._write_status(running=True)
             await wait_event(self._stop, self.settings.status_file_interval_s)
 
+    def _serving_metrics(self) -> contextlib.AbstractContextManager[object]:
+        """``/metrics`` on ``metrics_port`` while the agent runs, if it is set."""
+        port = self.settings.metrics_port
+        if port is None:
+            return contextlib.nullcontext()
+        log.info("metrics at http://%s:%d/metrics", self.settings.metrics_host, port)
+        return MetricsServer(self.metrics, self.settings.metrics_host, port)
+
     async def _write_status(self, *, running: bool) -> None:
         path = self.settings.data_dir / STATUS_FILE
+        status = self.status_file(running=running)
+        self.metrics.update(status.counters)
         try:
-            await asyncio.to_thread(write_status, path, self.status_file(running=running))
+            await asyncio.to_thread(write_status, path, status)
         except OSError as exc:
             log.warning("cannot write the status file %s: %s", path, exc)
 

@@ -103,6 +103,7 @@ class CloudLink:
                     client_id=self._client_id,
                     will=will,
                     keepalive_s=settings.keepalive_s,
+                    access=settings.cloud_access(),
                 ) as client:
                     await client.subscribe([command_topic(gateway_id), ack_topic(gateway_id)])
                     self._counters.cloud_connects += 1

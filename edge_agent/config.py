@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from device_profiles.protocol import GATEWAY_ID_PATTERN, MAX_BATCH_ITEMS
 from edge_agent.outbox import RECENT_MESSAGES, Sync
+from plumbing.mqtt import BrokerAccess
 from plumbing.settings import Host, LogLevel, LogLevelSetting, Port, ProfilesDirs
 
 
@@ -48,6 +49,29 @@ class EdgeSettings(EdgeDataSettings):
         "127.0.0.1", description="host of the cloud MQTT broker that batches go to"
     )
     cloud_port: Port = Field(1883, description="port of the cloud MQTT broker")
+    cloud_username: str | None = Field(
+        None,
+        description="this gateway's user name on the cloud broker (its id, as linli gateway "
+        "add made it); none: a broker that lets anyone in",
+    )
+    cloud_password: SecretStr | None = Field(None, description="its password")
+    cloud_tls: bool = Field(False, description="reach the cloud broker over TLS")
+    cloud_ca_file: Path | None = Field(
+        None,
+        description="the CA that signed the cloud broker's certificate (default: the system's)",
+    )
+    cloud_cert_file: Path | None = Field(
+        None, description="this gateway's certificate, for a broker that asks for one"
+    )
+    cloud_key_file: Path | None = Field(None, description="that certificate's key")
+    metrics_host: Host = Field(
+        "127.0.0.1", description="address /metrics listens on (0.0.0.0: every interface)"
+    )
+    metrics_port: Port | None = Field(
+        None,
+        description="port of the Prometheus /metrics (the status figures, refreshed every "
+        "status_file_interval_s); none: not served",
+    )
     profiles_dirs: ProfilesDirs
     profiles_poll_s: Annotated[
         float,
@@ -134,4 +158,17 @@ class EdgeSettings(EdgeDataSettings):
     def _consistent(self) -> EdgeSettings:
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError("reconnect_max_s must be at least reconnect_min_s")
+        self.cloud_access()  # ValueError: a password without a user name, a key alone
         return self
+
+    def cloud_access(self) -> BrokerAccess:
+        """How the agent logs in to the cloud broker."""
+        password = self.cloud_password
+        return BrokerAccess(
+            username=self.cloud_username,
+            password=password.get_secret_value() if password else None,
+            tls=self.cloud_tls,
+            ca_file=self.cloud_ca_file,
+            cert_file=self.cloud_cert_file,
+            key_file=self.cloud_key_file,
+        )

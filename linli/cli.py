@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cloud.access.cli import broker_app, gateway_app
 from cloud.cli import app as cloud_app
 from cloud.register.cli import app as site_app
 from device_profiles.cli import app as profiles_app
@@ -32,6 +33,16 @@ app.add_typer(
 )
 app.add_typer(
     site_app, name="site", help="Site files: a community's zones, facilities, devices, people."
+)
+
+app.add_typer(
+    gateway_app,
+    name="gateway",
+    help="Gateways of the cloud broker: add one (register, broker account, edge config), "
+    "revoke one, list them.",
+)
+app.add_typer(
+    broker_app, name="broker", help="The cloud broker's password file and ACL, from the register."
 )
 
 

@@ -12,6 +12,7 @@ Every option is a setting of :class:`DemoSettings`: an option given overrides it
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -74,6 +75,8 @@ OPTIONS = SettingsOptions(DemoSettings, program="linli demo")
 HEALTH_TIMEOUT_S = 60.0
 WATCH_S = 0.5
 GATEWAY_ID = "demo-gw"
+DEMO_COMMUNITY = "demo"
+"""The simulated community's id (its slug in the register; `linli sim site`)."""
 DEMO_FAULT_DURATION = "1h:4h"
 """Random faults last 1 to 4 simulated hours: 1 to 4 minutes at the default speed, long enough for
 rules that need a fault to hold (a lamp out for two minutes)."""
@@ -164,6 +167,35 @@ def apply_simulated_site(
     return _linli(env, "site", "apply", str(path), "--data-dir", str(cloud_data)).strip()
 
 
+def _broker_accounts(data: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The cloud broker's accounts, as an operator makes them: a password for the cloud,
+    and the demo's gateway added with ``linli gateway add`` (the broker's password file and
+    ACL written in ``data/broker``). The cloud's and the edge agent's environments."""
+    cloud_env = {
+        "LINLI_CLOUD_MQTT_USERNAME": "cloud@linli",
+        "LINLI_CLOUD_MQTT_PASSWORD": secrets.token_urlsafe(24),
+    }
+    edge_file = data / "edge.env"
+    _linli(
+        {**os.environ, **cloud_env},
+        "gateway", "add", GATEWAY_ID,
+        "--community", DEMO_COMMUNITY,
+        "--out", str(edge_file),
+        "--data-dir", str(data / "cloud"),
+        "--broker-dir", str(data / "broker"),
+    )  # fmt: skip
+    edge_env = {}
+    for line in edge_file.read_text(encoding="utf-8").splitlines():
+        key, equals, value = line.partition("=")
+        if equals and key.startswith("LINLI_EDGE_CLOUD_"):
+            edge_env[key] = value
+    # the edge agent reaches the broker through the simulator's uplink: its host and port
+    # are the demo's to say
+    edge_env.pop("LINLI_EDGE_CLOUD_HOST", None)
+    edge_env.pop("LINLI_EDGE_CLOUD_PORT", None)
+    return cloud_env, edge_env
+
+
 def _linli(env: Mapping[str, str] | None, *args: str) -> str:
     """What ``linli ARGS`` printed; :class:`DemoFailed` with its errors if it failed."""
     done = subprocess.run(
@@ -196,7 +228,8 @@ def _banner(http_port: int, gateway: Mosquitto, cloud: Mosquitto, log_dir: Path,
             f"  log in as       {login}",
             f"  API docs        {base}/docs",
             f"  gateway broker  mqtt://127.0.0.1:{gateway.port}  (devices, edge agent)",
-            f"  cloud broker    mqtt://127.0.0.1:{cloud.port}  (edge agent, cloud)",
+            f"  cloud broker    mqtt://127.0.0.1:{cloud.port}  (edge agent, cloud; logins only: "
+            f"{cloud.access_dir})",
             f"  logs            {log_dir}",
             f"  inject a fault  linli sim fault gate-01 motor_jammed --broker-port {gateway.port}",
             "Ctrl-C to stop.",
@@ -252,7 +285,7 @@ def demo(
         typer.echo(f"port {settings.http_port} is busy; the web UI uses port {port} instead")
     stop = StopRequest()
     gateway = Mosquitto(settings.gateway_port, name="gateway", log_dir=log_dir)
-    cloud = Mosquitto(settings.cloud_port, name="cloud", log_dir=log_dir)
+    cloud = Mosquitto(settings.cloud_port, name="cloud", log_dir=log_dir, access=data / "broker")
     group = ProcessGroup(log_dir)
     code = 0
     with stop.installed():
@@ -287,6 +320,7 @@ def _run(
     typer.echo(
         apply_simulated_site(data, data / "cloud", GATEWAY_ID, ["--seed", str(settings.seed)])
     )
+    cloud_env, edge_env = _broker_accounts(data)
     gateway.start()
     cloud.start()
     typer.echo(f"brokers up: gateway :{gateway.port}, cloud :{cloud.port}")
@@ -302,6 +336,7 @@ def _run(
             "--mqtt-port", str(cloud.port),
             "--data-dir", str(data / "cloud"),
         ),
+        env=cloud_env,
     )  # fmt: skip
     typer.echo(f"cloud starting on http://127.0.0.1:{http_port} ...")
     url = f"http://127.0.0.1:{http_port}/healthz"
@@ -336,6 +371,7 @@ def _run(
             "--cloud-port", str(uplink_port),
             "--data-dir", str(data / "edge"),
         ),
+        env=edge_env,
     )  # fmt: skip
     typer.echo(_banner(http_port, gateway, cloud, group.log_dir, _login_hint(data / "cloud")))
     _watch(group, (gateway, cloud), stop)

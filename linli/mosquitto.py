@@ -3,6 +3,10 @@
 Used by ``linli demo`` (the gateway and cloud brokers) and by the test fixtures. Each keeps
 sessions and queued messages on disk (QoS 0 ones too), so a restart loses neither.
 Never binds the standard port 1883, which another broker may hold.
+
+A broker lets anyone in unless it is given ``access``: the directory where Linli writes
+its password file and ACL (:mod:`cloud.access.broker`); :meth:`Mosquitto.reload` makes it
+read them again. ``tls`` adds a TLS listener on a port of its own.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -24,6 +29,17 @@ MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/bin/mosquitto")
 
 class BrokerError(RuntimeError):
     """The broker could not be started."""
+
+
+@dataclass(frozen=True)
+class TlsListener:
+    """A TLS listener: the broker's certificate and key, the CA it trusts for clients'
+    certificates, and whether a client must show one."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    require_certificate: bool = False
 
 
 def find_mosquitto() -> str:
@@ -50,10 +66,16 @@ class Mosquitto:
         name: str = "broker",
         log_dir: Path | None = None,
         max_inflight: int = 0,
+        access: Path | None = None,
+        tls: TlsListener | None = None,
     ):
         """``max_inflight``: QoS 1 and 2 messages in flight to and from each client at once
-        (the Receive Maximum the broker announces to MQTT 5 clients); 0, no limit."""
+        (the Receive Maximum the broker announces to MQTT 5 clients); 0, no limit.
+        ``access``: the directory of Linli's ``passwd`` and ``acl``; none: anyone gets in."""
         self.host = "127.0.0.1"
+        self._access = access
+        self._tls = tls
+        self.tls_port = 0
         self._max_inflight = max_inflight
         self.name = name
         self._fixed_port = port
@@ -68,6 +90,8 @@ class Mosquitto:
         attempts = 1 if self._fixed_port else 5
         for _ in range(attempts):
             self.port = self._fixed_port or free_port()
+            if self._tls is not None:
+                self.tls_port = free_port()
             if self._try_start(binary, timeout):
                 return self
         raise BrokerError(
@@ -85,7 +109,8 @@ class Mosquitto:
             # run as whoever started us (as root, mosquitto would otherwise switch to the
             # 'mosquitto' user and could not write its log into our directories)
             f"user {getpass.getuser()}\n"
-            "allow_anonymous true\n"
+            f"{self._access_lines()}"
+            f"pid_file {work}/mosquitto.pid\n"
             # sessions and queued messages survive a restart of the broker
             "persistence true\n"
             f"persistence_location {work}/\n"
@@ -117,6 +142,44 @@ class Mosquitto:
             time.sleep(0.05)
         self.stop()
         return False
+
+    def _access_lines(self) -> str:
+        lines = []
+        if self._access is None:
+            lines.append("allow_anonymous true")
+        else:
+            lines += [
+                "allow_anonymous false",
+                f"password_file {self._access / 'passwd'}",
+                f"acl_file {self._access / 'acl'}",
+            ]
+        if self._tls is not None:
+            tls = self._tls
+            lines += [
+                f"listener {self.tls_port} {self.host}",
+                f"cafile {tls.ca_file}",
+                f"certfile {tls.cert_file}",
+                f"keyfile {tls.key_file}",
+                f"require_certificate {'true' if tls.require_certificate else 'false'}",
+            ]
+        return "".join(f"{line}\n" for line in lines)
+
+    @property
+    def access_dir(self) -> Path | None:
+        """The directory of the password file and ACL it reads; None: anyone gets in."""
+        return self._access
+
+    @property
+    def pid_file(self) -> Path:
+        """Where the broker writes its process id (for ``linli gateway``'s reload)."""
+        assert self._workdir is not None, "not started"
+        return Path(self._workdir.name) / "mosquitto.pid"
+
+    def reload(self) -> None:
+        """Make the broker read its password file and ACL again (SIGHUP)."""
+        if self.process is None or self.process.poll() is not None:
+            raise BrokerError(f"mosquitto ({self.name}) is not running")
+        self.process.send_signal(signal.SIGHUP)
 
     def halt(self) -> None:
         """Stop the broker, which saves its sessions and queued messages; :meth:`resume`

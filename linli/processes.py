@@ -103,8 +103,9 @@ class ProcessGroup:
     def children(self) -> tuple[Child, ...]:
         return tuple(self._children)
 
-    def start(self, name: str, argv: Sequence[str]) -> Child:
-        """Start ``argv`` as child ``name``; its output goes to ``<log_dir>/<name>.log``."""
+    def start(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> Child:
+        """Start ``argv`` as child ``name``, with ``env`` added to the group's environment;
+        its output goes to ``<log_dir>/<name>.log``."""
         if any(child.name == name for child in self._children):
             raise ValueError(f"a child named {name!r} is already running")
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -115,7 +116,7 @@ class ProcessGroup:
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                env=self._env,
+                env={**self._env, **(env or {})},
                 start_new_session=True,
             )
         child = Child(name, tuple(argv), log_path, process)

@@ -38,9 +38,11 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
@@ -59,7 +61,9 @@ from plumbing.mqtt_packets import (  # Message is this module's too
 from plumbing.mqtt_socket import READ_BYTES, SocketDriver
 
 __all__ = [
+    "ANONYMOUS",
     "READ_BYTES",
+    "BrokerAccess",
     "Client",
     "Message",
     "MqttError",
@@ -88,6 +92,35 @@ class MqttError(Exception):
 def topic_matches(topic: str, topic_filter: str) -> bool:
     """Whether ``topic`` matches the subscription filter ``topic_filter`` (``+``, ``#``)."""
     return paho.topic_matches_sub(topic_filter, topic)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAccess:
+    """How a client proves itself to a broker that wants it: a user name and password,
+    and TLS — the broker's certificate checked against ``ca_file`` (the system's CAs if
+    none), and a certificate of the client's own (``cert_file``, ``key_file``) where the
+    broker asks for one."""
+
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.password is not None and self.username is None:
+            raise ValueError("a broker password needs a user name")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("a client certificate needs its key, and a key its certificate")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.tls or self.ca_file is not None or self.cert_file is not None
+
+
+ANONYMOUS = BrokerAccess()
+"""No user name, no TLS: a broker that lets anyone in (a gateway's own, on loopback)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +166,7 @@ class Client(SocketDriver):
         protocol: MqttVersion = "5",
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         on_message: Callable[[Message], None] | None = None,
+        access: BrokerAccess = ANONYMOUS,
     ) -> None:
         if protocol not in ("5", "3.1.1"):
             raise ValueError(f"protocol must be '5' or '3.1.1', got {protocol!r}")
@@ -185,6 +219,15 @@ class Client(SocketDriver):
         paho_client.max_inflight_messages_set(max_in_flight)
         if will is not None:
             paho_client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
+        if access.username is not None:
+            paho_client.username_pw_set(access.username, access.password)
+        if access.uses_tls:
+            paho_client.tls_set(
+                ca_certs=str(access.ca_file) if access.ca_file else None,
+                certfile=str(access.cert_file) if access.cert_file else None,
+                keyfile=str(access.key_file) if access.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
         paho_client.on_connect = self._on_connect
         paho_client.on_disconnect = self._on_disconnect
         paho_client.on_message = self._on_message
@@ -463,6 +506,8 @@ class Client(SocketDriver):
             self._loop.add_reader(self._sock, self._read)
             if self._more:  # packets read before the pause, not yet handed on
                 self._next_pass()
+            else:  # over TLS, data decrypted before the pause waits in the SSL object
+                self._loop.call_soon(self._read)
 
     def ack(self, message: Message) -> None:
         """Acknowledge ``message`` to the broker (``manual_ack`` only; a no-op for QoS 0).

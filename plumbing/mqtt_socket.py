@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -124,8 +125,8 @@ class SocketDriver(ABC):
         if not self._more:  # else what was read already comes first
             try:
                 data = sock.recv(READ_BYTES)
-            except (BlockingIOError, InterruptedError):
-                return
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return  # nothing to read yet (over TLS: only part of a record came)
             except OSError as exc:  # a broken connection: said as paho says it
                 log.debug("%s: read failed: %s", self.name, exc)
                 data = b""
@@ -149,6 +150,12 @@ class SocketDriver(ABC):
         self._flush_acks()
         if self._more and self._reading:
             self._next_pass()
+        elif self._reading and self._loop is not None:
+            sock = self._paho.socket()
+            if isinstance(sock, ssl.SSLSocket) and sock.pending():
+                # TLS decrypted more than it handed out: the socket will not say it is
+                # readable again for it
+                self._loop.call_soon(self._read)
 
     def _next_pass(self) -> None:
         if not self._pass_due and self._loop is not None:

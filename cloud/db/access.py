@@ -57,3 +57,20 @@ class ApiToken(Base):
     created_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class BrokerAccount(Base):
+    """A user of the cloud broker: a gateway (its user name is its id) or an integration
+    of a community that reads its notices. The password is kept only as the broker checks
+    it (Mosquitto's PBKDF2-SHA512 line); the cloud's own account comes from its settings."""
+
+    __tablename__ = "broker_accounts"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """``gateway`` or ``integration``"""
+    gateway_id: Mapped[str | None] = mapped_column(ForeignKey("gateways.id"), index=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from cloud.ingest.acks import Ack
 from device_profiles.protocol import BATCH_FILTER, STATUS_FILTER
-from plumbing.mqtt import Client, Message, MqttError
+from plumbing.mqtt import ANONYMOUS, BrokerAccess, Client, Message, MqttError
 
 __all__ = ["Endpoint", "IngestLink", "Message", "MqttError", "Publisher", "connect"]
 
@@ -39,6 +39,7 @@ class Endpoint:
     """The MQTT 5 shared-subscription group: each batch goes to one worker of the group."""
     session_expiry_s: int = 0
     receive_maximum: int = 1000
+    access: BrokerAccess = ANONYMOUS
 
     @property
     def filters(self) -> tuple[str, ...]:
@@ -87,6 +88,7 @@ async def connect(endpoint: Endpoint) -> AsyncIterator[IngestLink]:
         session_expiry_s=endpoint.session_expiry_s,
         receive_maximum=endpoint.receive_maximum,
         manual_ack=True,
+        access=endpoint.access,
     ) as client:
         await client.subscribe(endpoint.filters, qos=1)
         yield IngestLink(client)
@@ -97,7 +99,16 @@ class Publisher:
     receives nothing): made when first needed, and made anew at the next publish after it
     broke. One publish at a time."""
 
-    def __init__(self, host: str, port: int, client_id: str, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        client_id: str,
+        *,
+        timeout_s: float = 10.0,
+        access: BrokerAccess = ANONYMOUS,
+    ) -> None:
+        self._access = access
         self._host = host
         self._port = port
         self._client_id = client_id
@@ -120,6 +131,7 @@ class Publisher:
                         self._port,
                         client_id=self._client_id,
                         timeout_s=self._timeout_s,
+                        access=self._access,
                     )
                 )
                 self._client, self._stack = client, stack

@@ -103,6 +103,7 @@ class IngestWorker:
             group=settings.ingest_group,
             session_expiry_s=settings.ingest_session_expiry_s,
             receive_maximum=settings.ingest_receive_maximum,
+            access=settings.broker_access(),
         )
         retry = RetryPolicy(
             first_s=settings.database_retry_min_s,

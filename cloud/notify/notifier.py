@@ -105,6 +105,7 @@ class Notifier:
                     settings.mqtt_port,
                     client_id,
                     timeout_s=settings.notify_timeout_s,
+                    access=settings.broker_access(),
                 )
             )
         routes = Routes(email=Channel.EMAIL in senders, mqtt=Channel.MQTT in senders)

@@ -272,7 +272,7 @@ def test_the_operator_sees_gateways_not_provisioned_and_devices_not_bound(
     page = client.get("/").text
 
     assert "gw-forgotten" in page and "1 batch(es), 1 reading(s) refused" in page
-    assert "1 device(s) heard from but not bound to a facility" in page
+    assert "1 device heard from but not bound to a facility" in page
     with services.sessions() as session:
         community = session.scalar(select(Community.id).where(Community.slug == "lone"))
     make_account(services, "pm", Role.PROPERTY_MANAGER, community)
@@ -280,7 +280,7 @@ def test_the_operator_sees_gateways_not_provisioned_and_devices_not_bound(
         log_in(manager, "pm")
         theirs = manager.get("/").text
     assert "gw-forgotten" not in theirs
-    assert "1 device(s) heard from but not bound" in theirs
+    assert "1 device heard from but not bound" in theirs
 
 
 def lone_gateway(gateway: str) -> Site:

@@ -63,6 +63,15 @@ def fake(*args: str) -> list[str]:
         return [sys.executable, "-m", "linli", *args]
     if args[0] == "site":
         return [sys.executable, "-c", "print('site applied: ' + repr(" + repr(args) + "))"]
+    if args[0] == "gateway":  # what linli gateway add writes: the broker's files, the edge's
+        out, broker = args[args.index("--out") + 1], args[args.index("--broker-dir") + 1]
+        code = (
+            "import pathlib, sys; out, broker = map(pathlib.Path, sys.argv[1:3]); "
+            "broker.mkdir(parents=True, exist_ok=True); "
+            "[(broker / n).write_text('') for n in ('passwd', 'acl')]; "
+            "out.write_text(chr(10).join(['LINLI_EDGE_CLOUD_USERNAME=demo-gw', 'x=y']))"
+        )
+        return [sys.executable, "-c", code, out, broker]
     if args[0] == "cloud":
         port = args[args.index("--port") + 1]
         code = CLOUD_OK if cloud_mode == "ok" else CLOUD_DIES
