@@ -19,7 +19,8 @@ help:
 # --- system packages (Debian's) -------------------------------------------------------
 # A python3 with venv (skipped when the python3 on PATH already has it), Mosquitto, and
 # PostgreSQL and InfluxDB (for the tests, which start throwaway servers of their own);
-# Chromium and CJK fonts for the browser tests (Playwright drives Debian's /usr/bin/chromium).
+# Chromium and CJK fonts for the browser tests (Playwright drives Debian's /usr/bin/chromium);
+# docker-compose (Debian's 1.29) to validate docker-compose.yml, which needs no engine.
 system-deps:
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null \
 	  || tools/ensure-debian-packages.sh python3 python3-venv python3-pip
@@ -28,7 +29,7 @@ system-deps:
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 	  || tools/ensure-debian-packages.sh postgresql
 	@command -v influxd >/dev/null || tools/ensure-debian-packages.sh influxdb
-	@tools/ensure-debian-packages.sh chromium fonts-noto-cjk
+	@tools/ensure-debian-packages.sh chromium fonts-noto-cjk docker-compose
 
 # --- the virtualenv ------------------------------------------------------------------
 venv: $(STAMP)

@@ -96,6 +96,16 @@ def run(
         LogLevel | None,
         OPTIONS.option("log_level", "--log-level", case_sensitive=False),
     ] = None,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--env-file",
+            metavar="FILE",
+            dir_okay=False,
+            help="settings as LINLI_EDGE_NAME=value lines, as `linli gateway add` writes them; "
+            "options and the environment override them",
+        ),
+    ] = None,
 ) -> None:
     """Run the edge agent with the given settings until a signal stops it."""
     from device_profiles import Catalogue, ProfileError
@@ -103,6 +113,7 @@ def run(
     from edge_agent.outbox import OutboxError
 
     settings = OPTIONS.build(
+        env_file=env_file,
         gateway_id=gateway_id,
         local_host=local_host,
         local_port=local_port,

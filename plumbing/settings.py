@@ -144,12 +144,18 @@ class SettingsOptions(Generic[S]):
         where = f"{flag} or {self.env_name(field)}" if flag else self.env_name(field)
         return f"setting {field} ({where})"
 
-    def build(self, **given: Any) -> S:
-        """The settings, from the options given (None: not given), the environment and the
-        defaults. Each invalid value is reported on stderr by the option and variable that
-        set it; then the command exits with status 2."""
+    def build(self, *, env_file: Path | None = None, **given: Any) -> S:
+        """The settings, from the options given (None: not given), the environment,
+        ``env_file`` (``NAME=value`` lines) and the defaults, in that order. Each invalid
+        value is reported on stderr by the option and variable that set it; then the
+        command exits with status 2."""
         values = {name: value for name, value in given.items() if value is not None}
+        if env_file is not None and not env_file.is_file():
+            typer.echo(f"{self.program}: --env-file {env_file}: no such file", err=True)
+            raise typer.Exit(EXIT_INVALID)
         try:
+            if env_file is not None:
+                return self.model(_env_file=env_file, **values)
             return self.model(**values)
         except ValidationError as exc:
             problems = [self._problem(error) for error in exc.errors()]

@@ -60,8 +60,10 @@ def show(
     log_level: Annotated[
         LogLevel | None, OPTIONS.option("log_level", "--log-level", case_sensitive=False)
     ] = None,
+    env_file: Annotated[Path | None, typer.Option("--env-file")] = None,
 ) -> None:
     settings = OPTIONS.build(
+        env_file=env_file,
         name=name,
         port=port,
         site=site,
@@ -237,3 +239,15 @@ def test_configure_logging_to_stderr_at_the_level(
     err = capsys.readouterr().err
     assert "hidden" not in err
     assert err.endswith(" ERROR   linli.test: shown 7\n")
+
+
+def test_an_env_file_sets_what_the_environment_and_options_do_not(tmp_path: Path) -> None:
+    """As ``linli gateway add`` writes an edge agent's settings: the file is the base, the
+    environment and the options override it."""
+    env_file = tmp_path / "edge.env"
+    env_file.write_text("# made for the test\nLINLI_TEST_SITE=from-file\nLINLI_TEST_PORT=1999\n")
+    settings = _settings("--env-file", str(env_file), "--port", "2000")
+    assert (settings["site"], settings["port"]) == ("from-file", 2000)
+    assert _settings("--env-file", str(env_file), LINLI_TEST_SITE="env")["site"] == "env"
+    missing = _failure("--env-file", str(tmp_path / "nowhere.env"))
+    assert "--env-file" in missing and "no such file" in missing
