@@ -9,12 +9,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check venv system-deps clean help schema
+.PHONY: demo test lint typecheck check venv system-deps clean help schema dashboards
 
 help:
 	@echo "make demo   - install what is missing and run the demo community"
 	@echo "make test   - install what is missing and run every test"
 	@echo "make lint   - ruff and mypy"
+	@echo "make dashboards - write the Grafana dashboards (deploy/grafana/dashboards)"
 
 # --- system packages (Debian's) -------------------------------------------------------
 # A python3 with venv (skipped when the python3 on PATH already has it), Mosquitto, and
@@ -53,6 +54,9 @@ lint: venv
 	$(BIN)/mypy
 
 # docs/*.schema.json: the JSON Schemas of the device-profile format, the wire protocol and the site file
+dashboards: venv
+	$(BIN)/python deploy/grafana/dashboards.py
+
 schema: venv
 	$(BIN)/linli profiles schema --of profile --output docs/profile.schema.json
 	$(BIN)/linli profiles schema --of protocol --output docs/protocol.schema.json
