@@ -44,6 +44,7 @@ from cloud.ingest.worker import IngestWorker
 from cloud.notify.notifier import Notifier, watch_notices
 from cloud.repair.rounds import watch_repairs
 from cloud.services import Services
+from cloud.state_metrics import StateMetrics
 from cloud.telemetry.upkeep import keep_telemetry
 from cloud.web import maintainer
 from cloud.web.dashboard import STATIC
@@ -108,6 +109,7 @@ def create_app(services: Services, *, api: bool = True) -> FastAPI:
     app.state.services = services
     install_problems(app)
     if api:
+        services.metrics.serve(StateMetrics(services.sessions))
         for module in (
             auth,
             communities,

@@ -14,7 +14,7 @@ import typer
 
 from cloud.config import CloudSettings
 from plumbing.heap import settle_heap
-from plumbing.settings import LogLevel, SettingsOptions, configure_logging
+from plumbing.settings import LogFormat, LogLevel, SettingsOptions, configure_logging
 
 if TYPE_CHECKING:
     from cloud.services import Services
@@ -45,6 +45,9 @@ InfluxDatabase = Annotated[
 ]
 LogLevelOption = Annotated[
     LogLevel | None, OPTIONS.option("log_level", "--log-level", case_sensitive=False)
+]
+LogFormatOption = Annotated[
+    LogFormat | None, OPTIONS.option("log_format", "--log-format", case_sensitive=False)
 ]
 
 
@@ -89,7 +92,7 @@ def _serve(settings: CloudSettings, *, api: bool) -> None:
 
     from cloud.app import create_app
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     services = _services(settings)
     if api:
         _bootstrap_admin(services)
@@ -123,8 +126,10 @@ def run(
     influxdb_database: InfluxDatabase = None,
     profiles_dir: ProfilesDir = None,
     log_level: LogLevelOption = None,
+    log_format: LogFormatOption = None,
 ) -> None:
     settings = OPTIONS.build(
+        log_format=log_format,
         telemetry_store=telemetry_store,
         influxdb_url=influxdb_url,
         influxdb_database=influxdb_database,
@@ -180,8 +185,10 @@ def ingest(
     influxdb_database: InfluxDatabase = None,
     profiles_dir: ProfilesDir = None,
     log_level: LogLevelOption = None,
+    log_format: LogFormatOption = None,
 ) -> None:
     settings = OPTIONS.build(
+        log_format=log_format,
         telemetry_store=telemetry_store,
         influxdb_url=influxdb_url,
         influxdb_database=influxdb_database,
@@ -394,7 +401,7 @@ def replay_dead_letters(
         profiles_dirs=profiles_dir,
         log_level=log_level,
     )
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     services = _services(settings)
     replayed = failed = 0
     try:

@@ -10,7 +10,15 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from plumbing.mqtt import BrokerAccess
-from plumbing.settings import Host, LogLevel, LogLevelSetting, Port, ProfilesDirs
+from plumbing.settings import (
+    Host,
+    LogFormat,
+    LogFormatSetting,
+    LogLevel,
+    LogLevelSetting,
+    Port,
+    ProfilesDirs,
+)
 
 
 class CloudSettings(BaseSettings):
@@ -306,6 +314,7 @@ class CloudSettings(BaseSettings):
     )
     profiles_dirs: ProfilesDirs
     log_level: LogLevelSetting = LogLevel.INFO
+    log_format: LogFormatSetting = LogFormat.TEXT
 
     @model_validator(mode="after")
     def _delays_in_order(self) -> CloudSettings:

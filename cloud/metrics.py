@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.registry import Collector
 
 
 class CloudMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self._served: set[type[Collector]] = set()
         self.batches = Counter(
             "linli_ingest_batches",
             "Batches received from edge agents, by result (stored, duplicate, rejected; "
@@ -70,6 +72,20 @@ class CloudMetrics:
             "linli_ingest_group_messages",
             "Messages stored in one transaction (a group)",
             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+            registry=self.registry,
+        )
+        self.ingest_lag_seconds = Histogram(
+            "linli_ingest_lag_seconds",
+            "From a gateway receiving a reading to its commit in the cloud: the oldest reading "
+            "of each group's first batch (outbox wait and uplink included; the gateway's clock)",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+            registry=self.registry,
+        )
+        self.ingest_ack_seconds = Histogram(
+            "linli_ingest_ack_seconds",
+            "From a batch read from the broker to its acknowledgement reaching the broker: the "
+            "first batch of each group",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=self.registry,
         )
         self.ingest_commit_seconds = Histogram(
@@ -135,3 +151,10 @@ class CloudMetrics:
             "Telemetry upkeep runs that failed (the database or telemetry store); tried again",
             registry=self.registry,
         )
+
+    def serve(self, collector: Collector) -> None:
+        """Add ``collector``'s metrics to this process's, once per kind of collector (an app
+        made again for the same services adds nothing twice)."""
+        if type(collector) not in self._served:
+            self._served.add(type(collector))
+            self.registry.register(collector)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from edge_agent.config import EdgeDataSettings, EdgeSettings
-from plumbing.settings import LogLevel, SettingsOptions, configure_logging
+from plumbing.settings import LogFormat, LogLevel, SettingsOptions, configure_logging
 
 if TYPE_CHECKING:
     from edge_agent.agent import EdgeAgent
@@ -96,6 +96,10 @@ def run(
         LogLevel | None,
         OPTIONS.option("log_level", "--log-level", case_sensitive=False),
     ] = None,
+    log_format: Annotated[
+        LogFormat | None,
+        OPTIONS.option("log_format", "--log-format", case_sensitive=False),
+    ] = None,
     env_file: Annotated[
         Path | None,
         typer.Option(
@@ -122,8 +126,9 @@ def run(
         data_dir=data_dir,
         profiles_dirs=profiles_dir,
         log_level=log_level,
+        log_format=log_format,
     )
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         catalogue = Catalogue.load(settings.profiles_dirs)
     except ProfileError as exc:

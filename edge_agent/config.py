@@ -15,7 +15,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from device_profiles.protocol import GATEWAY_ID_PATTERN, MAX_BATCH_ITEMS
 from edge_agent.outbox import RECENT_MESSAGES, Sync
 from plumbing.mqtt import BrokerAccess
-from plumbing.settings import Host, LogLevel, LogLevelSetting, Port, ProfilesDirs
+from plumbing.settings import (
+    Host,
+    LogFormat,
+    LogFormatSetting,
+    LogLevel,
+    LogLevelSetting,
+    Port,
+    ProfilesDirs,
+)
 
 
 class EdgeDataSettings(BaseSettings):
@@ -153,6 +161,7 @@ class EdgeSettings(EdgeDataSettings):
     ] = 10.0
 
     log_level: LogLevelSetting = LogLevel.INFO
+    log_format: LogFormatSetting = LogFormat.TEXT
 
     @model_validator(mode="after")
     def _consistent(self) -> EdgeSettings:

@@ -17,9 +17,11 @@ once here as annotated types, so every model says the same of them.
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -65,13 +67,47 @@ LogLevelSetting = Annotated[
 """A process's logging detail."""
 
 
-def configure_logging(level: LogLevel) -> None:
-    """Log to stderr at ``level``, one line a record with time, level and logger."""
-    logging.basicConfig(
-        level=level.value.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+class LogFormat(enum.StrEnum):
+    """How a process writes its log."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+LogFormatSetting = Annotated[
+    LogFormat,
+    BeforeValidator(lambda value: value.lower() if isinstance(value, str) else value),
+    Field(
+        description="text: a line for people; json: one JSON object a line (time, level, "
+        "logger, message, exception), for a log collector"
+    ),
+]
+
+
+class JsonLines(logging.Formatter):
+    """A record as one JSON object on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: LogLevel, log_format: LogFormat = LogFormat.TEXT) -> None:
+    """Log to stderr at ``level``: one line a record, with time, level and logger, as text
+    or as JSON."""
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format is LogFormat.JSON:
+        handler.setFormatter(JsonLines())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.value.upper(), handlers=[handler])
 
 
 EXIT_INVALID = 2

@@ -65,6 +65,9 @@ async def test_a_batch_is_acknowledged_to_its_gateway_after_it_is_stored(
     assert watcher.seen == [2], "both readings were committed before the acknowledgement"
     assert sample(services, "linli_ingest_acks_total", result="stored") == 1
     assert sample(services, "linli_ingest_connected") == 0, "not consuming once stopped"
+    # how long it took: one measure of the group, from the broker and from the gateway
+    assert sample(services, "linli_ingest_ack_seconds_count") == 1
+    assert sample(services, "linli_ingest_lag_seconds_count") == 1
 
 
 async def test_a_batch_sent_again_is_acknowledged_as_duplicate_and_stored_once(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -251,3 +252,25 @@ def test_an_env_file_sets_what_the_environment_and_options_do_not(tmp_path: Path
     assert _settings("--env-file", str(env_file), LINLI_TEST_SITE="env")["site"] == "env"
     missing = _failure("--env-file", str(tmp_path / "nowhere.env"))
     assert "--env-file" in missing and "no such file" in missing
+
+
+def test_json_logs_are_one_object_a_line_for_a_log_collector() -> None:
+    script = (
+        "import logging\n"
+        "from plumbing.settings import LogFormat, LogLevel, configure_logging\n"
+        "configure_logging(LogLevel.INFO, LogFormat.JSON)\n"
+        "log = logging.getLogger('cloud.ingest')\n"
+        "log.debug('not at info')\n"
+        "log.info('gateway %s: connected', 'gw-1')\n"
+        "try:\n    1 / 0\nexcept ZeroDivisionError:\n    log.exception('ingest failed: 路灯')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+    )
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [(e["level"], e["logger"], e["message"]) for e in lines] == [
+        ("info", "cloud.ingest", "gateway gw-1: connected"),
+        ("error", "cloud.ingest", "ingest failed: 路灯"),
+    ]
+    assert "ZeroDivisionError" in lines[1]["exception"]
+    assert lines[0]["time"].endswith("+00:00")
