@@ -18,6 +18,7 @@ from plumbing.settings import (
     LogLevelSetting,
     Port,
     ProfilesDirs,
+    broker_access,
 )
 
 
@@ -349,15 +350,7 @@ class CloudSettings(BaseSettings):
 
     def broker_access(self) -> BrokerAccess:
         """How the cloud logs in to its broker."""
-        password = self.mqtt_password
-        return BrokerAccess(
-            username=self.mqtt_username,
-            password=password.get_secret_value() if password else None,
-            tls=self.mqtt_tls,
-            ca_file=self.mqtt_ca_file,
-            cert_file=self.mqtt_cert_file,
-            key_file=self.mqtt_key_file,
-        )
+        return broker_access(self, "mqtt")
 
     def sqlalchemy_url(self) -> str:
         if self.database_url:

@@ -23,6 +23,7 @@ from plumbing.settings import (
     LogLevelSetting,
     Port,
     ProfilesDirs,
+    broker_access,
 )
 
 
@@ -172,12 +173,4 @@ class EdgeSettings(EdgeDataSettings):
 
     def cloud_access(self) -> BrokerAccess:
         """How the agent logs in to the cloud broker."""
-        password = self.cloud_password
-        return BrokerAccess(
-            username=self.cloud_username,
-            password=password.get_secret_value() if password else None,
-            tls=self.cloud_tls,
-            ca_file=self.cloud_ca_file,
-            cert_file=self.cloud_cert_file,
-            key_file=self.cloud_key_file,
-        )
+        return broker_access(self, "cloud")

@@ -32,6 +32,7 @@ from pydantic_settings import BaseSettings
 from pydantic_settings.exceptions import SettingsError
 
 from plumbing.issues import message_of
+from plumbing.mqtt import BrokerAccess
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -219,3 +220,19 @@ def _shown(value: object) -> str:
     if isinstance(value, Path):
         return f"./{value}" if not value.is_absolute() else str(value)
     return str(value)
+
+
+def broker_access(settings: BaseSettings, prefix: str) -> BrokerAccess:
+    """How a process logs in to a broker, from the settings named ``<prefix>_username``,
+    ``_password`` (a SecretStr), ``_tls``, ``_ca_file``, ``_cert_file`` and ``_key_file``
+    (the cloud's ``mqtt_…``, the edge agent's ``cloud_…``). ValueError for a password without
+    a user name, or a key without its certificate."""
+    password = getattr(settings, f"{prefix}_password")
+    return BrokerAccess(
+        username=getattr(settings, f"{prefix}_username"),
+        password=password.get_secret_value() if password is not None else None,
+        tls=getattr(settings, f"{prefix}_tls"),
+        ca_file=getattr(settings, f"{prefix}_ca_file"),
+        cert_file=getattr(settings, f"{prefix}_cert_file"),
+        key_file=getattr(settings, f"{prefix}_key_file"),
+    )

@@ -18,7 +18,7 @@ import typer
 from cloud.cli import OPTIONS, DatabaseUrl, DataDir
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, sessionmaker
 
     from cloud.config import CloudSettings
 
@@ -41,6 +41,24 @@ BrokerPidFile = Annotated[
     Path | None, OPTIONS.option("broker_pid_file", "--broker-pid-file", metavar="FILE")
 ]
 MqttUser = Annotated[str | None, OPTIONS.option("mqtt_username", "--mqtt-username", metavar="NAME")]
+
+
+def _opened(
+    data_dir: Path | None,
+    database_url: str | None,
+    broker_dir: Path | None,
+    broker_pid_file: Path | None,
+) -> tuple[CloudSettings, sessionmaker[Session]]:
+    """A command's settings, and sessions of its database (brought up to date)."""
+    from cloud.register.cli import sessions_of
+
+    settings = OPTIONS.build(
+        data_dir=data_dir,
+        database_url=database_url,
+        broker_dir=broker_dir,
+        broker_pid_file=broker_pid_file,
+    )
+    return settings, sessions_of(settings)
 
 
 def _fail(command: str, message: str) -> typer.Exit:
@@ -154,20 +172,13 @@ def add_gateway(
     from cloud.access.broker import BrokerAccessError, add_gateway_account
     from cloud.db.models import Gateway, NewDevices
     from cloud.db.register import Community, Zone
-    from cloud.register.cli import _sessions
     from cloud.register.gateways import RegisterConflict, provision_gateway
     from device_profiles.protocol import GATEWAY_ID_PATTERN
 
     if not re.match(GATEWAY_ID_PATTERN, name):
         raise _fail("gateway add", f"{name!r} is not a gateway id (letters, digits, . _ -)")
-    settings = OPTIONS.build(
-        data_dir=data_dir,
-        database_url=database_url,
-        broker_dir=broker_dir,
-        broker_pid_file=broker_pid_file,
-    )
+    settings, sessions = _opened(data_dir, database_url, broker_dir, broker_pid_file)
     now = datetime.now(UTC)
-    sessions = _sessions(data_dir, database_url)
     with sessions.begin() as session:
         found = session.scalar(select(Community).where(Community.slug == community))
         if found is None or found.archived_at is not None:
@@ -233,17 +244,11 @@ def revoke_gateway(
 ) -> None:
     from cloud.access.broker import revoke_account
     from cloud.db.models import Gateway
-    from cloud.register.cli import _sessions
     from cloud.register.gateways import retire_gateway
 
-    settings = OPTIONS.build(
-        data_dir=data_dir,
-        database_url=database_url,
-        broker_dir=broker_dir,
-        broker_pid_file=broker_pid_file,
-    )
+    settings, sessions = _opened(data_dir, database_url, broker_dir, broker_pid_file)
     now = datetime.now(UTC)
-    with _sessions(data_dir, database_url).begin() as session:
+    with sessions.begin() as session:
         gateway = session.get(Gateway, name)
         if gateway is None:
             raise _fail("gateway revoke", f"no gateway {name!r} in the register")
@@ -286,17 +291,11 @@ def broker_config(
     broker_dir: BrokerDir = None,
     broker_pid_file: BrokerPidFile = None,
 ) -> None:
-    from cloud.register.cli import _sessions
 
-    settings = OPTIONS.build(
-        data_dir=data_dir,
-        database_url=database_url,
-        broker_dir=broker_dir,
-        broker_pid_file=broker_pid_file,
-    )
+    settings, sessions = _opened(data_dir, database_url, broker_dir, broker_pid_file)
     if settings.broker_dir is None:
         raise _fail("broker config", "say where: --broker-dir or LINLI_CLOUD_BROKER_DIR")
-    with _sessions(data_dir, database_url)() as session:
+    with sessions() as session:
         _write_broker_files(session, settings, "broker config")
 
 
@@ -318,15 +317,9 @@ def add_integration(
 
     from cloud.access.broker import BrokerAccessError, add_integration_account
     from cloud.db.register import Community
-    from cloud.register.cli import _sessions
 
-    settings = OPTIONS.build(
-        data_dir=data_dir,
-        database_url=database_url,
-        broker_dir=broker_dir,
-        broker_pid_file=broker_pid_file,
-    )
-    with _sessions(data_dir, database_url).begin() as session:
+    settings, sessions = _opened(data_dir, database_url, broker_dir, broker_pid_file)
+    with sessions.begin() as session:
         found = session.scalar(select(Community).where(Community.slug == community))
         if found is None:
             raise _fail("broker integration", f"no community {community!r} in the register")

@@ -12,6 +12,8 @@ from cloud.cli import OPTIONS, DatabaseUrl, DataDir
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
+    from cloud.config import CloudSettings
+
 app = typer.Typer(
     help="Site files: one community's zones, facilities, devices, gateways and people.",
     no_args_is_help=True,
@@ -54,9 +56,13 @@ def validate(
 
 
 def _sessions(data_dir: Path | None, database_url: str | None) -> sessionmaker[Session]:
+    return sessions_of(OPTIONS.build(data_dir=data_dir, database_url=database_url))
+
+
+def sessions_of(settings: CloudSettings) -> sessionmaker[Session]:
+    """Sessions of the settings' database, brought up to date first (for a command)."""
     from cloud.db.engine import make_engine, migrate, session_factory
 
-    settings = OPTIONS.build(data_dir=data_dir, database_url=database_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.sqlalchemy_url())
     migrate(engine)

@@ -73,8 +73,9 @@ def postgres_template(
     catalogue: Catalogue,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> str:
-    """A PostgreSQL database migrated once; each test's database is a copy of it."""
-    name = "linli_template"
+    """A PostgreSQL database migrated once; each test's database is a copy of it. Its name
+    is its own: another directory's conftest may take this fixture as its own too."""
+    name = f"linli_template_{uuid.uuid4().hex[:8]}"
     url = postgres_cluster.create_database(name)
     build_services(tmp_path_factory.mktemp("pg"), catalogue, database_url=url, ingest=False).close()
     return name
