@@ -222,6 +222,7 @@ def add_gateway(
         ca_file,
     )
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file there before keeps its mode through O_CREAT
     with os.fdopen(fd, "w", encoding="utf-8") as file:
         file.write(text)
     typer.echo(f"gateway {name} added to {community}; its edge agent's settings: {target}")
