@@ -1,7 +1,7 @@
 """Commands for devices, from the ``outbound_commands`` table to their gateways.
 
 A command is written as a row in the transaction that decided it (a repair's self-test:
-:meth:`cloud.repair.desk.TicketDesk._self_test`); ingest workers send it afterwards
+:meth:`cloud.repair.moves.TicketMoves._self_test`); ingest workers send it afterwards
 (:class:`~cloud.ingest.worker.IngestWorker`, every ``command_check_s``). Each round
 (:meth:`CommandOutbox.claim`) takes the oldest rows not sent yet, turns each into its
 gateway's ``down/command`` topic and a :class:`~device_profiles.protocol.Command`; once the
