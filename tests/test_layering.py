@@ -48,3 +48,30 @@ def test_a_package_imports_only_what_lies_below_it(package: str) -> None:
         if (imported := imported_packages(path)) - ALLOWED[package] - {package}
     }
     assert wrong == {}
+
+
+DOMAIN = ("ingest", "register", "access", "repair", "notify", "telemetry", "db")
+DOORS = {"cloud.api", "cloud.web"}
+
+
+def test_the_clouds_domain_never_imports_its_doors() -> None:
+    """The API and the web UI use the domain; the domain knows neither."""
+    wrong = {}
+    for folder in DOMAIN:
+        for path in sorted((REPO / "cloud" / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+            names = [
+                node.module
+                for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.module
+            ]
+            names += [
+                alias.name
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Import)
+                for alias in node.names
+            ]
+            doors = sorted(n for n in names if any(n == d or n.startswith(d + ".") for d in DOORS))
+            if doors:
+                wrong[str(path.relative_to(REPO))] = doors
+    assert wrong == {}
