@@ -15,9 +15,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from device_profiles.decode import Decoded, DecodeError, decode, match_topic
+from device_profiles.pieces import Expanded, PieceLibrary, builtin_pieces_dir, expand
 from device_profiles.references import reference_problems
 from device_profiles.schema import Profile
-from plumbing.issues import Issue, IssuesError
+from plumbing.issues import Issue, IssuesError, Loc, dotted, message_of, validation_issues
 from plumbing.yamlfile import YamlDocument, read_mapping
 
 __all__ = [
@@ -43,34 +44,58 @@ def builtin_dir() -> Path:
     return Path(str(resources.files("device_profiles") / "catalogue"))
 
 
-def load_file(path: Path) -> Profile:
+def load_file(path: Path, pieces: PieceLibrary | None = None) -> Profile:
     """Load and validate one profile file; raise ProfileError listing every problem."""
-    return load_document(path)[0]
+    return load_document(path, pieces)[0]
 
 
-def load_document(path: Path) -> tuple[Profile, YamlDocument]:
-    """The profile in the file at ``path``, and the YAML document it was read from (to
-    locate what later checks find); ProfileError listing every problem."""
+def load_document(path: Path, pieces: PieceLibrary | None = None) -> tuple[Profile, YamlDocument]:
+    """The profile in the file at ``path``, its pieces merged in (from ``pieces``, else
+    the built-in ones and a ``pieces`` folder beside the file), and the YAML document it
+    was read from (to locate what later checks find); ProfileError listing every problem."""
     try:
         document = read_mapping(path, what="a profile")
-        plain = document.plain()
+        library = pieces if pieces is not None else PieceLibrary.for_profile(path)
     except IssuesError as exc:
         raise ProfileError(exc.issues) from None
+    expanded = expand(document.plain(), library)
+    if expanded.problems:
+        raise ProfileError([document.issue(loc, message) for loc, message in expanded.problems])
     try:
-        return Profile.model_validate(plain), document
+        return Profile.model_validate(expanded.document), document
     except ValidationError as exc:
-        raise ProfileError(_issues(document, plain, exc)) from None
+        raise ProfileError(_issues(document, expanded, exc)) from None
 
 
-def _issues(document: YamlDocument, plain: dict[str, Any], exc: ValidationError) -> list[Issue]:
-    """Every problem of a profile that failed validation, in file order.
+def _issues(document: YamlDocument, expanded: Expanded, exc: ValidationError) -> list[Issue]:
+    """Every problem of a profile that failed validation, in file order; one in what a
+    piece added is reported at the line that includes the piece.
 
     Unresolved names are located here: Profile itself reports them only as one summary at
     the root, and not at all while another part of the file is invalid.
     """
-    located = [document.issue(loc, message) for loc, message in reference_problems(plain)]
+
+    def line_of(loc: Loc) -> int | None:
+        piece = expanded.origin(loc)
+        return document.line_of(("pieces", piece) if piece else loc)
+
+    def said(loc: Loc, message: str) -> str:
+        piece = expanded.origin(loc)
+        return f"from piece {piece}: {message}" if piece else message
+
+    located = [
+        Issue(document.file, line_of(loc), dotted(loc), said(loc, message))
+        for loc, message in reference_problems(expanded.document)
+    ]
     issues = [
-        issue for issue in document.validation_issues(exc) if issue.field or not located
+        issue
+        for issue in validation_issues(
+            exc,
+            document.file,
+            line_of=line_of,
+            message=lambda error: said(tuple(error["loc"]), message_of(error)),
+        )
+        if issue.field or not located
     ]  # the root's summary repeats the located names
     return sorted(issues + located, key=lambda issue: issue.line or 0)
 
@@ -101,9 +126,17 @@ class Catalogue:
         for directory in directories:
             if not directory.is_dir():
                 issues.append(ProfileIssue(directory, None, "", "not a directory"))
-        for path in profile_files(d for d in directories if d.is_dir()):
+        libraries: dict[Path, PieceLibrary] = {}  # per directory: its pieces and ours
+        for directory in (d for d in directories if d.is_dir()):
             try:
-                profile = load_file(path)
+                libraries[directory] = PieceLibrary.load(
+                    [builtin_pieces_dir(), directory / "pieces"]
+                )
+            except IssuesError as exc:
+                issues.extend(exc.issues)
+        for path in profile_files(d for d in directories if d in libraries):
+            try:
+                profile = load_file(path, libraries[path.parent])
             except ProfileError as exc:
                 issues.extend(exc.issues)
                 continue

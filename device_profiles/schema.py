@@ -384,7 +384,7 @@ class Translation(_Strict):
     """A profile's words in one more language: what the people's views show instead of the
     English ones. Any part left out is shown in English."""
 
-    name: str = Field(description="the profile's name")
+    name: str | None = Field(default=None, description="the profile's name")
     metrics: dict[str, str] = Field(
         default={}, description="per metric, its name (English shows the metric's id)"
     )
@@ -457,6 +457,11 @@ class Profile(_Strict):
         default=None,
         description="how the data measures the use of the device's facility, for the "
         "utilisation figures; none: its use is not measured",
+    )
+    pieces: dict[str, dict[str, Any]] = Field(
+        default={},
+        description="shared pieces merged into the profile when it is loaded, by id, with "
+        "their parameters (docs/profiles.md, Pieces); e.g. offline: {what: Gate controller}",
     )
     translations: dict[LanguageTag, Translation] = Field(
         default={},

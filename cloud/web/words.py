@@ -54,7 +54,7 @@ class ProfileWords:
         if profile is None:
             return profile_id or ""
         translation = self._translation(profile)
-        return translation.name if translation is not None else profile.name
+        return translation.name if translation and translation.name else profile.name
 
     def facility(self, name: str) -> str:
         """A facility's name. One Linli named when it adopted a device — its profile's

@@ -104,7 +104,7 @@ def test_every_built_in_profile_speaks_chinese(profile: Profile) -> None:
     """The people's views show a profile's name, faults and metrics in Simplified Chinese:
     a built-in profile words each of them (a site's own may leave them in English)."""
     words = profile.translations.get("zh-Hans")
-    assert words is not None, f"{profile.id}: no zh-Hans translation"
+    assert words is not None and words.name, f"{profile.id}: no zh-Hans translation"
     assert set(words.faults) == set(profile.faults), f"{profile.id}: faults not all worded"
     assert set(words.metrics) == set(profile.decode.metrics), f"{profile.id}: metrics"
     assert (words.usage is not None) == (profile.usage is not None), f"{profile.id}: usage"
