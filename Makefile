@@ -61,6 +61,7 @@ schema: venv
 	$(BIN)/linli profiles schema --of profile --output docs/profile.schema.json
 	$(BIN)/linli profiles schema --of protocol --output docs/protocol.schema.json
 	$(BIN)/linli profiles schema --of site --output docs/site.schema.json
+	$(BIN)/linli profiles schema --of piece --output docs/piece.schema.json
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

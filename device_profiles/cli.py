@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import BaseModel
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from plumbing.settings import ProfilesDirs, SettingsOptions
@@ -258,37 +259,61 @@ def _read_payload(payload: str) -> bytes:
 # --- schema -------------------------------------------------------------------------------
 
 
+def _document_schema(
+    model: type[BaseModel], schema_id: str, title: str, description: str
+) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one of the open formats' documents."""
+    generated = model.model_json_schema(by_alias=True)
+    head = {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": schema_id,
+        "title": title,
+        "description": description,
+    }
+    return {**head, **{k: v for k, v in generated.items() if k not in head}}
+
+
 def profile_json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a ``linli.profile/v1`` document."""
     from device_profiles.schema import PROFILE_SCHEMA, Profile
 
-    generated = Profile.model_json_schema(by_alias=True)
-    head = {
-        "$schema": JSON_SCHEMA_DIALECT,
-        "$id": SCHEMA_ID,
-        "title": PROFILE_SCHEMA,
-        "description": "A Linli device profile: one device type in one vendor's dialect. "
+    return _document_schema(
+        Profile,
+        SCHEMA_ID,
+        PROFILE_SCHEMA,
+        "A Linli device profile: one device type in one vendor's dialect. "
         "Format: docs/profiles.md. Names that refer to each other (faults, metrics) are "
         "checked by `linli profiles validate`, not by this schema.",
-    }
-    return {**head, **{k: v for k, v in generated.items() if k not in head}}
+    )
 
 
 def site_json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a ``linli.site/v1`` document."""
     from device_profiles.site import SITE_SCHEMA, Site
 
-    generated = Site.model_json_schema(by_alias=True)
-    head = {
-        "$schema": JSON_SCHEMA_DIALECT,
-        "$id": "urn:linli:site:v1",
-        "title": SITE_SCHEMA,
-        "description": "A Linli site file: one community's zones, facilities and their "
+    return _document_schema(
+        Site,
+        "urn:linli:site:v1",
+        SITE_SCHEMA,
+        "A Linli site file: one community's zones, facilities and their "
         "devices, gateways, people, SLA classes and calendars. Format: docs/sites.md. Names "
         "that refer to each other (zones, gateways, calendars) are checked by `linli site "
         "validate`, not by this schema.",
-    }
-    return {**head, **{k: v for k, v in generated.items() if k not in head}}
+    )
+
+
+def piece_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a ``linli.piece/v1`` document."""
+    from device_profiles.pieces import PIECE_SCHEMA, Piece
+
+    return _document_schema(
+        Piece,
+        "urn:linli:piece:v1",
+        PIECE_SCHEMA,
+        "A Linli piece: a part many device profiles share, included by id with its "
+        "parameters. Format: docs/profiles.md, Pieces. What it adds is checked when a "
+        "profile that includes it is loaded.",
+    )
 
 
 class Format(StrEnum):
@@ -297,6 +322,7 @@ class Format(StrEnum):
     PROFILE = "profile"
     PROTOCOL = "protocol"
     SITE = "site"
+    PIECE = "piece"
 
 
 def schema_text(of: Format = Format.PROFILE) -> str:
@@ -307,20 +333,23 @@ def schema_text(of: Format = Format.PROFILE) -> str:
         return _json(wire_json_schema()) + "\n"
     if of is Format.SITE:
         return _json(site_json_schema()) + "\n"
+    if of is Format.PIECE:
+        return _json(piece_json_schema()) + "\n"
     return _json(profile_json_schema()) + "\n"
 
 
 @app.command(
     "schema",
     help="Print (or write) the JSON Schema of an open format: the device profile "
-    "(linli.profile/v1) or the edge-cloud wire protocol (v1).\n\n"
+    "(linli.profile/v1), the edge-cloud wire protocol (v1), the site file (linli.site/v1) "
+    "or the profiles' shared piece (linli.piece/v1).\n\n"
     "For editors and tools that check YAML or JSON against a schema; "
-    "docs/profile.schema.json and docs/protocol.schema.json are this output (`make schema` "
+    "docs/*.schema.json are this output (`make schema` "
     "regenerates them). Exit code 1: FILE cannot be written.",
 )
 def schema(
     of: Annotated[
-        Format, typer.Option("--of", help="Which format: profile, protocol or site.")
+        Format, typer.Option("--of", help="Which format: profile, protocol, site or piece.")
     ] = Format.PROFILE,
     output: Annotated[
         Path | None,

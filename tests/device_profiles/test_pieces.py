@@ -139,3 +139,10 @@ def test_show_prints_a_profile_with_its_pieces_expanded() -> None:
     assert {"fault": "offline", "silence": {"heartbeats": 3.0}}.items() <= next(
         rule for rule in shown["rules"] if rule["fault"] == "offline"
     ).items()
+
+
+def test_the_committed_piece_schema_is_current() -> None:
+    committed = (Path(__file__).resolve().parents[2] / "docs/piece.schema.json").read_text()
+    done = CliRunner().invoke(profiles_cli, ["schema", "--of", "piece"])
+    assert done.exit_code == 0 and done.output == committed, "run: make schema"
+    assert json.loads(committed)["title"] == "linli.piece/v1"
