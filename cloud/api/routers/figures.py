@@ -20,7 +20,7 @@ from cloud.api.paging import CommunityFilter
 from cloud.api.periods import period as period_of
 from cloud.api.routers.telemetry import STORE_PROBLEMS, store_failures
 from cloud.api.schemas import ID_MAX, NO_NUL, RepairFigures
-from cloud.api.utilisation_schemas import UtilisationFigures
+from cloud.api.schemas.utilisation import UtilisationFigures
 from cloud.register.scope import GroupBy, Period, Scope
 from cloud.repair import figures as repairs
 from cloud.services import Services

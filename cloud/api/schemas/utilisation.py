@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from cloud.api.schemas import FigureGroup, FigureScope, _Public
+from cloud.api.schemas.common import _Public
+from cloud.api.schemas.figures import FigureGroup, FigureScope
 
 _USES = (
     "uses its counters counted in the period (passages, trips, openings: the increase of "
