@@ -8,7 +8,7 @@ What it holds, one idea a module:
 - :mod:`plumbing.yamlfile` — reading a YAML mapping while keeping each node's line;
 - :mod:`plumbing.payloads` — a message payload in a JSON document, as text or as base64;
 - :mod:`plumbing.mqtt` — MQTT for asyncio on paho-mqtt, with acknowledgement after the
-  fact, kept sessions and receive maximum: the only module of Linli that calls paho;
+  fact, kept sessions and receive maximum: a package, the only place Linli calls paho;
 - :mod:`plumbing.tasks` — waiting in asyncio loops that a stop must cut short;
 - :mod:`plumbing.settings` — command-line options generated from a pydantic-settings model,
   so an option, its environment variable and its default are declared once.

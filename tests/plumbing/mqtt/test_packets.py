@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plumbing.mqtt_packets import (
+from plumbing.mqtt.packets import (
     Message,
     ProtocolError,
     is_simple_publish,

@@ -3,15 +3,15 @@
 paho reads a packet a few bytes per system call and parses every PUBLISH into objects of
 its own; at thousands of messages a second that was most of a receiver's time. So the
 socket is read here, up to :data:`READ_BYTES` at once, and the packets are cut out of that
-buffer (:mod:`plumbing.mqtt_packets`): a QoS 0 or 1 PUBLISH without properties becomes a
-:class:`~plumbing.mqtt_packets.Message` here, as does the broker's PUBACK of a message
+buffer (:mod:`plumbing.mqtt.packets`): a QoS 0 or 1 PUBLISH without properties becomes a
+:class:`~plumbing.mqtt.packets.Message` here, as does the broker's PUBACK of a message
 :meth:`~plumbing.mqtt.Client.publish_all` sent; every other packet (CONNACK, PINGRESP, QoS
 2, a PUBLISH with properties, acknowledgements of paho's own publishes) is handed whole to
 paho's handling. Writes go out in one system call where the socket takes them, after
 whatever paho has queued (:meth:`SocketDriver._write_now`).
 
 :class:`SocketDriver` is the part of :class:`~plumbing.mqtt.Client` that does this: an
-abstract base class holding no state of its own (the client provides the state and the five
+abstract base class holding no state of its own (the client provides the state and the four
 methods it calls), kept apart so that the client's operations read on their own.
 
 The socket callbacks come from the event loop's thread, except while connecting, when they
@@ -35,7 +35,8 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.exception import MalformedPacket
 
-from plumbing.mqtt_packets import (
+from plumbing.mqtt.answers import Answers
+from plumbing.mqtt.packets import (
     PUBACK,
     Message,
     ProtocolError,
@@ -74,15 +75,11 @@ class SocketDriver(ABC):
     _pass_due: bool
     _mqtt5: bool
     _manual_ack: bool
-    _own: set[int]
+    _answers: Answers
 
     @abstractmethod
     def _hand_on(self, received: Message) -> None:
         """A message received (the client's)."""
-
-    @abstractmethod
-    def _acknowledged(self, mid: int, reason: int) -> None:
-        """The PUBACK of a message publish_all sent (the client's)."""
 
     @abstractmethod
     def _abort(self, reason: str) -> None:
@@ -169,7 +166,8 @@ class SocketDriver(ABC):
         end = len(buf)
         pos = 0
         lost = self._lost
-        own = self._own
+        answers = self._answers
+        own = answers.own
         budget = PASS_PACKETS
         try:
             while pos < end:
@@ -200,7 +198,7 @@ class SocketDriver(ABC):
                     and (answer := puback_result(header, buf, at, stop)) is not None
                     and answer[0] in own
                 ):
-                    self._acknowledged(*answer)
+                    answers.acknowledged(*answer)
                     continue
                 self._flush_acks()
                 self._paho_handles(header, buf[at:stop])

@@ -1,36 +1,4 @@
-"""MQTT for asyncio, on paho-mqtt, with the control over acknowledgements Linli needs.
-
-:class:`Client` is an async context manager around one connection, MQTT 5 by default or
-MQTT 3.1.1 (``protocol="3.1.1"``, as many real devices speak it). Beyond what most asyncio
-MQTT clients offer, it can leave the acknowledgement of a received QoS 1 message to the
-application (``manual_ack=True``, then :meth:`Client.ack` once the message is stored), keep a
-session (``clean_start=False`` with ``session_expiry_s``) and bound what the broker sends
-ahead of those acknowledgements (``receive_maximum``) and what it sends ahead of the broker's
-(``max_in_flight``). Messages arrive through :meth:`Client.messages`, or, for many
-connections in one process, through an ``on_message`` callback that needs no task.
-:meth:`Client.wait_lost` says when and why a connection ended; :meth:`Client.abort` ends it
-at once without DISCONNECT, as a device losing power would. A connection that ends before the
-broker's CONNACK fails at once rather than after a timeout. Every failure is an
-:class:`MqttError`.
-
-paho's socket is driven by the asyncio event loop (readers and writers on its socket plus a
-task for keep-alive), so every callback runs in the event loop's thread; only the blocking
-TCP connect runs in a worker thread.
-
-**Receiving in bulk.** The client reads its socket itself, many packets at once, and cuts
-them out of the buffer; a plain PUBLISH becomes a :class:`Message` without paho, every other
-packet goes to paho's own handling (:mod:`plumbing.mqtt_socket`). The PUBACKs of a read (or
-of the :meth:`Client.ack` calls of one pass of the event loop) go out in one write, in the
-order the messages came.
-
-**Publishing in bulk.** :meth:`Client.publish_all` writes a round of QoS 1 messages itself,
-many packets in one system call, under message ids from paho's counter, and takes their
-PUBACKs out of the read before paho sees them, within the broker's Receive Maximum.
-
-Handing packets on and sharing the message ids use paho's internals, which are not its
-public interface: paho-mqtt is pinned to releases 2.1 and 2.2 and the tests against real
-Mosquitto exercise every path.
-"""
+"""One MQTT connection on asyncio: :class:`Client` (see :mod:`plumbing.mqtt`)."""
 
 from __future__ import annotations
 
@@ -41,8 +9,6 @@ import socket
 import ssl
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
@@ -53,24 +19,11 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from plumbing.mqtt_packets import (  # Message is this module's too
-    Message,
-    puback,
-    publish_qos1,
-)
-from plumbing.mqtt_socket import READ_BYTES, SocketDriver
-
-__all__ = [
-    "ANONYMOUS",
-    "READ_BYTES",
-    "BrokerAccess",
-    "Client",
-    "Message",
-    "MqttError",
-    "MqttVersion",
-    "Will",
-    "topic_matches",
-]
+from plumbing.mqtt.access import ANONYMOUS, BrokerAccess, Will
+from plumbing.mqtt.answers import Answers
+from plumbing.mqtt.driver import SocketDriver
+from plumbing.mqtt.errors import MqttError
+from plumbing.mqtt.packets import Message, puback, publish_qos1
 
 log = logging.getLogger(__name__)
 
@@ -85,52 +38,9 @@ MqttVersion = Literal["5", "3.1.1"]
 """The protocol a :class:`Client` speaks."""
 
 
-class MqttError(Exception):
-    """A broker could not be reached, refused something, or the connection broke."""
-
-
 def topic_matches(topic: str, topic_filter: str) -> bool:
     """Whether ``topic`` matches the subscription filter ``topic_filter`` (``+``, ``#``)."""
     return paho.topic_matches_sub(topic_filter, topic)
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerAccess:
-    """How a client proves itself to a broker that wants it: a user name and password,
-    and TLS — the broker's certificate checked against ``ca_file`` (the system's CAs if
-    none), and a certificate of the client's own (``cert_file``, ``key_file``) where the
-    broker asks for one."""
-
-    username: str | None = None
-    password: str | None = None
-    tls: bool = False
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-
-    def __post_init__(self) -> None:
-        if self.password is not None and self.username is None:
-            raise ValueError("a broker password needs a user name")
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("a client certificate needs its key, and a key its certificate")
-
-    @property
-    def uses_tls(self) -> bool:
-        return self.tls or self.ca_file is not None or self.cert_file is not None
-
-
-ANONYMOUS = BrokerAccess()
-"""No user name, no TLS: a broker that lets anyone in (a gateway's own, on loopback)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Will:
-    """What the broker publishes for the client if its connection dies without DISCONNECT."""
-
-    topic: str
-    payload: bytes
-    qos: int = 1
-    retain: bool = True
 
 
 class Client(SocketDriver):
@@ -191,10 +101,8 @@ class Client(SocketDriver):
         self._loop_thread = 0
         self._connected: asyncio.Future[None] | None = None
         self._lost: asyncio.Future[str] | None = None
-        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._answers = Answers(self.name, timeout_s)
         self._max_in_flight = max_in_flight or _MQTT_MAX_IN_FLIGHT
-        self._own: set[int] = set()  # QoS 1 messages publish_all sent, awaiting their PUBACK
-        self._room: asyncio.Future[None] | None = None  # publish_all waits for a PUBACK
         # made with the first message or the first call of messages(): thousands of
         # connections that only publish, or hand messages to on_message, need none
         self._incoming: asyncio.Queue[Message] | None = None
@@ -245,6 +153,7 @@ class Client(SocketDriver):
     async def __aenter__(self) -> Client:
         loop = asyncio.get_running_loop()
         self._loop = loop
+        self._answers.loop = loop
         self._loop_thread = threading.get_ident()
         self._connected = loop.create_future()
         self._lost = loop.create_future()
@@ -333,7 +242,7 @@ class Client(SocketDriver):
     @property
     def in_flight(self) -> int:
         """QoS 1 and 2 messages sent and not yet acknowledged by the broker."""
-        return len(self._own) + self._paho._inflight_messages
+        return len(self._answers.own) + self._paho._inflight_messages
 
     def wait_lost(self) -> asyncio.Future[str]:
         """A future done, with the reason, once the connection has ended: broken, aborted or
@@ -427,8 +336,8 @@ class Client(SocketDriver):
             await self._wait_for_all(mids, "publish")
 
     async def _publish_qos1(self, messages: Sequence[tuple[str, bytes]]) -> None:
-        assert self._loop is not None and self._lost is not None
-        create, pending, own = self._loop.create_future, self._pending, self._own
+        answers = self._answers
+        expect, own = answers.expect, answers.own
         mqtt5 = self._mqtt5
         sent: list[int] = []
         waiters: list[asyncio.Future[Any]] = []
@@ -438,17 +347,16 @@ class Client(SocketDriver):
                 while first < len(messages):
                     room = self._max_in_flight - len(own) - self._paho._inflight_messages
                     if room <= 0:
-                        await self._wait_for_room()
+                        self._check_open("publish")
+                        await answers.room()
                         continue
                     packets = bytearray()
                     for topic, payload in messages[first : first + room]:
                         mid = self._free_mid()
                         packets += publish_qos1(topic.encode(), payload, mid, mqtt5=mqtt5)
-                        waiter = create()
-                        pending[mid] = waiter
+                        waiters.append(expect(mid))
                         own.add(mid)
                         sent.append(mid)
-                        waiters.append(waiter)
                     first += room
                     self._write_now(bytes(packets))
                 await asyncio.gather(*waiters)
@@ -456,36 +364,15 @@ class Client(SocketDriver):
             waited = f"{self._timeout_s:g} s"
             raise MqttError(f"{self.name}: publish: no answer within {waited}") from None
         finally:
-            for mid in sent:
-                pending.pop(mid, None)
-                own.discard(mid)
+            answers.forget(sent)
 
     def _free_mid(self) -> int:
         """A message id in use by nothing in flight (paho's counter, shared with its own)."""
-        busy = self._paho._out_messages
+        busy, answers = self._paho._out_messages, self._answers
         while True:
             mid = self._paho._mid_generate()
-            if mid not in self._pending and mid not in busy:
+            if mid not in answers and mid not in busy:
                 return mid
-
-    async def _wait_for_room(self) -> None:
-        """Until a PUBACK of :meth:`publish_all`'s arrives (MqttError if the connection
-        ends first)."""
-        assert self._loop is not None and self._lost is not None
-        if self._lost.done():
-            raise MqttError(f"{self.name}: publish failed: {self._lost.result()}")
-        if self._room is None or self._room.done():
-            self._room = self._loop.create_future()
-        await asyncio.shield(self._room)
-
-    def _acknowledged(self, mid: int, reason: int) -> None:
-        """The broker's PUBACK of a message :meth:`publish_all` sent."""
-        self._own.discard(mid)
-        error = None if reason < 0x80 else f"publish refused: reason code {reason:#04x}"
-        self._settle(mid, error=error)
-        room = self._room
-        if room is not None and not room.done():
-            room.set_result(None)
 
     def pause_reading(self) -> None:
         """Read nothing more from the broker until :meth:`resume_reading`: what it sends
@@ -557,59 +444,30 @@ class Client(SocketDriver):
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise MqttError(f"{self.name}: {action} failed: {paho.error_string(result)}")
 
+    def _check_open(self, what: str) -> None:
+        """MqttError naming ``what`` if the connection has ended."""
+        assert self._lost is not None
+        if self._lost.done():
+            raise MqttError(f"{self.name}: {what} failed: {self._lost.result()}")
+
     async def _wait_for(self, mid: int, action: str, topic: str | None = None) -> Any:
         """The broker's answer to ``mid``; MqttError naming ``action`` (on ``topic``) if
         none comes in time or the connection ends first."""
-        assert self._loop is not None and self._lost is not None
-        if self._lost.done():
-            what = action if topic is None else f"{action} {topic}"
-            raise MqttError(f"{self.name}: {what} failed: {self._lost.result()}")
-        waiter = self._loop.create_future()
-        self._pending[mid] = waiter
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                return await waiter
-        except TimeoutError:
-            what = action if topic is None else f"{action} {topic}"
-            raise MqttError(
-                f"{self.name}: {what}: no answer within {self._timeout_s:g} s"
-            ) from None
-        finally:
-            self._pending.pop(mid, None)
+        what = action if topic is None else f"{action} {topic}"
+        self._check_open(what)
+        return await self._answers.one(mid, what)
 
     async def _wait_for_all(self, mids: Sequence[int], action: str) -> None:
         """The broker's answers to all of ``mids``, as :meth:`_wait_for` waits for one."""
-        assert self._loop is not None and self._lost is not None
-        if self._lost.done():
-            raise MqttError(f"{self.name}: {action} failed: {self._lost.result()}")
-        create, pending = self._loop.create_future, self._pending
-        waiters = []
-        for mid in mids:
-            waiter = create()
-            pending[mid] = waiter
-            waiters.append(waiter)
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                await asyncio.gather(*waiters)
-        except TimeoutError:
-            raise MqttError(
-                f"{self.name}: {action}: no answer within {self._timeout_s:g} s"
-            ) from None
-        finally:
-            for mid in mids:
-                pending.pop(mid, None)
+        self._check_open(action)
+        await self._answers.all(mids, action)
 
     def _fail_all(self, reason: str) -> None:
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(reason)
         if self._connected is not None and not self._connected.done():
             self._connected.set_exception(MqttError(f"{self.name}: {reason}"))
-        for waiter in self._pending.values():
-            if not waiter.done():
-                waiter.set_exception(MqttError(f"{self.name}: {reason}"))
-        if self._room is not None and not self._room.done():
-            self._room.set_exception(MqttError(f"{self.name}: {reason}"))
-            self._room.exception()  # retrieved: nobody may be waiting for room
+        self._answers.fail_all(reason)
 
     # ------------------------------------------------------------------ paho callbacks
 
@@ -658,26 +516,17 @@ class Client(SocketDriver):
             self._incoming = asyncio.Queue()
         return self._incoming
 
-    def _settle(self, mid: int, value: Any = None, error: str | None = None) -> None:
-        waiter = self._pending.get(mid)
-        if waiter is None or waiter.done():
-            return
-        if error is None:
-            waiter.set_result(value)
-        else:
-            waiter.set_exception(MqttError(f"{self.name}: {error}"))
-
     def _on_publish(
         self, client: paho.Client, userdata: object, mid: int, reason: ReasonCode, props: Any
     ) -> None:
-        self._settle(mid, error=f"publish refused: {reason}" if reason.is_failure else None)
+        self._answers.settle(mid, error=f"publish refused: {reason}" if reason.is_failure else None)
 
     def _on_subscribe(
         self, client: paho.Client, userdata: object, mid: int, codes: list[ReasonCode], props: Any
     ) -> None:
-        self._settle(mid, codes)
+        self._answers.settle(mid, codes)
 
     def _on_unsubscribe(
         self, client: paho.Client, userdata: object, mid: int, codes: Any, props: Any
     ) -> None:
-        self._settle(mid)
+        self._answers.settle(mid)
