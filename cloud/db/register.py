@@ -1,5 +1,5 @@
 """Tables of the register: communities, their zones and buildings, people, calendars and SLA
-classes. (Gateways, facilities and devices, which ingest writes too, are in ``models``.)
+classes. (Gateways, facilities and devices, which ingest writes too, are in ``facilities``.)
 
 A community is the boundary of who sees what: every row people read belongs to one, directly
 or through its gateway or facility. Rows people made are archived, never deleted, so that
