@@ -285,7 +285,7 @@ def tickets(
         TicketPublic.model_validate(
             {
                 **_own_fields(ticket),
-                "name": _subject_name(ticket, facility_name, zone_name, gateway_name),
+                "name": subject_name(ticket, facility_name, zone_name, gateway_name),
                 "facility_name": facility_name,
                 "device_id": device_id,
                 "profile": profile,
@@ -299,7 +299,7 @@ def tickets(
     return found, total
 
 
-def _subject_name(
+def subject_name(
     ticket: Ticket, facility: str | None, zone: str | None, gateway: str | None
 ) -> str:
     """The name of what failed: the facility, the gateway (its id if it has no name), the
@@ -385,7 +385,7 @@ def _ticket_fields(session: Session, ticket: Ticket) -> dict[str, object]:
     if ticket.zone_id is not None and ticket.scope == "zone":
         found_zone = session.get(Zone, ticket.zone_id)
         zone = found_zone.name if found_zone is not None else None
-    fields["name"] = _subject_name(ticket, facility, zone, gateway)
+    fields["name"] = subject_name(ticket, facility, zone, gateway)
     fields["facility_name"] = facility
     fields["device_id"] = ticket.device.device_id if ticket.device is not None else None
     fields["profile"] = ticket.device.profile if ticket.device is not None else None
