@@ -30,6 +30,8 @@ OPTIONS = SettingsOptions(CloudSettings, program="linli cloud")
 DataDir = Annotated[
     Path | None, OPTIONS.option("data_dir", "--data-dir", metavar="DIR", file_okay=False)
 ]
+MqttHost = Annotated[str | None, OPTIONS.option("mqtt_host", "--mqtt-host", metavar="HOST")]
+MqttPort = Annotated[int | None, OPTIONS.option("mqtt_port", "--mqtt-port", metavar="PORT")]
 DatabaseUrl = Annotated[str | None, OPTIONS.option("database_url", "--database-url", metavar="URL")]
 ProfilesDir = Annotated[
     list[Path] | None,
@@ -112,12 +114,8 @@ def _serve(settings: CloudSettings, *, api: bool) -> None:
 def run(
     host: Annotated[str | None, OPTIONS.option("host", "--host", metavar="HOST")] = None,
     port: Annotated[int | None, OPTIONS.option("port", "--port", metavar="PORT")] = None,
-    mqtt_host: Annotated[
-        str | None, OPTIONS.option("mqtt_host", "--mqtt-host", metavar="HOST")
-    ] = None,
-    mqtt_port: Annotated[
-        int | None, OPTIONS.option("mqtt_port", "--mqtt-port", metavar="PORT")
-    ] = None,
+    mqtt_host: MqttHost = None,
+    mqtt_port: MqttPort = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     ingest: Annotated[bool | None, OPTIONS.option("ingest", "--ingest/--no-ingest")] = None,
@@ -168,12 +166,8 @@ def ingest(
             help="port of /healthz and /metrics (0: any free port)",
         ),
     ] = None,
-    mqtt_host: Annotated[
-        str | None, OPTIONS.option("mqtt_host", "--mqtt-host", metavar="HOST")
-    ] = None,
-    mqtt_port: Annotated[
-        int | None, OPTIONS.option("mqtt_port", "--mqtt-port", metavar="PORT")
-    ] = None,
+    mqtt_host: MqttHost = None,
+    mqtt_port: MqttPort = None,
     client_id: Annotated[
         str | None, OPTIONS.option("ingest_client_id", "--client-id", metavar="ID")
     ] = None,

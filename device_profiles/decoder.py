@@ -26,6 +26,7 @@ from device_profiles.decode import Decoded, match_topic
 from device_profiles.fields import (
     MAX_PAYLOAD_BYTES,
     DecodeError,
+    as_boolean,
     as_key,
     document_of,
     preview,
@@ -221,14 +222,7 @@ def _caster(field: Field_, name: str, unit: str | None) -> Callable[[Any], Scala
         def as_bool(raw: Any) -> Scalar:
             if isinstance(raw, (dict, list)):
                 raise DecodeError(f"{name}: expected a scalar at {path!r}")
-            if isinstance(raw, bool):
-                return raw
-            text = str(raw).strip().lower()
-            if text in ("1", "true", "on", "yes"):
-                return True
-            if text in ("0", "false", "off", "no"):
-                return False
-            raise DecodeError(f"{name}: {raw!r} is not a boolean")
+            return as_boolean(raw, name)
 
         return as_bool
     scale, offset = field.scale, field.offset

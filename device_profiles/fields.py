@@ -165,20 +165,26 @@ def as_key(raw: Any) -> str:
     return str(raw)
 
 
+def as_boolean(raw: Any, name: str) -> bool:
+    """A scalar read as a boolean: a boolean, or 1/0, true/false, on/off, yes/no in any case;
+    DecodeError naming ``name`` for anything else."""
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "on", "yes"):
+        return True
+    if text in ("0", "false", "off", "no"):
+        return False
+    raise DecodeError(f"{name}: {raw!r} is not a boolean")
+
+
 def _cast(raw: Any, field: Field_, name: str, unit: str | None = None) -> Scalar:
     if isinstance(raw, (dict, list)):
         raise DecodeError(f"{name}: expected a scalar at {field.path!r}")
     if field.type == "str":
         return str(raw)
     if field.type == "bool":
-        if isinstance(raw, bool):
-            return raw
-        text = str(raw).strip().lower()
-        if text in ("1", "true", "on", "yes"):
-            return True
-        if text in ("0", "false", "off", "no"):
-            return False
-        raise DecodeError(f"{name}: {raw!r} is not a boolean")
+        return as_boolean(raw, name)
     if isinstance(raw, bool):
         raise DecodeError(f"{name}: expected a number, got a boolean")
     try:

@@ -13,13 +13,12 @@ profile (:mod:`device_profiles.rule_plans`), so judging a reading builds no mode
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
-from device_profiles.rule_plans import RulePlan, RuleState, Verdict, plan_for
+from device_profiles.rule_plans import OPERATORS, RulePlan, RuleState, Verdict, plan_for
 from device_profiles.schema import Condition, Health, Profile, Rule, Scalar
 
 __all__ = [
@@ -36,15 +35,6 @@ __all__ = [
     "silent_faults",
     "worst",
 ]
-
-_OPS: dict[str, Callable[[Scalar, Scalar], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
 
 
 class Observation(Protocol):
@@ -66,7 +56,7 @@ def holds(condition: Condition, metrics: Mapping[str, Scalar]) -> bool:
         return False
     value = metrics[condition.metric]
     try:
-        return _OPS[condition.op](value, condition.value)
+        return OPERATORS[condition.op](value, condition.value)
     except TypeError:
         return False
 

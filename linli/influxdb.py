@@ -10,16 +10,15 @@ to it only through the v1 HTTP API (line-protocol writes, InfluxQL queries), whi
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 
 from linli.ports import free_port
+from linli.servers import LocalServer, terminate
 
 START_TIMEOUT_S = 30.0
 
@@ -38,7 +37,7 @@ def find_influxd() -> str:
     return found
 
 
-class InfluxServer:
+class InfluxServer(LocalServer):
     """A private ``influxd`` on ``127.0.0.1:port``; use as a context manager."""
 
     def __init__(self, *, name: str = "linli") -> None:
@@ -99,25 +98,8 @@ class InfluxServer:
         raise InfluxError(f"influxd did not start on port {self.port}:\n{tail}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, timeout_s=10)
         self.process = None
         if self._workdir is not None:
             self._workdir.cleanup()
             self._workdir = None
-
-    def __enter__(self) -> InfluxServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -20,9 +20,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from linli.ports import free_port, port_open
+from linli.servers import LocalServer, terminate
 
 MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/bin/mosquitto")
 
@@ -53,7 +53,7 @@ def find_mosquitto() -> str:
     raise BrokerError("mosquitto is not installed (Debian: apt-get install mosquitto)")
 
 
-class Mosquitto:
+class Mosquitto(LocalServer):
     """A Mosquitto process listening on ``127.0.0.1:port``; use as a context manager.
 
     ``port=None`` picks a free port (and retries if another process takes it first).
@@ -207,13 +207,7 @@ class Mosquitto:
         return f"mqtt://{self.host}:{self.port}"
 
     def _terminate(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, timeout_s=5)
         self.process = None
 
     def stop(self) -> None:
@@ -222,14 +216,3 @@ class Mosquitto:
         if self._workdir is not None:
             self._workdir.cleanup()
             self._workdir = None
-
-    def __enter__(self) -> Mosquitto:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

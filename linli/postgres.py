@@ -16,9 +16,9 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
 
 from linli.ports import free_port
+from linli.servers import LocalServer
 
 POSTGRES_USER = "postgres"
 DEBIAN_DIR = Path("/usr/lib/postgresql")
@@ -46,7 +46,7 @@ def find_postgres_bin() -> Path:
     return versions[-1]
 
 
-class PostgresCluster:
+class PostgresCluster(LocalServer):
     """A private PostgreSQL server on ``127.0.0.1:port``; use as a context manager."""
 
     def __init__(self, *, name: str = "linli") -> None:
@@ -133,21 +133,6 @@ class PostgresCluster:
             if self._workdir is not None and self.log_path.exists():
                 log = self.log_path.read_text(errors="replace")[-1500:]
             raise PostgresError(f"{program} failed: {done.stderr.strip() or done.stdout}\n{log}")
-
-    def __enter__(self) -> PostgresCluster:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _plain(name: str) -> str:
