@@ -186,7 +186,14 @@ def _fill(value: Any, params: Mapping[str, Any]) -> Any:
 def _holds_entries(loc: Loc) -> bool:
     """Whether the mapping at ``loc`` holds named entries a piece may add to (``faults``,
     ``translations.zh-Hans.metrics``…); any other mapping is one entry, said once."""
-    if loc in {("decode",), ("faults",), ("commands",), ("decode", "metrics"), ("translations",)}:
+    if loc in {
+        ("decode",),
+        ("faults",),
+        ("commands",),
+        ("decode", "metrics"),
+        ("ticket",),
+        ("translations",),
+    }:
         return True
     return (
         bool(loc)

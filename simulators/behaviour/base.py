@@ -152,9 +152,9 @@ class Behaviour:
         """Bring the owned metrics to ``now``; ``dt`` seconds passed since the last step."""
 
     def _command(self, name: str, args: Mapping[str, Scalar], now: float) -> bool:
-        """Acknowledgements (a reset, an alarm acknowledged) are acted on: the device
-        reports at once. Anything else is ignored."""
-        return name in _ACKNOWLEDGE
+        """Acknowledgements (a reset, an alarm acknowledged) and a self test are acted on:
+        the device reports at once. Anything else is ignored."""
+        return name in _ACKNOWLEDGE or name == "self_test"
 
     def _has(self, name: str) -> bool:
         return name in self._plans

@@ -425,8 +425,8 @@ def test_unique_index_rejects_a_second_unresolved_ticket(feed: Feed, services: S
 
 def test_moves_follow_the_lifecycle(feed: Feed, services: Services) -> None:
     feed.send(GATE, "motor_jammed", 0)
-    feed.send(BUTTON, "help_requested", 0)
-    gate, button = tickets(services)
+    feed.send(LIGHT, "lamp_failure", 0)  # a lamp has no self-test
+    gate, lamp = tickets(services)
 
     assert move(services, gate.id, "acknowledge", 1) == TicketState.ACKNOWLEDGED
     with pytest.raises(InvalidTransition, match="acknowledged"):
@@ -437,7 +437,7 @@ def test_moves_follow_the_lifecycle(feed: Feed, services: Services) -> None:
     assert move(services, gate.id, "hold", 2, note="waiting for a motor") == TicketState.ON_HOLD
     assert move(services, gate.id, "start", 3) == TicketState.IN_PROGRESS
     assert move(services, gate.id, "resolve", 3) == TicketState.VERIFYING
-    assert move(services, button.id, "resolve", 3) == TicketState.VERIFYING  # from open
+    assert move(services, lamp.id, "resolve", 3) == TicketState.VERIFYING  # from open
     for action in ("acknowledge", "resolve", "cancel"):
         with pytest.raises(InvalidTransition, match="verifying"):
             move(services, gate.id, action, 4)
@@ -446,7 +446,7 @@ def test_moves_follow_the_lifecycle(feed: Feed, services: Services) -> None:
     with pytest.raises(TicketNotFound):
         move(services, 999, "resolve", 4)
 
-    gate, button = tickets(services)
+    gate, lamp = tickets(services)
     assert (gate.resolved_at, gate.verify_until) == (at(3), at(3) + timedelta(seconds=3600))
     assert gate.started_at == at(2), "started when work first began"
     assert events(services, gate.id) == [
@@ -458,7 +458,7 @@ def test_moves_follow_the_lifecycle(feed: Feed, services: Services) -> None:
         "resolved",
         "self_test",
     ]
-    assert events(services, button.id) == ["opened", "resolved"]
+    assert events(services, lamp.id) == ["opened", "resolved"], "no self-test to ask for"
 
 
 def test_two_resolves_at_once_resolve_once_and_the_second_is_refused(

@@ -81,7 +81,10 @@ def test_an_unknown_piece_or_parameter_is_reported_where_it_is_named(tmp_path: P
     text = VALID + "pieces:\n  offlne: {what: x}\n  offline: {what: x, what_zh: y, beats: 2}\n"
     found = problems(site(tmp_path, text))
     assert found[0][:2] == (line_of(text, "  offlne:"), "pieces.offlne")
-    assert found[0][2] == "no piece 'offlne' (the pieces: battery_low, maintenance_due, offline)"
+    assert (
+        found[0][2]
+        == "no piece 'offlne' (the pieces: battery_low, maintenance_due, offline, self_test)"
+    )
     assert found[1] == (
         line_of(text, "  offline:"),
         "pieces.offline.beats",

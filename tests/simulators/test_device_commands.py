@@ -177,6 +177,13 @@ async def _parkline_barrier(devices: Devices) -> None:
 async def _safecall_button(devices: Devices) -> None:
     report = await devices.command("sos-01", "reset")
     assert abs(_number(report, "battery") - 87.0) < 5.0
+    tested = await devices.command("sos-02", "self_test")
+    assert abs(_number(tested, "battery") - 87.0) < 5.0
+
+
+async def _guardian_detector(devices: Devices) -> None:
+    tested = await devices.command("smoke-01", "self_test")
+    assert 0.0 <= _number(tested, "smoke_density") < 1.0
 
 
 async def _turnix_gate(devices: Devices) -> None:
@@ -219,6 +226,7 @@ CASES: dict[str, Callable[[Devices], Awaitable[None]]] = {
     "acme_access_gate": _acme_gate,
     "aquaboost_water_pump": _aquaboost_pump,
     "brightway_street_light": _brightway_light,
+    "guardian_smoke_detector": _guardian_detector,
     "hydropro_water_pump": _hydropro_pump,
     "parkline_vehicle_barrier": _parkline_barrier,
     "safecall_alarm_button": _safecall_button,
