@@ -7,14 +7,26 @@ overrides its ``LINLI_CLOUD_*`` environment variable, which overrides the defaul
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cloud.config import CloudSettings
+from cloud.options import (
+    OPTIONS,
+    DatabaseUrl,
+    DataDir,
+    InfluxDatabase,
+    InfluxUrl,
+    LogFormatOption,
+    LogLevelOption,
+    MqttHost,
+    MqttPort,
+    ProfilesDir,
+    TelemetryStoreOption,
+)
 from plumbing.heap import settle_heap
-from plumbing.settings import LogFormat, LogLevel, SettingsOptions, configure_logging
+from plumbing.settings import configure_logging
 
 if TYPE_CHECKING:
     from cloud.services import Services
@@ -24,33 +36,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-
-OPTIONS = SettingsOptions(CloudSettings, program="linli cloud")
-
-DataDir = Annotated[
-    Path | None, OPTIONS.option("data_dir", "--data-dir", metavar="DIR", file_okay=False)
-]
-MqttHost = Annotated[str | None, OPTIONS.option("mqtt_host", "--mqtt-host", metavar="HOST")]
-MqttPort = Annotated[int | None, OPTIONS.option("mqtt_port", "--mqtt-port", metavar="PORT")]
-DatabaseUrl = Annotated[str | None, OPTIONS.option("database_url", "--database-url", metavar="URL")]
-ProfilesDir = Annotated[
-    list[Path] | None,
-    OPTIONS.option("profiles_dirs", "--profiles-dir", metavar="DIR", file_okay=False),
-]
-TelemetryStoreOption = Annotated[
-    str | None,
-    OPTIONS.option("telemetry_store", "--telemetry-store", metavar="sql|influxdb"),
-]
-InfluxUrl = Annotated[str | None, OPTIONS.option("influxdb_url", "--influxdb-url", metavar="URL")]
-InfluxDatabase = Annotated[
-    str | None, OPTIONS.option("influxdb_database", "--influxdb-database", metavar="NAME")
-]
-LogLevelOption = Annotated[
-    LogLevel | None, OPTIONS.option("log_level", "--log-level", case_sensitive=False)
-]
-LogFormatOption = Annotated[
-    LogFormat | None, OPTIONS.option("log_format", "--log-format", case_sensitive=False)
-]
 
 
 def _services(settings: CloudSettings) -> Services:

@@ -19,6 +19,10 @@
 - :mod:`simulators.config` — the settings of ``linli sim`` (options and ``LINLI_SIM_*``
   variables); :mod:`simulators.cli` and ``cli_*`` — ``linli sim``.
 
-Imports ``device_profiles`` and ``plumbing`` only and talks to the rest of Linli over MQTT.
-Kept free of imports so that ``linli --help`` stays fast.
+Imports ``device_profiles`` and ``plumbing`` only and talks to the rest of Linli over MQTT:
+never ``edge_agent``, ``cloud`` or ``linli``. Inside, the sub-packages stay below the loop:
+``behaviour`` (pure) imports only ``daylight`` and ``device`` of the simulator,
+``scenario`` and ``transport`` only ``device`` and ``faults``; none of them imports another,
+or the loop (``simulator``, ``injection``) or the CLI, which may import any part
+(``tests/test_layering.py``). Kept free of imports so that ``linli --help`` stays fast.
 """

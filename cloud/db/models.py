@@ -46,11 +46,11 @@ from cloud.db.tickets import (
     TicketEvent,
     TicketFacility,
     TicketPhoto,
+    TicketState,
     facility_subject,
     gateway_subject,
     zone_subject,
 )
-from cloud.repair.lifecycle import State as TicketState
 
 __all__ = [
     "NOT_CLOSED",

@@ -5,6 +5,7 @@ windows, repair photos, residents' links and reports."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -22,7 +23,23 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from cloud.db.base import Base, Timestamp
 from cloud.db.facilities import Device, Facility
 from cloud.db.register import Person
-from cloud.repair.lifecycle import State as TicketState
+
+
+class TicketState(StrEnum):
+    """The states a ticket is in; how it moves between them is :mod:`cloud.repair.lifecycle`."""
+
+    OPEN = "open"
+    ASSIGNED = "assigned"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    ON_HOLD = "on_hold"
+    RESOLVED = "resolved"
+    """a maintainer says it is repaired; waits for a supervisor's confirmation"""
+    VERIFYING = "verifying"
+    """a maintainer says it is repaired; waits for the facility's own data"""
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
 
 NOT_CLOSED = "state NOT IN ('closed', 'cancelled')"
 """The tickets still being worked on (or verified): at most one per (subject, fault)."""

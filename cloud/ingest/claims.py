@@ -30,8 +30,8 @@ from sqlalchemy import (
     update,
 )
 
+from cloud.db.bulk import Codec, insert_ignoring_conflicts
 from cloud.db.models import DataGap, Gateway, IngestedBatch, Reading
-from cloud.ingest.bulk import Codec, insert_ignoring_conflicts
 from device_profiles.wire import SomeBatch, SomeItem
 from device_profiles.wire import SomeGap as GapRecord
 

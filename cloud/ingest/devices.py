@@ -39,8 +39,8 @@ from sqlalchemy import (
     update,
 )
 
+from cloud.db.bulk import Codec, copy_rows
 from cloud.db.models import Device, DeviceBinding, Facility, Gateway, NewDevices
-from cloud.ingest.bulk import Codec, copy_rows
 from device_profiles import Catalogue
 from device_profiles.rules import RuleState
 from device_profiles.schema import Scalar

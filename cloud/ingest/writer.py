@@ -30,9 +30,9 @@ from typing import Any, cast
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.db.bulk import Codec
 from cloud.db.models import Gateway
 from cloud.health import HealthEngine, Judgement
-from cloud.ingest.bulk import Codec
 from cloud.ingest.claims import Claims, ReadingKey, Recheck, reading_key, warn_identity_reused
 from cloud.ingest.devices import DeviceCache, DeviceKey, DeviceState, StaleDevices
 from cloud.metrics import CloudMetrics

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cloud.cli import OPTIONS, DatabaseUrl, DataDir
+from cloud.options import OPTIONS, DatabaseUrl, DataDir
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker

@@ -21,21 +21,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from cloud.access.roles import Role
+from cloud.db.tickets import TicketState
 
-
-class State(StrEnum):
-    OPEN = "open"
-    ASSIGNED = "assigned"
-    ACKNOWLEDGED = "acknowledged"
-    IN_PROGRESS = "in_progress"
-    ON_HOLD = "on_hold"
-    RESOLVED = "resolved"
-    """a maintainer says it is repaired; waits for a supervisor's confirmation"""
-    VERIFYING = "verifying"
-    """a maintainer says it is repaired; waits for the facility's own data"""
-    CLOSED = "closed"
-    CANCELLED = "cancelled"
-
+State = TicketState
+"""The states a ticket is in (defined with the table, :class:`cloud.db.tickets.TicketState`)."""
 
 FINAL = frozenset({State.CLOSED, State.CANCELLED})
 UNDER_REPAIR = frozenset({State.ASSIGNED, State.ACKNOWLEDGED, State.IN_PROGRESS, State.ON_HOLD})

@@ -18,8 +18,8 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, bindparam, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 
+from cloud.db.bulk import Bulk, Codec
 from cloud.db.models import RollupDue
-from cloud.ingest.bulk import Bulk, Codec
 
 DUE = cast(Table, RollupDue.__table__)
 

@@ -23,8 +23,8 @@ from sqlalchemy import Table, and_, bindparam, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.db.bulk import Codec
 from cloud.db.models import RollupDue
-from cloud.ingest.bulk import Codec
 from cloud.metrics import CloudMetrics
 from cloud.telemetry.marks import RollupMarks
 from cloud.telemetry.rollup import combine, roll_readings

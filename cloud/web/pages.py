@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from cloud.access.desk import SESSION_COOKIE, LoginRefused, TooManyAttempts
 from cloud.access.roles import Action, Principal, Role
 from cloud.api.deps import ServicesDep, SessionDep, client_address, set_session_cookie
-from cloud.api.routers.tickets import make_move
+from cloud.api.moves import make_move
 from cloud.api.schemas import ID_MAX, NO_NUL
 from cloud.repair.lifecycle import Move
 from cloud.web import dashboard

@@ -8,6 +8,10 @@ command from the cloud. Pure: no I/O, no asyncio and no clock of its own; time i
 and all randomness comes from the :class:`random.Random` the model was made with, so a seed
 replays the same day.
 
+It imports ``device_profiles`` and, of the simulator, only :mod:`simulators.daylight` and
+:mod:`simulators.device`: never :mod:`simulators.transport`, the scenarios, the faults or
+the loop that drives it (``tests/test_layering.py``).
+
 What the models know (the issue's "realism"):
 
 - lights follow dusk and dawn (:mod:`simulators.daylight`) and draw current only when on;

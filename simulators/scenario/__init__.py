@@ -7,6 +7,10 @@ against the simulated community. The simulator (:mod:`simulators.simulator`) car
 events out on its simulated clock (:class:`simulators.clock.SimClock`), so every time below
 is *simulated* time.
 
+It imports ``plumbing``, ``device_profiles`` and, of the simulator, only
+:mod:`simulators.device` and :mod:`simulators.faults` (the limits of a fault): never the
+transport, the behaviours or the loop that carries scenarios out (``tests/test_layering.py``).
+
 Format
 ------
 

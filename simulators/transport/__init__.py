@@ -20,6 +20,10 @@ modes, and the open-file limit. Its modules, one idea each:
 - :mod:`~simulators.transport.open_files` — the open-file limit so many sockets need.
 
 At most ``connect_concurrency`` connections of one transport are being set up at any moment.
+
+It imports ``plumbing`` (its MQTT client, backoff) and, of the simulator, only
+:mod:`simulators.device` and :mod:`simulators.faults` (the control topic): never the
+behaviours, the scenarios or the loop that publishes through it (``tests/test_layering.py``).
 """
 
 from __future__ import annotations

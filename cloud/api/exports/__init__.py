@@ -15,6 +15,10 @@ as an attachment (``Content-Disposition``) named after the export and the day.
 A module per export — :mod:`~cloud.api.exports.tickets`, :mod:`~cloud.api.exports.facilities`,
 :mod:`~cloud.api.exports.figures`, :mod:`~cloud.api.exports.telemetry` — each a
 :class:`Table` and the generator of its rows, all written by :mod:`~cloud.api.exports.table`.
+
+Part of the API, a door: it may import the domain, ``cloud.queries`` and
+``cloud.api.schemas``; never ``cloud.api.routers`` (whose exports router calls it),
+``cloud.web``, ``cloud.app`` or ``cloud.cli`` (``tests/test_layering.py``).
 """
 
 from cloud.api.exports.facilities import FACILITIES, facility_rows

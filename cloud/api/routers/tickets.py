@@ -8,18 +8,18 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
-from sqlalchemy.orm import Session
 
 from cloud import queries
 from cloud.access.roles import Action, Principal, Role
 from cloud.api.bodies import TicketCreate, TicketMoveRequest
 from cloud.api.deps import PrincipalDep, ServicesDep, SessionDep, allowed, reachable
+from cloud.api.moves import check_ticket, make_move
 from cloud.api.paging import PAGED, Limit, Offset, count_into
 from cloud.api.references import in_use
 from cloud.api.schemas import ID_MAX, Problem, TicketDetail, TicketPublic
-from cloud.db.models import Facility, Ticket, TicketState
+from cloud.db.models import Facility, TicketState
 from cloud.repair.lifecycle import Move
-from cloud.repair.tickets import By, InvalidTransition, TicketConflict, TicketError, TicketNotFound
+from cloud.repair.tickets import By, TicketConflict, TicketError
 from device_profiles import Priority
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
@@ -92,13 +92,6 @@ def list_tickets(
 TicketId = Annotated[int, Path(ge=1, le=ID_MAX, description="the ticket's id")]
 
 
-def _check_ticket(session: Session, principal: Principal, ticket_id: int) -> None:
-    """404 if there is no such ticket the principal may see."""
-    ticket = session.get(Ticket, ticket_id)
-    if ticket is None or not queries.reaches_ticket(principal, ticket):
-        raise HTTPException(404, f"ticket {ticket_id} does not exist")
-
-
 def _detail(services: ServicesDep, principal: Principal, ticket_id: int) -> TicketDetail:
     with services.sessions() as session:
         detail = queries.ticket_detail(session, ticket_id, principal)
@@ -109,7 +102,7 @@ def _detail(services: ServicesDep, principal: Principal, ticket_id: int) -> Tick
 @router.get("/{ticket_id}", response_model=TicketDetail, responses={404: {"model": Problem}})
 def get_ticket(session: SessionDep, principal: PrincipalDep, ticket_id: TicketId) -> TicketDetail:
     allowed(principal, Action.READ_TICKETS)
-    _check_ticket(session, principal, ticket_id)
+    check_ticket(session, principal, ticket_id)
     found = queries.ticket_detail(session, ticket_id, principal)
     assert found is not None
     return found
@@ -203,32 +196,3 @@ def move_ticket(
     body = body or TicketMoveRequest()
     make_move(services, principal, ticket_id, action, note=body.note, assignee_id=body.assignee_id)
     return _detail(services, principal, ticket_id)
-
-
-def make_move(
-    services: ServicesDep,
-    principal: Principal,
-    ticket_id: int,
-    move: Move,
-    *,
-    note: str,
-    assignee_id: int | None,
-) -> None:
-    """``move`` on a ticket the principal reaches, by them, now (the API's and the web
-    page's one way): 404 for a ticket they do not reach, 409 saying why it may not be made."""
-    with services.sessions.begin() as session:
-        _check_ticket(session, principal, ticket_id)
-        try:
-            services.tickets.move(
-                session,
-                ticket_id,
-                move,
-                By.of(principal),
-                at=datetime.now(UTC),
-                note=note,
-                assignee_id=assignee_id if move is Move.ASSIGN else None,
-            )
-        except TicketNotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-        except InvalidTransition as exc:
-            raise HTTPException(409, str(exc)) from None

@@ -1,5 +1,11 @@
 """Public shapes of API resources (what clients see), a module per part of the domain;
-every name is here too, as ``cloud.api.schemas.<Name>``."""
+every name is here too, as ``cloud.api.schemas.<Name>``.
+
+It may import the domain (today: ``db``'s and ``repair``'s enums and constants),
+``plumbing`` and ``device_profiles``; never the rest of ``cloud.api`` (``deps``,
+``routers``...), ``cloud.web``, ``cloud.services``, ``cloud.app`` or ``cloud.cli``: the API,
+the web UI and :mod:`cloud.queries` import these shapes, never the other way round.
+"""
 
 from __future__ import annotations
 

@@ -10,8 +10,8 @@ from pydantic import TypeAdapter
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
+from cloud.db.bulk import copy_types, utc_text
 from cloud.db.models import Reading
-from cloud.ingest.bulk import copy_types, utc_text
 from cloud.services import Services
 from device_profiles import Catalogue
 from tests.cloud.helpers import batch, item

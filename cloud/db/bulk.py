@@ -5,7 +5,7 @@ PostgreSQL alike, guarded ``UPDATE``\\ s); :class:`Codec` turns values into what
 database driver takes directly — times as SQLite's text or PostgreSQL's timestamps, JSON as
 text — so that a row costs no per-value type processing. The text of a time is exactly the
 one SQLAlchemy's own SQLite type writes, so rows written here and through the ORM compare
-and collide as they must (``tests/cloud/test_bulk.py``).
+and collide as they must (``tests/cloud/db/test_bulk.py``).
 """
 
 from __future__ import annotations
