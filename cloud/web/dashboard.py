@@ -3,9 +3,8 @@
 ``GET /`` shows it to everyone but maintainers (:func:`page`, called by the web router):
 the zones with their facilities' health, the open tickets (most urgent first, missed
 targets marked) with the moves the viewer may make, the gateways' status, the repair loop's
-figures and the idle facilities over the last 7 or 30 days. A facility's page
-(``/dashboard/facilities/{id}``) shows its devices, its open tickets and each device's
-metrics over the last hour, day or week, drawn as SVG on the server (:mod:`charts_svg`).
+figures and the idle facilities over the last 7 or 30 days. Each facility links to its own
+page (:mod:`cloud.web.facility_page`).
 
 The page stays live without reloading: ``static/dashboard.js`` listens to the event stream
 (``/api/v1/events/stream``) and swaps the fragments ``/dashboard/fragments/{part}`` that a
@@ -14,17 +13,14 @@ ticket event may change.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_skeleton
-from fastapi import APIRouter, HTTPException, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,7 +28,7 @@ from cloud import queries
 from cloud.access.desk import SESSION_COOKIE
 from cloud.access.roles import Action, Principal, Role
 from cloud.api.deps import ServicesDep, SessionDep
-from cloud.api.schemas import ID_MAX, DevicePublic, FacilityPublic
+from cloud.api.schemas import ID_MAX, FacilityPublic
 from cloud.db.models import Gateway
 from cloud.db.register import Community, Zone
 from cloud.notify.rules import NOTIFYING
@@ -42,24 +38,15 @@ from cloud.repair.lifecycle import Move
 from cloud.repair.tickets import LIVE
 from cloud.services import Services
 from cloud.telemetry import utilisation
-from cloud.telemetry.charts import Charts
 from cloud.telemetry.store import TelemetryRejected, TelemetryUnavailable
-from cloud.web.charts_svg import line_chart
-from cloud.web.i18n import Language, _
+from cloud.web.i18n import _
 from cloud.web.labels import PRIORITY_LABELS, SCOPE_LABELS, STATE_LABELS
 from cloud.web.render import Renderer
-from cloud.web.words import ProfileWords
 
 STATIC = FilePath(__file__).parent / "static"
 """The web UI's scripts and style sheets, served at ``/static``."""
 PERIODS = (7, 30)
 """The figures' periods the dashboard offers, in days."""
-SPANS: dict[str, timedelta] = {
-    "hour": timedelta(hours=1),
-    "day": timedelta(days=1),
-    "week": timedelta(weeks=1),
-}
-"""The charts' spans the facility page offers."""
 PARTS = ("zones", "tickets", "gateways")
 """The fragments the page refreshes when a ticket event comes."""
 TICKETS_MAX = 200
@@ -95,7 +82,6 @@ MOVE_LABELS = {
     "reopen": _("Reopen"),
     "cancel": _("Cancel"),
 }
-SPAN_LABELS = {"hour": _("Last hour"), "day": _("Last day"), "week": _("Last week")}
 
 
 def viewer(request: Request, services: Services) -> Principal | None:
@@ -303,97 +289,6 @@ def downloads(principal: Principal, community_id: int | None, period: Period) ->
     return found
 
 
-# -- the facility page: devices, tickets, charts ------------------------------------------
-
-
-@dataclass(frozen=True)
-class Chart:
-    device: DevicePublic
-    metric: str
-    unit: str
-    svg: Any
-
-
-def moment_format(language: Language, time_zone: str, span: timedelta) -> Callable[[datetime], str]:
-    """How the time axis writes a moment for ``span``: hours and minutes within a day, the
-    day beyond."""
-    skeleton = "Hm" if span <= timedelta(days=1) else "MMMd"
-    zone = ZoneInfo(time_zone)
-    return lambda t: format_skeleton(skeleton, t, tzinfo=zone, locale=language.locale)
-
-
-def charts(
-    services: Services,
-    devices: list[DevicePublic],
-    language: Language,
-    time_zone: str,
-    span: timedelta,
-    now: datetime,
-) -> tuple[list[Chart], bool]:
-    """Each number or yes/no metric of ``devices`` over the last ``span``, drawn; and
-    whether the telemetry store failed to answer."""
-    start = now - span
-    reader = Charts(services.telemetry, services.upkeep.retention)
-    moment = moment_format(language, time_zone, span)
-    words = ProfileWords(services.catalogue, language)
-    drawn: list[Chart] = []
-    for device in devices:
-        profile = services.catalogue.get(device.profile)
-        metrics = profile.decode.metrics if profile is not None else {}
-        for metric, spec in sorted(metrics.items()):
-            kind = spec.source.type
-            if kind == "str":
-                continue
-            try:
-                series = reader.series(device.id, device.profile, metric, start, now, None, now)
-            except (TelemetryUnavailable, TelemetryRejected):
-                return drawn, True
-            points: list[tuple[datetime, float | None]]
-            if series.step is None:
-                points = [(t, _number(v)) for t, v in series.readings]
-            elif kind == "bool":
-                points = [
-                    (b.start, (b.shares or {}).get("true", 0.0) if b.covered else None)
-                    for b in series.buckets
-                ]
-            else:
-                points = [(b.start, b.mean if b.count else None) for b in series.buckets]
-            unit = spec.unit or ""
-            label = words.metric(device.profile, metric)
-            named = f"{label} ({unit})" if unit else label
-            title = language.gettext(
-                "{metric} of {device}, {span}",
-                metric=named,
-                device=device.device_id,
-                span=language.gettext(SPAN_LABELS[_span_name(span)]),
-            )
-            svg = line_chart(
-                points,
-                start=start,
-                end=now,
-                title=title,
-                number=language.number,
-                moment=moment,
-                empty=language.gettext("No data in this period"),
-                gap_s=None if series.step is None else series.step * 1.5,
-                fixed=(0.0, 1.0) if kind == "bool" else None,
-            )
-            drawn.append(Chart(device, metric, unit, svg))
-    return drawn, False
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, int | float):
-        return float(value)
-    return None
-
-
-def _span_name(span: timedelta) -> str:
-    return next(name for name, length in SPANS.items() if length == span)
-
-
 # -- the routes ---------------------------------------------------------------------------
 
 
@@ -437,7 +332,7 @@ Part = Literal["zones", "tickets", "gateways"]
 
 
 def make_router(renderer: Renderer) -> APIRouter:
-    """The dashboard's own routes: its fragments and the facility page."""
+    """The dashboard's own routes: its fragments."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/dashboard/fragments/{part}", response_class=HTMLResponse)
@@ -463,51 +358,5 @@ def make_router(renderer: Renderer) -> APIRouter:
         answer = renderer.page(request, f"dashboard/{part}.html", context)
         answer.headers["Cache-Control"] = "no-store"
         return answer
-
-    @router.get("/dashboard/facilities/{facility_id}", response_class=HTMLResponse)
-    def facility_page(
-        request: Request,
-        services: ServicesDep,
-        session: SessionDep,
-        facility_id: Annotated[int, Path(ge=1, le=ID_MAX)],
-        span: Literal["hour", "day", "week"] = "day",
-    ) -> Response:
-        """A facility: its devices, its open tickets, its devices' data over a span."""
-        principal = viewer(request, services)
-        if principal is None:
-            return RedirectResponse("/login", status_code=303)
-        found = queries.facility(session, facility_id)
-        if found is None or not principal.reaches(found.community_id, found.zone_id):
-            raise HTTPException(404, f"facility {facility_id} not found")
-        view = seen(session, principal, found.community_id)
-        devices, _total = queries.devices(session, facility_id=facility_id)
-        tickets, _count = queries.tickets(
-            session, states=LIVE, facility_id=facility_id, limit=TICKETS_MAX
-        )
-        language = renderer.language(request)
-        now = datetime.now(UTC)
-        drawn, store_down = (
-            charts(services, devices, language, view.time_zone, SPANS[span], now)
-            if principal.may(Action.READ_TELEMETRY)
-            else ([], False)
-        )
-        context = {
-            "principal": principal,
-            "role_label": ROLE_LABELS[principal.role],
-            "view": view,
-            "time_zone": view.time_zone,
-            "facility": found,
-            "devices": devices,
-            "tickets": tickets,
-            "charts": drawn,
-            "store_down": store_down,
-            "span": span,
-            "spans": SPAN_LABELS,
-            "status_labels": STATUS_LABELS,
-            "status_signs": STATUS_SIGNS,
-            "state_labels": STATE_LABELS,
-            "priority_labels": PRIORITY_LABELS,
-        }
-        return renderer.page(request, "dashboard/facility.html", context)
 
     return router

@@ -24,7 +24,7 @@ from cloud.api.deps import ServicesDep, SessionDep, client_address, set_session_
 from cloud.api.moves import make_move
 from cloud.api.schemas import ID_MAX, NO_NUL
 from cloud.repair.lifecycle import Move
-from cloud.web import dashboard
+from cloud.web import dashboard, facility_page
 from cloud.web.i18n import _
 from cloud.web.render import Renderer
 from cloud.web.resident import make_resident_router
@@ -51,7 +51,8 @@ def _checked(principal: Principal | None, csrf_token: str) -> Principal:
 def make_router(renderer: Renderer) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     router.include_router(make_resident_router(renderer))  # no login: QR-code pages
-    router.include_router(dashboard.make_router(renderer))  # fragments, facility pages
+    router.include_router(dashboard.make_router(renderer))  # its fragments
+    router.include_router(facility_page.make_router(renderer))
 
     def login_page(
         request: Request, error: str = "", username: str = "", status: int = 200
