@@ -134,7 +134,7 @@ class PreventivePlan(Base):
 
 class GroupingRule(Base):
     """Facilities of a category in one zone failing together within ``within_s``: from
-    ``at_least`` of them on, one zone ticket lists them (:mod:`cloud.repair.grouping`)."""
+    ``at_least`` of them on, one zone ticket lists them (:mod:`cloud.repair.zones`)."""
 
     __tablename__ = "grouping_rules"
     __table_args__ = (UniqueConstraint("community_id", "slug"),)

@@ -69,7 +69,7 @@ class Ticket(Base):
     :mod:`cloud.repair.lifecycle`.
 
     Its **subject** is what failed: a facility (most tickets), a zone whose facilities
-    failed together (:mod:`cloud.repair.grouping`; the facilities are its ``members``), or
+    failed together (:mod:`cloud.repair.zones`; the facilities are its ``members``), or
     a gateway gone offline (its devices are then unknown, not faulty)."""
 
     __tablename__ = "tickets"

@@ -4,7 +4,8 @@ only where nobody changed it meanwhile.
 :class:`DeviceCache` holds the state of devices ingest has seen lately (bounded; the least
 recently used go first). A group of batches takes a working copy of each device it touches
 (:meth:`DeviceCache.take`): devices not in memory are loaded in one query per gateway, those
-never seen are registered in bulk, each a facility of its own. The copies are judged in
+never seen are registered in bulk: bound to a facility by a binding, else unassigned, or a
+facility of their own where the gateway's policy says ``own-facility``. The copies are judged in
 memory and written back guarded, ``UPDATE … WHERE id = ? AND version = ?``: on SQLite one
 statement per device (``executemany``); on PostgreSQL copied into a temporary table, locked
 in the order of their ids (so that two workers writing the same devices wait for one

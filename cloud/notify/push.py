@@ -7,8 +7,9 @@ message board subscribes to its community's topic, a maintainer's phone app to t
 
 The payload is the notice's JSON body with its idempotency key under ``delivery``. Every
 MQTT call goes through the cloud's one MQTT module (:class:`cloud.ingest.transport.Publisher`).
-Who may subscribe to which topic (broker credentials and ACLs per community) is the broker's
-configuration, not yet Linli's.
+Who may subscribe to which topic is the broker's ACL, which Linli writes: an integration's
+account (``linli broker integration``) reads only its community's topics
+(:mod:`cloud.access.broker`).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@
           fault the data cannot see: resolved ─confirm (a supervisor)→ closed
           fault back within the reopen window: verifying/resolved/closed ─reopen→ assigned
 
-Any state not final may be cancelled by a supervisor, a property manager or an operator admin;
+Any state not final but ``verifying`` may be cancelled by a supervisor, a property manager or
+an operator admin (or by a rule of Linli's: a ticket folded into a zone ticket);
 ``closed`` and ``cancelled`` are final, but a closed ticket reopens while its window lasts.
 Every move names its actor: a person (by role), a rule of Linli's own (dispatch, verification,
 escalation) or a resident's report. This module decides; the desk applies a move to the
