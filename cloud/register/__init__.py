@@ -1,8 +1,8 @@
 """The register: communities, zones and buildings, facilities, devices, gateways, people —
 and the site files that describe them (format: :mod:`device_profiles.site`): devices bound to
 and moved between facilities (``binding``), gateways provisioned and retired (``gateways``),
-site files applied and written back (``sites``; ``linli site``: ``cli``), and which facilities
-a figure counts and how it groups them (``scope``).
+site files applied (``sites``) and written back (``site_export``; ``linli site``: ``cli``),
+and which facilities a figure counts and how it groups them (``scope``).
 
 It may import ``cloud.db`` (with ``cloud.config``, ``cloud.metrics``, ``plumbing`` and
 ``device_profiles``); never ``access``, ``repair``, ``notify``, ``telemetry`` or ``ingest``,

@@ -118,7 +118,7 @@ def export(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    from cloud.register.sites import export_site
+    from cloud.register.site_export import export_site
     from device_profiles.site import site_text
 
     sessions = _sessions(data_dir, database_url)

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from cloud.access.roles import Role
 from cloud.db.models import Person
-from cloud.register.sites import apply_site, export_site
+from cloud.register.site_export import export_site
+from cloud.register.sites import apply_site
 from cloud.services import Services
 from device_profiles import Catalogue
 from device_profiles.site import Site

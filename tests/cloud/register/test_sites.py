@@ -21,7 +21,8 @@ from cloud.db.models import (
     Zone,
 )
 from cloud.register.gateways import RegisterConflict
-from cloud.register.sites import apply_site, export_site
+from cloud.register.site_export import export_site
+from cloud.register.sites import apply_site
 from cloud.services import Services
 from device_profiles import Catalogue
 from device_profiles.site import Site, load_site, site_text

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from cloud.db.models import PreventivePlan, Ticket
-from cloud.register.sites import export_site
+from cloud.register.site_export import export_site
 from cloud.repair.lifecycle import Actor, Move, State
 from cloud.repair.tickets import By
 from cloud.services import Services

@@ -281,7 +281,7 @@ def test_a_gateway_down_again_during_verification_reopens_its_ticket(
 
 
 def test_the_site_file_keeps_grouping_rules_and_the_gateway_rule(services: Services) -> None:
-    from cloud.register.sites import export_site
+    from cloud.register.site_export import export_site
 
     set_up(services, site(grouping={"lights-out": LIGHTS_OUT}, gateway_offline={"after": "5m"}))
     with services.sessions() as session:
