@@ -11,6 +11,8 @@ What it holds, one idea a module:
 - :mod:`plumbing.mqtt` — MQTT for asyncio on paho-mqtt, with acknowledgement after the
   fact, kept sessions and receive maximum: a package, the only place Linli calls paho;
 - :mod:`plumbing.tasks` — waiting in asyncio loops that a stop or a change must cut short;
+- :mod:`plumbing.pacing` — long computations in a background thread that leave the
+  interpreter to the process's other threads now and then;
 - :mod:`plumbing.settings` — command-line options generated from a pydantic-settings model,
   so an option, its environment variable and its default are declared once;
 - :mod:`plumbing.heap` — the garbage collector tuned for a long-running process that makes

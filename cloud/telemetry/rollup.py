@@ -16,11 +16,15 @@ metrics and return roll-ups ordered by device, metric and bucket start.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cloud.telemetry.store import RawPoint, Rollup, Value
+from plumbing.pacing import unpaced
+
+_PACE_EVERY = 255
+"""The loops call their pace once every 256 readings or series (a mask)."""
 
 InForce = Mapping[tuple[int, str], Value]
 """For each (device, metric), the value in force when the rolled-up span began."""
@@ -116,14 +120,19 @@ def roll_readings(
     until: datetime,
     in_force: InForce | None = None,
     metrics: Sequence[str] | None = None,
+    pace: Callable[[], None] = unpaced,
 ) -> list[Rollup]:
     """Roll raw readings with ``start <= ts < until`` up into buckets of ``step`` seconds.
 
     ``in_force`` gives the state values in force at ``start``; a state metric's time counts
-    up to ``until`` (the end of the span, or now). ``metrics`` keeps only those metrics."""
+    up to ``until`` (the end of the span, or now). ``metrics`` keeps only those metrics.
+    ``pace`` is called every few hundred readings and series (:class:`plumbing.pacing.Pacer`
+    for a background thread beside ingest)."""
     begin, end = start.timestamp(), until.timestamp()
     by_series: dict[tuple[int, str], list[tuple[float, Value]]] = {}
-    for point in points:
+    for n, point in enumerate(points):
+        if not n & _PACE_EVERY:
+            pace()
         moment = point.ts.timestamp()
         if not begin <= moment < end:
             continue
@@ -134,7 +143,9 @@ def roll_readings(
         if is_state(value) and (metrics is None or key[1] in metrics):
             by_series.setdefault(key, [])
     found: list[Rollup] = []
-    for (device_pk, metric), values in sorted(by_series.items()):
+    for n, ((device_pk, metric), values) in enumerate(sorted(by_series.items())):
+        if not n & _PACE_EVERY:
+            pace()
         values.sort(key=lambda pair: pair[0])
         series = _Series(step)
         held = (in_force or {}).get((device_pk, metric))
@@ -161,6 +172,7 @@ def combine(
     start: datetime,
     until: datetime,
     in_force: InForce | None = None,
+    pace: Callable[[], None] = unpaced,
 ) -> list[Rollup]:
     """Roll finer roll-ups (minutes) with ``start <= bucket start < until`` up into buckets
     of ``step`` seconds (a multiple of theirs).
@@ -176,7 +188,9 @@ def combine(
         if is_state(value):
             by_series.setdefault(key, [])
     found: list[Rollup] = []
-    for (device_pk, metric), rollups in sorted(by_series.items()):
+    for n, ((device_pk, metric), rollups) in enumerate(sorted(by_series.items())):
+        if not n & _PACE_EVERY:
+            pace()
         rollups.sort(key=lambda rollup: rollup.start)
         series = _Series(step)
         held = (in_force or {}).get((device_pk, metric))

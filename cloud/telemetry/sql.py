@@ -10,7 +10,6 @@ over all devices' readings of the span: raw readings are served for short spans 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -21,11 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.db.models import Device, Reading, TelemetryRollup
 from cloud.telemetry.store import RAW, RawPoint, Rollup, Value
+from plumbing.pacing import Pacer
 
 ROLLUPS = cast(Table, TelemetryRollup.__table__)
 _CHUNK = 500
 _READ_BATCH = 5000
-_BREATHE_S = 0.002
 """A pause between slices of roll-up work, for ingest in the same process."""
 _COLUMNS = ("count", "min", "max", "mean", "shares", "covered", "last")
 
@@ -43,6 +42,8 @@ class SqlTelemetry:
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        # the roll-ups read and write through it beside ingest, in the same process
+        self._pace = Pacer()
 
     def close(self) -> None:
         """Nothing to let go of: the sessions belong to the cloud process."""
@@ -59,10 +60,12 @@ class SqlTelemetry:
         )
         with self._sessions() as session:
             result = session.execute(query.execution_options(yield_per=_READ_BATCH))
+            pace = self._pace
             for rows in result.partitions():
-                for device_pk, profile, ts, metrics in rows:
+                for n, (device_pk, profile, ts, metrics) in enumerate(rows):
+                    if not n & 255:
+                        pace()
                     yield RawPoint(device_pk, profile, _aware(ts), metrics)
-                time.sleep(_BREATHE_S)  # ingest shares this process: let it run
 
     def series(
         self, device_pk: int, profile_id: str, metric: str, start: datetime, end: datetime
@@ -106,7 +109,7 @@ class SqlTelemetry:
         for first in range(0, len(rows), _CHUNK):
             with self._sessions.begin() as session:
                 session.execute(upsert, rows[first : first + _CHUNK])
-            time.sleep(_BREATHE_S)
+            self._pace()
 
     def rollups(
         self, device_pk: int, metric: str, step: int, start: datetime, end: datetime

@@ -36,6 +36,7 @@ from cloud.telemetry.store import (
     TelemetryStore,
     TelemetryUnavailable,
 )
+from plumbing.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class TelemetryUpkeep:
         self._readings_per_run = readings_per_run
         self._expire_every = expire_every
         self._expired_at: datetime | None = None
+        self._pace = Pacer()  # it runs in a thread of a process that ingests too
         self._marks = RollupMarks(Codec(sessions.kw["bind"].dialect), writer="upkeep")
         self._done = (
             delete(DUE)
@@ -181,7 +183,7 @@ class TelemetryUpkeep:
             return 0, 0
         devices = sorted({point.device_pk for point in points})
         in_force = store.values_in_force(MINUTE, devices, start, start - LOOKBACK)
-        rollups = roll_readings(points, MINUTE, start, end, in_force)
+        rollups = roll_readings(points, MINUTE, start, end, in_force, pace=self._pace)
         store.write_rollups(rollups)
         return len(rollups), len(points)
 
@@ -193,7 +195,7 @@ class TelemetryUpkeep:
             return 0
         devices = sorted({rollup.device_pk for rollup in minutes})
         in_force = store.values_in_force(MINUTE, devices, start, start - LOOKBACK)
-        rollups = combine(minutes, HOUR, start, end, in_force)
+        rollups = combine(minutes, HOUR, start, end, in_force, pace=self._pace)
         store.write_rollups(rollups)
         return len(rollups)
 

@@ -108,3 +108,16 @@ def test_readings_outside_the_span_are_left_out_and_devices_kept_apart() -> None
         (8, "on", 1),
         (8, "current", 1),
     }
+
+
+def test_rolling_up_many_readings_gives_its_pace_a_say_and_the_same_result() -> None:
+    """Beside ingest, the roll-ups pace themselves (plumbing.pacing); pacing changes nothing
+    of what they compute."""
+    calls = []
+    points = [lamp(n * 0.5, n % 3 == 0, 0.1) for n in range(2000)]
+    paced = roll_readings(points, MINUTE, H0, at(1000), pace=lambda: calls.append(1))
+    assert len(calls) >= 2000 // 256
+    assert paced == roll_readings(points, MINUTE, H0, at(1000))
+    calls.clear()
+    hours = combine(paced, HOUR, H0, at(1000), pace=lambda: calls.append(1))
+    assert calls and hours == combine(paced, HOUR, H0, at(1000))
