@@ -23,7 +23,7 @@ from plumbing.mqtt.access import ANONYMOUS, BrokerAccess, Will
 from plumbing.mqtt.answers import Answers
 from plumbing.mqtt.driver import SocketDriver
 from plumbing.mqtt.errors import MqttError
-from plumbing.mqtt.packets import Message, puback, publish_qos1
+from plumbing.mqtt.packets import Message, publish_qos1
 
 log = logging.getLogger(__name__)
 
@@ -373,46 +373,6 @@ class Client(SocketDriver):
             mid = self._paho._mid_generate()
             if mid not in answers and mid not in busy:
                 return mid
-
-    def pause_reading(self) -> None:
-        """Read nothing more from the broker until :meth:`resume_reading`: what it sends
-        waits in the network's buffers, and then in the broker (TCP's flow control). For a
-        receiver that must bound what it holds even when a broker sends more than Receive
-        Maximum allows (Mosquitto 2.0 does, once acknowledgements flow). Keep pauses short
-        of the keep-alive: PINGRESPs are not read meanwhile."""
-        self._reading = False
-        if self._sock is not None and self._loop is not None:
-            self._loop.remove_reader(self._sock)
-
-    def resume_reading(self) -> None:
-        """Read from the broker again after :meth:`pause_reading`."""
-        if self._reading:
-            return
-        self._reading = True
-        if self._sock is not None and self._loop is not None:
-            self._loop.add_reader(self._sock, self._read)
-            if self._more:  # packets read before the pause, not yet handed on
-                self._next_pass()
-            else:  # over TLS, data decrypted before the pause waits in the SSL object
-                self._loop.call_soon(self._read)
-
-    def ack(self, message: Message) -> None:
-        """Acknowledge ``message`` to the broker (``manual_ack`` only; a no-op for QoS 0).
-
-        Not acknowledging keeps it the broker's: it is delivered again after a reconnect.
-        The acknowledgements of one pass of the event loop go out in one write.
-        """
-        if not (self._manual_ack and message.qos > 0 and self.is_connected):
-            return
-        if message.qos == 2:
-            self._flush_acks()  # in order with those of QoS 1
-            self._paho.ack(message.mid, message.qos)
-            return
-        self._acks += puback(message.mid)
-        if not self._acks_due:
-            assert self._loop is not None
-            self._acks_due = True
-            self._loop.call_soon(self._flush_acks)
 
     async def messages(self) -> AsyncIterator[Message]:
         """Messages on the subscribed filters, until the connection breaks (MqttError).

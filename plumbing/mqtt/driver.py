@@ -8,7 +8,10 @@ buffer (:mod:`plumbing.mqtt.packets`): a QoS 0 or 1 PUBLISH without properties b
 :meth:`~plumbing.mqtt.Client.publish_all` sent; every other packet (CONNACK, PINGRESP, QoS
 2, a PUBLISH with properties, acknowledgements of paho's own publishes) is handed whole to
 paho's handling. Writes go out in one system call where the socket takes them, after
-whatever paho has queued (:meth:`SocketDriver._write_now`).
+whatever paho has queued (:meth:`SocketDriver._write_now`). The client's public calls that
+are only about the socket live here too: reading paused and resumed (flow control for a
+receiver that must bound what it holds) and acknowledging a message after the fact
+(:meth:`SocketDriver.ack`, the PUBACKs of one pass in one write).
 
 :class:`SocketDriver` is the part of :class:`~plumbing.mqtt.Client` that does this: an
 abstract base class holding no state of its own (the client provides the state and the four
@@ -237,6 +240,47 @@ class SocketDriver(ABC):
             }
         if rc > 0:
             client._loop_rc_handle(rc)
+
+    def pause_reading(self) -> None:
+        """Read nothing more from the broker until :meth:`resume_reading`: what it sends
+        waits in the network's buffers, and then in the broker (TCP's flow control). For a
+        receiver that must bound what it holds even when a broker sends more than Receive
+        Maximum allows (Mosquitto 2.0 does, once acknowledgements flow). Keep pauses short
+        of the keep-alive: PINGRESPs are not read meanwhile."""
+        self._reading = False
+        if self._sock is not None and self._loop is not None:
+            self._loop.remove_reader(self._sock)
+
+    def resume_reading(self) -> None:
+        """Read from the broker again after :meth:`pause_reading`."""
+        if self._reading:
+            return
+        self._reading = True
+        if self._sock is not None and self._loop is not None:
+            self._loop.add_reader(self._sock, self._read)
+            if self._more:  # packets read before the pause, not yet handed on
+                self._next_pass()
+            else:  # over TLS, data decrypted before the pause waits in the SSL object
+                self._loop.call_soon(self._read)
+
+    def ack(self, message: Message) -> None:
+        """Acknowledge ``message`` to the broker (``manual_ack`` only; a no-op for QoS 0).
+
+        Not acknowledging keeps it the broker's: it is delivered again after a reconnect.
+        The acknowledgements of one pass of the event loop go out in one write.
+        """
+        lost = self._lost
+        if not (self._manual_ack and message.qos > 0 and lost is not None and not lost.done()):
+            return
+        if message.qos == 2:
+            self._flush_acks()  # in order with those of QoS 1
+            self._paho.ack(message.mid, message.qos)
+            return
+        self._acks += puback(message.mid)
+        if not self._acks_due:
+            assert self._loop is not None
+            self._acks_due = True
+            self._loop.call_soon(self._flush_acks)
 
     def _flush_acks(self) -> None:
         """Write the PUBACKs waiting, in one system call if the socket takes them."""
