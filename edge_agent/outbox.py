@@ -56,6 +56,7 @@ from edge_agent.outbox_db import (
     count,
     insert_many,
     known_before,
+    next_items,
     oldest_item,
     oldest_waiting_bulk,
     open_database,
@@ -347,7 +348,7 @@ class Outbox:
     def _next_batch(self, limit: int) -> tuple[OutgoingBatch | None, Backlog]:
         db = self._connection()
         held = self._held
-        rows, bulk_only = _alarms_first(db, limit)
+        rows, bulk_only = next_items(db, limit)
         if not rows and not held.gaps:
             return None, held
         with transaction(db):
@@ -435,63 +436,6 @@ class Outbox:
         if self._db is None:
             raise OutboxError(f"the outbox {self.path} is not open")
         return self._db
-
-
-Row = tuple[int, str, int]
-"""(position, body, alarm) of an item."""
-
-
-def _alarms_first(db: sqlite3.Connection, limit: int) -> tuple[list[Row], bool]:
-    """The next batch's items, in the order they were queued: waiting alarms with their
-    devices' earlier telemetry, or else (and then True) the oldest waiting telemetry."""
-    alarms = db.execute(
-        "SELECT pos, body, alarm, device FROM items WHERE batch IS NULL AND alarm = 1 "
-        "ORDER BY pos LIMIT ?",
-        (limit,),
-    ).fetchall()
-    if not alarms:
-        return _oldest_bulk(db, limit), True
-    last_alarm: dict[str, int] = {}
-    for pos, _, _, device in alarms:
-        last_alarm[device] = pos
-    rows: list[Row] = [(pos, body, alarm) for pos, body, alarm, _ in alarms]
-    for device, before in last_alarm.items():
-        room = limit - len(rows)
-        if room <= 0:
-            break
-        rows += db.execute(
-            "SELECT pos, body, alarm FROM items WHERE batch IS NULL AND alarm = 0 AND device = ? "
-            "AND pos < ? ORDER BY pos LIMIT ?",
-            (device, before, room),
-        ).fetchall()
-    rows.sort()
-    return rows, False
-
-
-_SEPARATOR = "\x1e"
-"""Between two bodies read in one row: a control character, which JSON text never holds
-unescaped."""
-
-
-def _oldest_bulk(db: sqlite3.Connection, limit: int) -> list[Row]:
-    """The oldest ``limit`` waiting telemetry items, read in one row: SQLite lets go of the
-    interpreter's lock for every row it steps to, and a thread that must take it back
-    while the event loop's thread is busy waits up to a switch interval (5 ms) for it — 500
-    rows one by one took 46 ms so, one row of 500 bodies 6 ms. The positions come in the
-    same row, in the same order as the bodies, whatever order SQLite aggregates in."""
-    positions, bodies = db.execute(
-        f"SELECT group_concat(pos), group_concat(body, char({ord(_SEPARATOR)})) FROM "
-        "(SELECT pos, body FROM items WHERE batch IS NULL AND alarm = 0 ORDER BY pos LIMIT ?)",
-        (limit,),
-    ).fetchone()
-    if positions is None:
-        return []
-    rows = [
-        (int(pos), body, 0)
-        for pos, body in zip(positions.split(","), bodies.split(_SEPARATOR), strict=True)
-    ]
-    rows.sort()
-    return rows
 
 
 def _batch(db: sqlite3.Connection, seq: int) -> OutgoingBatch:

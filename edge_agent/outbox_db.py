@@ -1,5 +1,5 @@
 """The outbox's SQLite database: its tables, how it is opened, what it holds, counted, and
-the statements that write many rows at once.
+the statements that write many rows at once, or read a batch's worth (:func:`next_items`).
 
 Shared by the agent's :class:`~edge_agent.outbox.Outbox` (the only writer) and by
 ``linli edge status``, which opens the same file read-only while the agent runs or not.
@@ -250,6 +250,63 @@ def known_before(db: sqlite3.Connection, ids: list[str], now: float) -> list[str
             )
         ]
     return known
+
+
+Row = tuple[int, str, int]
+"""(position, body, alarm) of an item."""
+
+
+def next_items(db: sqlite3.Connection, limit: int) -> tuple[list[Row], bool]:
+    """The next batch's items, in the order they were queued: waiting alarms with their
+    devices' earlier telemetry, or else (and then True) the oldest waiting telemetry."""
+    alarms = db.execute(
+        "SELECT pos, body, alarm, device FROM items WHERE batch IS NULL AND alarm = 1 "
+        "ORDER BY pos LIMIT ?",
+        (limit,),
+    ).fetchall()
+    if not alarms:
+        return oldest_bulk(db, limit), True
+    last_alarm: dict[str, int] = {}
+    for pos, _, _, device in alarms:
+        last_alarm[device] = pos
+    rows: list[Row] = [(pos, body, alarm) for pos, body, alarm, _ in alarms]
+    for device, before in last_alarm.items():
+        room = limit - len(rows)
+        if room <= 0:
+            break
+        rows += db.execute(
+            "SELECT pos, body, alarm FROM items WHERE batch IS NULL AND alarm = 0 AND device = ? "
+            "AND pos < ? ORDER BY pos LIMIT ?",
+            (device, before, room),
+        ).fetchall()
+    rows.sort()
+    return rows, False
+
+
+_SEPARATOR = "\x1e"
+"""Between two bodies read in one row: a control character, which JSON text never holds
+unescaped."""
+
+
+def oldest_bulk(db: sqlite3.Connection, limit: int) -> list[Row]:
+    """The oldest ``limit`` waiting telemetry items, read in one row: SQLite lets go of the
+    interpreter's lock for every row it steps to, and a thread that must take it back
+    while the event loop's thread is busy waits up to a switch interval (5 ms) for it — 500
+    rows one by one took 46 ms so, one row of 500 bodies 6 ms. The positions come in the
+    same row, in the same order as the bodies, whatever order SQLite aggregates in."""
+    positions, bodies = db.execute(
+        f"SELECT group_concat(pos), group_concat(body, char({ord(_SEPARATOR)})) FROM "
+        "(SELECT pos, body FROM items WHERE batch IS NULL AND alarm = 0 ORDER BY pos LIMIT ?)",
+        (limit,),
+    ).fetchone()
+    if positions is None:
+        return []
+    rows = [
+        (int(pos), body, 0)
+        for pos, body in zip(positions.split(","), bodies.split(_SEPARATOR), strict=True)
+    ]
+    rows.sort()
+    return rows
 
 
 class transaction:
