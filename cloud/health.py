@@ -29,7 +29,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.db.models import Device, Facility
-from cloud.ingest.devices import FULL, SEEN, STATE, DeviceState
+from cloud.ingest.devices import DeviceState
+from cloud.ingest.staged_devices import FULL, SEEN, STATE
 from cloud.repair.desk import TicketDesk
 from cloud.silence import SilenceSweep
 from device_profiles import Catalogue, Health, Profile, worst

@@ -131,7 +131,7 @@ INSIDE: dict[str, dict[str, set[str] | frozenset[str]]] = {
         "repair": {"db", "access", "register", "notify.rules"},
         "telemetry": {"db", "register"},
         "silence": {"db", "repair"},
-        "health": {"db", "repair", "silence", "ingest.devices"},
+        "health": {"db", "repair", "silence", "ingest.devices", "ingest.staged_devices"},
         "ingest": {"db", "repair", "telemetry", "health"},
         # the services a process shares, built from the domain; never the doors
         "services": CLOUD_DOMAIN,

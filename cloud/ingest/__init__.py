@@ -11,6 +11,7 @@ store and the roll-up marks), ``cloud.health`` (the health engine), ``cloud.conf
 ``cloud.metrics``, with ``plumbing`` and ``device_profiles``; not ``register``, ``access``
 or ``notify`` — work people wait for follows the commit, from the outbox — and never the
 wiring (``app``, ``services``, ``cli``) or the doors (``api``, ``web``). Of ingest, other
-parts import ``transport`` (``notify``: the cloud's one MQTT module) and ``devices``
-(``health``). Its bulk statements are the database's (:mod:`cloud.db.bulk`).
+parts import ``transport`` (``notify``: the cloud's one MQTT module), ``devices`` and
+``staged_devices`` (``health``: a device's state, and how much of it a group changed).
+Its bulk statements are the database's (:mod:`cloud.db.bulk`).
 """

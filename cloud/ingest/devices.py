@@ -40,8 +40,9 @@ from sqlalchemy import (
     update,
 )
 
-from cloud.db.bulk import Codec, copy_rows
+from cloud.db.bulk import Codec
 from cloud.db.models import Device, DeviceBinding, Facility, Gateway, NewDevices
+from cloud.ingest.staged_devices import FULL, SEEN, STATE, UNTOUCHED, write_staged
 from device_profiles import Catalogue
 from device_profiles.rules import RuleState
 from device_profiles.schema import Scalar
@@ -58,9 +59,6 @@ DEVICES = cast(Table, Device.__table__)
 FACILITIES = cast(Table, Facility.__table__)
 BINDINGS = cast(Table, DeviceBinding.__table__)
 GATEWAYS = cast(Table, Gateway.__table__)
-
-# how much of a device row a group changed, least first
-UNTOUCHED, SEEN, STATE, FULL = 0, 1, 2, 3
 
 
 class StaleDevices(Exception):
@@ -285,7 +283,7 @@ class DeviceCache:
             full_rows.append((*head, faults, state.health, stored, state.pk, state.version))
             state.stored_rules = memory
         if self._codec.dialect.name == "postgresql":
-            changed = _write_staged(connection, seen_rows, state_rows, full_rows)
+            changed = write_staged(connection, seen_rows, state_rows, full_rows)
         else:  # SQLite: one writer at a time, so no lock order to keep
             updates = self._updates
             changed = updates[SEEN].run(connection, seen_rows)
@@ -432,70 +430,3 @@ class DeviceCache:
                 )
         log.debug("registered %d device(s)", len(registered))
         return registered
-
-
-_STAGE_DEVICES = """
-CREATE TEMPORARY TABLE IF NOT EXISTS linli_stage_devices (
-    pk bigint, version integer, level smallint, seen timestamptz, metrics json,
-    ts timestamptz, pv text, faults json, health text, rules json
-) ON COMMIT DELETE ROWS
-"""
-_COPY_DEVICES = (
-    "COPY linli_stage_devices (pk, version, level, seen, metrics, ts, pv, faults, health, rules)"
-    " FROM STDIN"
-)
-_STAGE_TYPES = (
-    "int8", "int4", "int2", "timestamptz", "text", "timestamptz", "text", "text", "text", "text"
-)  # fmt: skip
-_LOCK_DEVICES = """
-SELECT d.id FROM devices d JOIN linli_stage_devices s ON s.pk = d.id ORDER BY d.id FOR UPDATE OF d
-"""
-_UPDATE_DEVICES = f"""
-UPDATE devices d SET
-    last_seen_at = s.seen,
-    version = d.version + 1,
-    metrics = CASE WHEN s.level >= {STATE} THEN s.metrics ELSE d.metrics END,
-    last_ts = CASE WHEN s.level >= {STATE} THEN s.ts ELSE d.last_ts END,
-    profile_version = CASE WHEN s.level >= {STATE} THEN s.pv ELSE d.profile_version END,
-    faults = CASE WHEN s.level = {FULL} THEN s.faults ELSE d.faults END,
-    health = CASE WHEN s.level = {FULL} THEN s.health ELSE d.health END,
-    rule_state = CASE WHEN s.level = {FULL} THEN s.rules ELSE d.rule_state END
-FROM linli_stage_devices s
-WHERE d.id = s.pk AND d.version = s.version
-"""
-
-
-def _write_staged(
-    connection: Connection,
-    seen_rows: list[tuple[Any, ...]],
-    state_rows: list[tuple[Any, ...]],
-    full_rows: list[tuple[Any, ...]],
-) -> int:
-    """PostgreSQL: the rows of every level copied into a temporary table, their devices
-    locked in the order of their ids (two workers writing the same devices wait for one
-    another instead of deadlocking), then updated with one guarded statement; rows
-    updated. Rows are as :meth:`DeviceCache.write` makes them for each level."""
-    if not (seen_rows or state_rows or full_rows):
-        return 0
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    with driver.cursor() as cursor:
-        cursor.execute(_STAGE_DEVICES)
-        rows: list[tuple[Any, ...]] = [
-            (pk, version, SEEN, seen, None, None, None, None, None, None)
-            for seen, pk, version in seen_rows
-        ]
-        rows += [
-            (pk, version, STATE, seen, metrics, ts, pv, None, None, None)
-            for seen, metrics, ts, pv, pk, version in state_rows
-        ]
-        rows += [
-            (pk, version, FULL, seen, metrics, ts, pv, faults, health, rules)
-            for seen, metrics, ts, pv, faults, health, rules, pk, version in full_rows
-        ]
-        copy_rows(cursor, _COPY_DEVICES, _STAGE_TYPES, rows)
-        cursor.execute(_LOCK_DEVICES)
-        cursor.execute(_UPDATE_DEVICES)
-        changed = int(cursor.rowcount)
-        cursor.execute("TRUNCATE linli_stage_devices")
-    return changed
