@@ -200,6 +200,14 @@ class CloudSettings(BaseSettings):
         description="how long a notification being sent is left to its notifier: one whose "
         "notifier died is sent again after this (at least twice notify_timeout_s)",
     )
+    notify_keep_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="days a sent or dead-lettered notification is kept (GET /api/v1/deliveries "
+        "lists it; a dead letter can be sent again until then); older ones are forgotten, "
+        "hourly. The ticket events they told of stay",
+    )
     notify_mqtt: bool = Field(
         default=True,
         description="push ticket events over the cloud broker to "

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.db.notices import Delivery, Notice, Webhook
@@ -161,6 +161,39 @@ class Deliveries:
                 )
                 outcomes.append(outcome)
         return outcomes
+
+    def prune(self, before: datetime, *, rows: int = 5000) -> tuple[int, int]:
+        """Forget what was settled before ``before``: deliveries sent or dead-lettered then,
+        and notices fanned out then with no delivery left — ``rows`` at most a transaction,
+        so that nothing waits long for the database. The ticket events they came from stay
+        (they are the tickets' history), and so does the newest notice, whose id the live
+        stream counts on (SQLite would give a new notice a freed id). Deliveries and notices
+        forgotten."""
+        settled = or_(Delivery.delivered_at < before, Delivery.dead_at < before)
+        deliveries = self._delete(Delivery, select(Delivery.id).where(settled), rows)
+        with self._sessions() as session:
+            newest = session.scalar(select(func.max(Notice.id))) or 0
+        old = select(Notice.id).where(
+            Notice.fanned_out_at < before,
+            Notice.id < newest,
+            ~exists().where(Delivery.notice_id == Notice.id),
+        )
+        return deliveries, self._delete(Notice, old, rows)
+
+    def _delete(self, table: type[Delivery] | type[Notice], ids: Any, rows: int) -> int:
+        gone = 0
+        while True:
+            with self._sessions.begin() as session:
+                chosen = session.scalars(ids.limit(rows)).all()
+                if chosen:
+                    session.execute(
+                        delete(table)
+                        .where(table.id.in_(chosen))
+                        .execution_options(synchronize_session=False)
+                    )
+            gone += len(chosen)
+            if len(chosen) < rows:
+                return gone
 
 
 def revive(delivery: Delivery, now: datetime) -> None:

@@ -8,6 +8,9 @@ Delivery is at least once: a delivery is settled only after its receiver took it
 whose notifier died in between is sent again — with the same idempotency key, by which its
 receiver tells the repeat. A channel this process has no means for (e-mail without an SMTP
 server here) fails its deliveries like an unreachable receiver.
+
+Once an hour it forgets deliveries settled (sent or dead-lettered) longer ago than
+``notify_keep_days``, and the notices left with none (:meth:`Deliveries.prune`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import os
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -51,6 +54,8 @@ class NoticeRound:
     sent: int = 0
     failed: int = 0
     dead: int = 0
+    pruned: tuple[int, int] = (0, 0)
+    """deliveries and notices forgotten, settled longer ago than the notifier keeps them"""
 
 
 class Notifier:
@@ -62,12 +67,19 @@ class Notifier:
         metrics: CloudMetrics,
         *,
         at_once: int = 10,
+        keep: timedelta = timedelta(days=30),
+        prune_every: timedelta = timedelta(hours=1),
+        clock: Clock = utcnow,
     ) -> None:
         self.fanout = fanout
         self.deliveries = deliveries
         self._senders = dict(senders)
         self._metrics = metrics
         self._at_once = asyncio.Semaphore(at_once)
+        self._keep = keep
+        self._prune_every = prune_every
+        self._clock = clock
+        self._pruned_at: datetime | None = None
 
     @classmethod
     def from_settings(
@@ -120,11 +132,19 @@ class Notifier:
             Deliveries(sessions, policy, clock),
             senders,
             metrics,
+            keep=timedelta(days=settings.notify_keep_days),
+            clock=clock,
         )
 
     async def run_once(self) -> NoticeRound:
-        """Fan out what is new, then send every delivery due, a batch at a time."""
+        """Fan out what is new, then send every delivery due, a batch at a time; once an
+        hour, forget what was settled longer ago than ``keep``."""
         result = NoticeRound()
+        now = self._clock()
+        if self._pruned_at is None or now - self._pruned_at >= self._prune_every:
+            before = now - self._keep
+            result.pruned = await asyncio.to_thread(self.deliveries.prune, before)
+            self._pruned_at = now
         while True:
             fanned = await asyncio.to_thread(self.fanout.run)
             result.fanned_out += fanned
@@ -197,7 +217,7 @@ async def watch_notices(notifier: Notifier, every_s: float) -> None:
             except Exception:  # the database, or a bug: log it, the rounds go on
                 log.exception("notifier round failed; trying again in %ss", every_s)
                 continue
-            if result.fanned_out or result.dead:
+            if result.fanned_out or result.dead or any(result.pruned):
                 log.info("notifier round: %s", result)
     finally:
         await notifier.close()

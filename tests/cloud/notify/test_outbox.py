@@ -15,10 +15,11 @@ from cloud.db.notices import Delivery, Notice, Webhook
 from cloud.notify.deliveries import Deliveries, Outcome, RetryPolicy
 from cloud.notify.fanout import Fanout, Routes
 from cloud.notify.rules import NOTIFYING
+from cloud.notify.senders import Outgoing
 from cloud.repair.lifecycle import Actor, Move
 from cloud.repair.tickets import By
 from cloud.services import Services
-from tests.cloud.notify.conftest import Clock
+from tests.cloud.notify.conftest import Clock, notifier_of
 from tests.cloud.repair.community import FRIDAY_1630, events, fault
 
 ALL = Routes(email=True, mqtt=True)
@@ -243,3 +244,63 @@ def test_a_delivery_whose_notifier_died_is_taken_again_when_its_lease_ends(
     with services.sessions() as session:
         row = session.get(Delivery, lost[0].id)
         assert row is not None and row.last_error == "" and row.attempts == 2
+
+
+def test_what_was_settled_long_ago_is_forgotten_and_nothing_else(
+    services: Services, oak: dict[str, int], clock: Clock
+) -> None:
+    """Deliveries sent or dead-lettered before the cut go, then the notices left with none;
+    one still being tried keeps its notice, the newest notice stays, the events stay."""
+    fault(services, FRIDAY_1630)  # the ticket opens and is assigned: two notices
+    services.rounds.run(services.sessions, FRIDAY_1630)
+    Fanout(services.sessions, ALL, clock).run()
+    deliveries = Deliveries(services.sessions, RetryPolicy(max_attempts=1), clock)
+    by_event: dict[str, list[Outgoing]] = {}
+    for outgoing in deliveries.take():
+        by_event.setdefault(outgoing.key.split(":")[0], []).append(outgoing)
+    first, newest = (by_event[e] for e in sorted(by_event, key=int))
+    assert len(first) >= 2 and len(newest) >= 2
+    # the first notice's are settled, one sent and the rest dead; the newest's one is sent
+    # and the rest are still being tried
+    deliveries.settle_all([(first[0], None), *((o, "gone for good") for o in first[1:])])
+    deliveries.settle_all([(newest[0], None)])
+    old_notice, new_notice = (n.id for n in notices(services))
+    with services.sessions() as session:
+        events_before = len(session.scalars(select(TicketEvent.id)).all())
+
+    assert deliveries.prune(FRIDAY_1630) == (0, 0), "nothing was settled before the cut"
+    clock.advance(3600)
+    assert deliveries.prune(clock.now) == (len(first) + 1, 1)
+
+    assert keys(services) == {o.key for o in newest[1:]}, "those still being tried stay"
+    assert [n.id for n in notices(services)] == [new_notice]
+    with services.sessions() as session:
+        assert len(session.scalars(select(TicketEvent.id)).all()) == events_before
+    # once the newest's are settled too, it stays all the same: the live stream counts on it
+    deliveries.settle_all([(o, None) for o in newest[1:]])
+    clock.advance(3600)
+    assert deliveries.prune(clock.now) == (len(newest) - 1, 0)
+    assert [n.id for n in notices(services)] == [new_notice] and old_notice < new_notice
+
+
+async def test_the_notifier_forgets_what_it_keeps_no_longer_once_an_hour(
+    services: Services, oak: dict[str, int], clock: Clock
+) -> None:
+    fault(services, FRIDAY_1630)
+    with services.sessions() as session:
+        community = session.scalars(select(Notice.community_id)).first()
+    assert community is not None
+    add_webhook(services, community, [])  # nothing listens there: it dies at once
+    notifier = notifier_of(services, clock, notify_keep_days=1, notify_max_attempts=1)
+    try:
+        first = await notifier.run_once()
+        assert first.dead == 1 and first.pruned == (0, 0)
+        clock.advance(86400 + 1)
+        later = await notifier.run_once()
+        assert later.pruned == (1, 0), "the only notice is the newest: it stays"
+        assert keys(services) == set()
+        fault(services, clock.now, "normal", seq=2)  # cleared: no notice, nothing to forget
+        clock.advance(60)
+        assert (await notifier.run_once()).pruned == (0, 0)
+    finally:
+        await notifier.close()
