@@ -158,6 +158,8 @@ class RepairRounds:
         if phase is not None:
             start = respond_from if phase is Phase.RESPOND else since
             wake = self._escalate(session, ticket, phase, start, targets, now, result)
+        if phase is Phase.RESPOND and ticket.resolve_breached_at is None:
+            wake = self._unanswered_past_resolve(session, ticket, targets, since, now, result, wake)
         if state is State.OPEN:  # nobody qualified on duty yet: ask again soon
             wake = min(wake, now + DISPATCH_AGAIN) if wake is not None else now + DISPATCH_AGAIN
         ticket.wake_at = wake
@@ -219,6 +221,29 @@ class RepairRounds:
         )
         result.verified += 1
 
+    def _unanswered_past_resolve(
+        self,
+        session: Session,
+        ticket: Ticket,
+        targets: Targets,
+        since: datetime,
+        now: datetime,
+        result: RoundResult,
+        wake: datetime | None,
+    ) -> datetime | None:
+        """The repair's deadline runs from the opening, answered or not: a ticket nobody has
+        answered by then has missed it too, and the supervisors hear of it then; else the
+        rounds look again by then."""
+        deadline = targets.deadline(since, Phase.RESOLVE)
+        if deadline > now:
+            return deadline if wake is None else min(wake, deadline)
+        ticket.resolve_breached_at = deadline
+        level = STEPS[BREACH].level
+        ticket.escalation = max(ticket.escalation, int(level))
+        self._tell(session, ticket, "sla_breached", level, now, Phase.RESOLVE, deadline)
+        result.escalations += 1
+        return wake
+
     def _escalate(
         self,
         session: Session,
@@ -235,6 +260,9 @@ class RepairRounds:
             if due > now:
                 break
             step = STEPS[ticket.sla_step]
+            if phase is Phase.RESOLVE and ticket.sla_step <= BREACH and ticket.resolve_breached_at:
+                ticket.sla_step += 1  # missed while nobody answered, and told then
+                continue
             if ticket.sla_step == BREACH:
                 if phase is Phase.RESPOND:
                     ticket.respond_breached_at = ticket.respond_breached_at or due

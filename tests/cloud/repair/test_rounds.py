@@ -273,3 +273,37 @@ def test_a_ticket_given_to_another_maintainer_is_answered_anew(team: Services) -
     assert given.respond_by == datetime(2025, 11, 28, 14, 0, tzinfo=SHANGHAI).astimezone(UTC)
     assert given.resolve_by == resolve_by
     assert result.escalations == 0
+
+
+def test_a_ticket_nobody_answers_misses_the_repair_deadline_too(team: Services) -> None:
+    """The repair's deadline runs from the opening, answered or not: a ticket still
+    unanswered then has missed it as well, and the supervisors hear of it once — not again
+    when it is answered late."""
+    ticket_id = fault(team, FRIDAY_1630)
+    team.rounds.run(team.sessions, FRIDAY_1630)
+    resolve_by = ticket(team, ticket_id).resolve_by
+    assert resolve_by is not None
+
+    team.rounds.run(team.sessions, resolve_by - timedelta(minutes=1))
+    waiting = ticket(team, ticket_id)
+    assert waiting.resolve_breached_at is None and waiting.state == State.ASSIGNED
+    assert waiting.wake_at is not None and waiting.wake_at <= resolve_by
+
+    team.rounds.run(team.sessions, resolve_by)
+    missed = ticket(team, ticket_id)
+    assert missed.resolve_breached_at == resolve_by
+    breaches = [e for e in events(team, ticket_id) if e.kind == "sla_breached"]
+    assert [e.evidence["target"] for e in breaches] == ["respond", "resolve"]  # type: ignore[index]
+    told = {p["role"] for p in breaches[1].evidence["to"]}  # type: ignore[index]
+    assert told == {"maintainer", "supervisor"}
+
+    maintainer = By(Actor.MAINTAINER, "them", "person", missed.assignee_id)
+    move(team, ticket_id, "acknowledge", 0, by=maintainer)
+    team.rounds.run(team.sessions, resolve_by + timedelta(minutes=5))
+    late = [
+        (e.kind, e.evidence["target"])  # type: ignore[index]
+        for e in events(team, ticket_id)
+        if e.kind in ("sla_warning", "sla_breached") and e.at > resolve_by
+    ]
+    assert late == [], "no warning of what was missed already, no second breach"
+    assert ticket(team, ticket_id).resolve_breached_at == resolve_by
