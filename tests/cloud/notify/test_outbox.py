@@ -35,6 +35,14 @@ def keys(services: Services) -> set[str]:
         return set(session.scalars(select(Delivery.key)))
 
 
+def community_of_notices(services: Services) -> int:
+    """The community the first notice belongs to (oak's)."""
+    with services.sessions() as session:
+        community = session.scalars(select(Notice.community_id)).first()
+    assert community is not None
+    return community
+
+
 def add_webhook(services: Services, community_id: int, kinds: list[str]) -> int:
     with services.sessions.begin() as session:
         hook = Webhook(
@@ -106,9 +114,7 @@ def test_fan_out_makes_each_notices_deliveries_by_the_rule_once(
     on his own topic, as he chose. Li wants no e-mail and is not concerned anyway."""
     ticket_id = fault(services, FRIDAY_1630)
     services.rounds.run(services.sessions, FRIDAY_1630)
-    with services.sessions() as session:
-        community = session.scalars(select(Notice.community_id)).first()
-    assert community is not None
+    community = community_of_notices(services)
     every = add_webhook(services, community, [])
     only_assigned = add_webhook(services, community, ["assigned"])
     fanout = Fanout(services.sessions, ALL, clock)
@@ -149,9 +155,7 @@ def test_without_smtp_or_mqtt_only_webhooks_are_made(
     services: Services, oak: dict[str, int], clock: Clock
 ) -> None:
     fault(services, FRIDAY_1630)
-    with services.sessions() as session:
-        community = session.scalars(select(Notice.community_id)).first()
-    assert community is not None
+    community = community_of_notices(services)
     hook = add_webhook(services, community, [])
     Fanout(services.sessions, Routes(email=False, mqtt=False), clock).run()
     [opened] = notices(services)
@@ -287,9 +291,7 @@ async def test_the_notifier_forgets_what_it_keeps_no_longer_once_an_hour(
     services: Services, oak: dict[str, int], clock: Clock
 ) -> None:
     fault(services, FRIDAY_1630)
-    with services.sessions() as session:
-        community = session.scalars(select(Notice.community_id)).first()
-    assert community is not None
+    community = community_of_notices(services)
     add_webhook(services, community, [])  # nothing listens there: it dies at once
     notifier = notifier_of(services, clock, notify_keep_days=1, notify_max_attempts=1)
     try:
