@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import signal
 import subprocess
+from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Self
 
 
-class LocalServer:
+class LocalServer(ABC):
     """A server of our own on free loopback ports: :meth:`start` it, :meth:`stop` it (also
     after a failed start: stopping what never started does nothing), or ``with`` it."""
 
+    @abstractmethod
     def start(self) -> Self:
-        raise NotImplementedError
+        """Start it; it answers when this returns."""
 
+    @abstractmethod
     def stop(self) -> None:
-        raise NotImplementedError
+        """Stop it and remove what it kept; nothing to do if it never started."""
 
     def __enter__(self) -> Self:
         try:

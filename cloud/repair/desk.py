@@ -77,6 +77,8 @@ class TicketDesk:
         """the grouping rules: facilities of a zone failing together get one ticket"""
         self.moves = TicketMoves(self.books, catalogue)
         """the lifecycle's moves, each applied by one guarded UPDATE"""
+        self.move = self.moves.move
+        """make a move on a ticket as someone (:meth:`TicketMoves.move`): the desk's door"""
 
     def profile(self, profile_id: str) -> Profile | None:
         """The profile tickets of ``profile_id``'s faults are made from, if known."""
@@ -494,29 +496,3 @@ class TicketDesk:
                 raise TicketError(f"a ticket for {fault} came and went meanwhile; try again")
             raise TicketConflict(f"a ticket for {fault} was opened meanwhile", raced.id)
         return ticket
-
-    # -- moves ----------------------------------------------------------------------------
-
-    def move(
-        self,
-        session: Session,
-        ticket_id: int,
-        move: Move,
-        by: By,
-        *,
-        at: datetime,
-        note: str = "",
-        assignee_id: int | None = None,
-        evidence: dict[str, Any] | None = None,
-    ) -> Ticket:
-        """Make ``move`` on the ticket as ``by`` (:meth:`TicketMoves.move`)."""
-        return self.moves.move(
-            session,
-            ticket_id,
-            move,
-            by,
-            at=at,
-            note=note,
-            assignee_id=assignee_id,
-            evidence=evidence,
-        )
